@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Diagnostic:
     state: str  # the Python state touched, e.g. ``g``, ``self.n``, ``print``
     site: TraceSite | None  # the trace-caching site that makes this code run once (None for JPL001)
     path: tuple[str, ...] = field(default=())  # call path from the site's function to ``function``
+    cell: Optional[int] = None  # for notebooks: 1-based code cell; ``line`` is then the line in that cell
 
     def as_flake8(self) -> str:
         return f"{self.code} {self.message}"

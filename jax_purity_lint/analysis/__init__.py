@@ -1,0 +1,41 @@
+"""Static analysis of trace-caching sites and the Python state they touch (libcst only; never imports JAX)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from ..settings import Settings
+from .collector import collect
+from .reachability import Reachability, TraceContext
+from .resolution import Resolver
+from .scopes import Scope
+from .sites import SiteFinder, TraceSite
+from .state import StateModel
+
+
+@dataclass
+class ModuleAnalysis:
+    module: cst.Module
+    resolver: Resolver
+    sites: list[TraceSite]
+    traced: dict[Scope, TraceContext]
+    state: StateModel
+
+
+def might_trace(source: str, settings: Settings) -> bool:
+    """The marker check: a file that never names JAX (or a configured transform) has no trace site."""
+    return any(marker in source for marker in settings.markers())
+
+
+def analyse_module(module: cst.Module, settings: Settings) -> ModuleAnalysis:
+    collected = collect(module)
+    resolver = Resolver(collected)
+    finder = SiteFinder(resolver, settings.jit_functions, settings.state_aware_functions)
+    sites = finder.find(collected.all_scopes)
+    traced = Reachability(resolver).traced_scopes(sites) if sites else {}
+    first_site_order = min((site.order for site in sites), default=0)
+    # State is only worth sweeping when something is traced.
+    state = StateModel(resolver, collected.all_scopes if traced else [], first_site_order)
+    return ModuleAnalysis(module, resolver, sites, traced, state)

@@ -1,0 +1,437 @@
+"""The single pass over the CST: scopes, bindings and effects, nothing resolved yet.
+
+One walk of the module collects everything the rules need, so no rule rescans the tree.
+Compound statements are walked by hand where the branch or loop a binding sits in matters.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional, Sequence, Union
+
+import libcst as cst
+
+from .scopes import Binding, BindingKind, Effect, EffectKind, Scope, ScopeKind
+
+# Methods that change their receiver in place (list, dict, set, deque, bytearray).
+MUTATING_METHODS = frozenset(
+    {
+        "append", "extend", "insert", "pop", "popitem", "remove", "clear", "update",
+        "setdefault", "add", "discard", "sort", "reverse", "appendleft", "extendleft",
+        "popleft", "rotate", "intersection_update", "difference_update",
+        "symmetric_difference_update",
+    }
+)
+
+# These also return something, so a used result does not make them pure.
+MUTATING_METHODS_WITH_RESULT = frozenset({"pop", "popitem", "setdefault", "popleft"})
+
+# Attribute reads that describe an array rather than read its (possibly stale) value.
+METADATA_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size", "sharding", "aval", "weak_type"})
+
+Target = Union[cst.BaseExpression, cst.BaseAssignTargetExpression]
+
+
+def attribute_chain(expr: cst.BaseExpression) -> tuple[Optional[cst.Name], tuple[str, ...], list[cst.CSTNode]]:
+    """`a.b[c].d` -> (Name a, ("b", "d"), [the nodes on the chain]); root None if not a Name."""
+    path: list[str] = []
+    chain: list[cst.CSTNode] = []
+    node = expr
+    while True:
+        chain.append(node)
+        if isinstance(node, cst.Attribute):
+            path.append(node.attr.value)
+            node = node.value
+        elif isinstance(node, cst.Subscript):
+            node = node.value
+        elif isinstance(node, cst.Name):
+            return node, tuple(reversed(path)), chain
+        else:
+            return None, tuple(reversed(path)), chain
+
+
+class ScopeCollector(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.order = 0
+        self.module_scope: Optional[Scope] = None
+        self.scope: Optional[Scope] = None
+        self.all_scopes: list[Scope] = []
+        self.scope_of_node: dict[int, Scope] = {}
+        self._branch: list[tuple[int, int]] = []
+        self._loop_depth = 0
+        self._not_a_read: set[int] = set()  # Names/Attributes that are stores, keywords or consumed roots
+        self._statement_calls: set[int] = set()  # calls whose result is thrown away
+
+    # -- bookkeeping ------------------------------------------------------------------------------
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.order += 1
+        return super().on_visit(node)
+
+    def _walk(self, nodes: Iterable[Optional[cst.CSTNode]]) -> None:
+        for node in nodes:
+            if node is not None and not isinstance(node, cst.MaybeSentinel):
+                node.visit(self)
+
+    def _open_scope(self, kind: ScopeKind, name: str, node: cst.CSTNode) -> Scope:
+        scope = Scope(kind=kind, name=name, node=node, parent=self.scope, order=self.order)
+        if self.scope is not None:
+            self.scope.children.append(scope)
+        self.all_scopes.append(scope)
+        self.scope_of_node[id(node)] = scope
+        return scope
+
+    def _in_scope(self, scope: Scope, body: Sequence[Optional[cst.CSTNode]]) -> None:
+        saved = (self.scope, self._branch, self._loop_depth)
+        self.scope, self._branch, self._loop_depth = scope, [], 0
+        self._walk(body)
+        self.scope, self._branch, self._loop_depth = saved
+
+    def _bind(self, name: str, kind: BindingKind, node: cst.CSTNode, **extra) -> Binding:
+        assert self.scope is not None
+        binding = Binding(
+            name=name,
+            kind=kind,
+            node=node,
+            order=self.order,
+            branch=tuple(self._branch),
+            in_loop=self._loop_depth > 0,
+            **extra,
+        )
+        self.scope.add_binding(binding)
+        return binding
+
+    def _effect(self, kind: EffectKind, root: Optional[str], path: tuple[str, ...], node: cst.CSTNode, **extra) -> None:
+        assert self.scope is not None
+        self.scope.effects.append(
+            Effect(kind=kind, root=root, path=path, node=node, order=self.order, in_loop=self._loop_depth > 0, **extra)
+        )
+
+    # -- stores -----------------------------------------------------------------------------------
+
+    def _store(self, target: Target, kind: BindingKind, value: Optional[cst.BaseExpression] = None) -> None:
+        """Record what assigning to `target` binds or mutates; its sub-expressions are walked after."""
+        if isinstance(target, cst.Name):
+            self._not_a_read.add(id(target))
+            self._bind(target.value, kind, target, value=value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._store(element.value, kind)
+        elif isinstance(target, cst.StarredElement):
+            self._store(target.value, kind)
+        elif isinstance(target, (cst.Attribute, cst.Subscript)):
+            root, path, chain = attribute_chain(target)
+            self._not_a_read.update(id(n) for n in chain)
+            effect = EffectKind.ATTR_STORE if isinstance(target, cst.Attribute) else EffectKind.ITEM_STORE
+            detail = "del" if kind is BindingKind.DELETION else ("augmented" if kind is BindingKind.AUGMENTED else "")
+            self._effect(effect, root.value if root else None, path, target, detail=detail)
+
+    # -- scopes -----------------------------------------------------------------------------------
+
+    def visit_Module(self, node: cst.Module) -> bool:
+        self.module_scope = self._open_scope(ScopeKind.MODULE, "<module>", node)
+        self._in_scope(self.module_scope, node.body)
+        return False
+
+    def _walk_parameters(self, params: cst.Parameters) -> list[cst.Param]:
+        everything = [*params.posonly_params, *params.params, *params.kwonly_params]
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                everything.append(star)
+        # Defaults run in the enclosing scope when the def is executed.
+        self._walk(p.default for p in everything)
+        return everything
+
+    def _bind_parameters(self, scope: Scope, params: list[cst.Param]) -> None:
+        ordered = [*params]
+        for param in ordered:
+            scope.params.append(param.name.value)
+            scope.add_binding(
+                Binding(param.name.value, BindingKind.ARGUMENT, param.name, self.order, (), False)
+            )
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self._walk(d.decorator for d in node.decorators)
+        params = self._walk_parameters(node.params)
+        scope = self._open_scope(ScopeKind.FUNCTION, node.name.value, node)
+        scope.decorators = list(node.decorators)
+        self._bind(node.name.value, BindingKind.FUNCTION, node, scope=scope)
+        self._bind_parameters(scope, params)
+        self._in_scope(scope, [node.body])
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        params = self._walk_parameters(node.params)
+        scope = self._open_scope(ScopeKind.LAMBDA, "<lambda>", node)
+        self._bind_parameters(scope, params)
+        self._in_scope(scope, [node.body])
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self._walk(d.decorator for d in node.decorators)
+        self._walk(arg.value for arg in (*node.bases, *node.keywords))
+        scope = self._open_scope(ScopeKind.CLASS, node.name.value, node)
+        scope.decorators = list(node.decorators)
+        self._bind(node.name.value, BindingKind.CLASS, node, scope=scope)
+        self._in_scope(scope, [node.body])
+        return False
+
+    def _comprehension(self, node: cst.BaseComp, parts: Sequence[cst.CSTNode]) -> bool:
+        first_iterable = node.for_in.iter  # evaluated in the enclosing scope
+        self._walk([first_iterable])
+        scope = self._open_scope(ScopeKind.COMPREHENSION, "<comprehension>", node)
+        saved = (self.scope, self._branch, self._loop_depth)
+        self.scope, self._branch, self._loop_depth = scope, [], 0
+        for_in: Optional[cst.CompFor] = node.for_in
+        while for_in is not None:
+            self._store(for_in.target, BindingKind.OTHER)
+            self._walk([for_in.target])
+            if for_in is not node.for_in:
+                self._walk([for_in.iter])
+            self._walk(condition.search for condition in for_in.ifs)
+            for_in = for_in.inner_for_in
+        self._walk(parts)
+        self.scope, self._branch, self._loop_depth = saved
+        return False
+
+    def visit_ListComp(self, node: cst.ListComp) -> bool:
+        return self._comprehension(node, [node.elt])
+
+    def visit_SetComp(self, node: cst.SetComp) -> bool:
+        return self._comprehension(node, [node.elt])
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> bool:
+        return self._comprehension(node, [node.elt])
+
+    def visit_DictComp(self, node: cst.DictComp) -> bool:
+        return self._comprehension(node, [node.key, node.value])
+
+    # -- statements that bind ---------------------------------------------------------------------
+
+    def visit_Assign(self, node: cst.Assign) -> bool:
+        self._walk([node.value])
+        for target in node.targets:
+            self._store(target.target, BindingKind.ASSIGNMENT, node.value)
+            self._walk([target.target])
+        return False
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> bool:
+        if node.value is None:
+            return False  # a bare annotation binds nothing at run time
+        self._walk([node.value])
+        self._store(node.target, BindingKind.ASSIGNMENT, node.value)
+        self._walk([node.target])
+        return False
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> bool:
+        self._walk([node.value])
+        if isinstance(node.target, cst.Name):
+            # `n += 1` reads n before rebinding it.
+            self._effect(EffectKind.READ, node.target.value, (), node.target)
+        self._store(node.target, BindingKind.AUGMENTED)
+        self._walk([node.target])
+        return False
+
+    def visit_Del(self, node: cst.Del) -> bool:
+        self._store(node.target, BindingKind.DELETION)
+        self._walk([node.target])
+        return False
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> bool:
+        self._walk([node.value])
+        self._store(node.target, BindingKind.OTHER, node.value)
+        return False
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        for alias in node.names:
+            dotted = _dotted(alias.name)
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self._bind(alias.asname.name.value, BindingKind.IMPORT, alias, qualified=dotted)
+            else:
+                top = dotted.split(".")[0]
+                self._bind(top, BindingKind.IMPORT, alias, qualified=top)
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        if isinstance(node.names, cst.ImportStar):
+            return False
+        module = _dotted(node.module) if node.module is not None else ""
+        relative = bool(node.relative)
+        for alias in node.names:
+            name = _dotted(alias.name)
+            bound = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+            qualified = None if relative else f"{module}.{name}"
+            self._bind(bound, BindingKind.IMPORT, alias, qualified=qualified)
+        return False
+
+    def visit_Global(self, node: cst.Global) -> bool:
+        assert self.scope is not None
+        self.scope.global_names.update(item.name.value for item in node.names)
+        return False
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> bool:
+        assert self.scope is not None
+        self.scope.nonlocal_names.update(item.name.value for item in node.names)
+        return False
+
+    def visit_MatchAs(self, node: cst.MatchAs) -> None:
+        if node.name is not None:
+            self._store(node.name, BindingKind.OTHER)
+
+    def visit_MatchStar(self, node: cst.MatchStar) -> None:
+        if node.name is not None:
+            self._store(node.name, BindingKind.OTHER)
+
+    def visit_MatchMapping(self, node: cst.MatchMapping) -> None:
+        if node.rest is not None:
+            self._store(node.rest, BindingKind.OTHER)
+
+    def visit_MatchKeywordElement(self, node: cst.MatchKeywordElement) -> None:
+        self._not_a_read.add(id(node.key))
+
+    # -- control flow: which arm and whether in a loop --------------------------------------------
+
+    def _arm(self, statement: cst.CSTNode, arm: int, nodes: Sequence[Optional[cst.CSTNode]]) -> None:
+        self._branch.append((id(statement), arm))
+        self._walk(nodes)
+        self._branch.pop()
+
+    def _loop_body(self, nodes: Sequence[Optional[cst.CSTNode]]) -> None:
+        self._loop_depth += 1
+        self._walk(nodes)
+        self._loop_depth -= 1
+
+    def visit_If(self, node: cst.If) -> bool:
+        self._walk([node.test])
+        self._arm(node, 0, [node.body])
+        self._arm(node, 1, [node.orelse])
+        return False
+
+    def visit_Try(self, node: cst.Try) -> bool:
+        self._arm(node, 0, [node.body, node.orelse])
+        for index, handler in enumerate(node.handlers, start=1):
+            self._arm(node, index, [handler])
+        self._walk([node.finalbody])
+        return False
+
+    def visit_TryStar(self, node: cst.TryStar) -> bool:
+        self._arm(node, 0, [node.body, node.orelse])
+        for index, handler in enumerate(node.handlers, start=1):
+            self._arm(node, index, [handler])
+        self._walk([node.finalbody])
+        return False
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> bool:
+        self._walk([node.type])
+        if node.name is not None:
+            self._store(node.name.name, BindingKind.OTHER)
+        self._walk([node.body])
+        return False
+
+    def visit_For(self, node: cst.For) -> bool:
+        self._walk([node.iter])
+        self._loop_depth += 1
+        self._store(node.target, BindingKind.LOOP_TARGET)
+        self._walk([node.target, node.body])
+        self._loop_depth -= 1
+        self._walk([node.orelse])
+        return False
+
+    def visit_While(self, node: cst.While) -> bool:
+        self._loop_body([node.test, node.body])
+        self._walk([node.orelse])
+        return False
+
+    def visit_With(self, node: cst.With) -> bool:
+        for item in node.items:
+            self._walk([item.item])
+            if item.asname is not None:
+                self._store(item.asname.name, BindingKind.OTHER)
+                self._walk([item.asname.name])
+        self._walk([node.body])
+        return False
+
+    # -- expressions ------------------------------------------------------------------------------
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self._not_a_read.add(id(node.keyword))
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        if isinstance(node.value, cst.Call):
+            self._statement_calls.add(id(node.value))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        root, path, _ = attribute_chain(func)
+        self._effect(EffectKind.CALL, root.value if root else None, path, node, call=node)
+        if isinstance(func, cst.Attribute) and self._mutates_receiver(node, func.attr.value):
+            receiver_root, receiver_path, chain = attribute_chain(func.value)
+            if receiver_root is not None:
+                self._not_a_read.update(id(n) for n in chain)
+                self._effect(
+                    EffectKind.MUTATOR_CALL, receiver_root.value, receiver_path, node, detail=func.attr.value
+                )
+        elif isinstance(func, cst.Name) and node.args:
+            first = node.args[0].value
+            if func.value in ("setattr", "delattr"):
+                target_root, target_path, chain = attribute_chain(first)
+                if target_root is not None:
+                    attr = _string_value(node.args[1].value) if len(node.args) > 1 else None
+                    self._effect(
+                        EffectKind.ATTR_STORE,
+                        target_root.value,
+                        target_path + ((attr,) if attr else ("?",)),
+                        node,
+                        detail=func.value,
+                    )
+            elif func.value == "next":
+                target_root, target_path, chain = attribute_chain(first)
+                if target_root is not None:
+                    self._not_a_read.update(id(n) for n in chain)
+                    self._effect(EffectKind.NEXT, target_root.value, target_path, node)
+
+    def _mutates_receiver(self, call: cst.Call, method: str) -> bool:
+        if method in MUTATING_METHODS_WITH_RESULT:
+            return True
+        # `opt.update(grads, state)` returns something: a pure API (optax), not `dict.update`.
+        return method in MUTATING_METHODS and id(call) in self._statement_calls
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._not_a_read.add(id(node.attr))
+        if id(node) in self._not_a_read:
+            return
+        value = node.value
+        if node.attr.value in METADATA_ATTRIBUTES:
+            # `x.shape` / `self.w.shape`: record the read of the owner as a metadata read.
+            root, path, chain = attribute_chain(value)
+            if root is not None and all(isinstance(n, (cst.Attribute, cst.Name)) for n in chain):
+                self._not_a_read.update(id(n) for n in chain)
+                self._effect(EffectKind.READ, root.value, path, node, detail="metadata")
+            return
+        if isinstance(value, cst.Name) and id(value) not in self._not_a_read:
+            self._not_a_read.add(id(value))
+            self._effect(EffectKind.READ, value.value, (node.attr.value,), node)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if id(node) not in self._not_a_read:
+            self._effect(EffectKind.READ, node.value, (), node)
+
+
+def _dotted(node: Union[cst.Attribute, cst.Name]) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    return f"{_dotted(node.value)}.{node.attr.value}"  # type: ignore[arg-type]
+
+
+def _string_value(node: cst.BaseExpression) -> Optional[str]:
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def collect(module: cst.Module) -> ScopeCollector:
+    collector = ScopeCollector()
+    module.visit(collector)
+    return collector

@@ -1,0 +1,126 @@
+"""Which scopes run while tracing, reached from which site by which path, and what `self` is there."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+import libcst as cst
+
+from .resolution import Resolver
+from .scopes import BindingKind, EffectKind, Scope, ScopeKind
+from .sites import SelfMode, TraceSite
+
+_CONSTRUCTION_METHODS = ("__init__", "__post_init__")
+
+
+@dataclass(frozen=True)
+class TraceContext:
+    site: TraceSite
+    entry: Scope  # the function the site hands to the transformation
+    path: tuple[str, ...]  # calls from the entry to this scope, e.g. ("penalty()",)
+    self_mode: Optional[SelfMode]
+    instance: Optional[str]  # the module-level object whose method this is, for SelfMode.GLOBAL
+
+    @property
+    def is_entry(self) -> bool:
+        return not self.path
+
+    @property
+    def state_aware(self) -> bool:
+        return self.site.transform.state_aware
+
+
+class Reachability:
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+
+    def traced_scopes(self, sites: list[TraceSite]) -> dict[Scope, TraceContext]:
+        traced: dict[Scope, TraceContext] = {}
+        queue: deque[tuple[Scope, TraceContext]] = deque()
+        for site in sites:
+            for target in site.targets:
+                queue.append((target.scope, TraceContext(site, target.scope, (), target.self_mode, target.instance)))
+        while queue:
+            scope, context = queue.popleft()
+            if scope in traced:
+                continue
+            traced[scope] = context
+            for callee, step, mode, instance in self._callees(scope, context):
+                if callee not in traced:
+                    path = context.path + (step,) if step else context.path
+                    queue.append((callee, TraceContext(context.site, context.entry, path, mode, instance)))
+        return traced
+
+    def _callees(
+        self, scope: Scope, context: TraceContext
+    ) -> Iterator[tuple[Scope, str, Optional[SelfMode], Optional[str]]]:
+        resolver = self.resolver
+        for child in scope.children:
+            # Nested defs, lambdas and comprehensions run inside the trace with the same `self`.
+            step = f"{child.name}()" if child.kind is ScopeKind.FUNCTION else ""
+            yield child, step, context.self_mode, context.instance
+        for effect in scope.effects:
+            if effect.kind is EffectKind.READ and effect.root is not None and effect.detail != "metadata":
+                yield from self._read_callees(scope, context, effect.root, effect.path, effect.order)
+            elif effect.kind is EffectKind.CALL and effect.call is not None and effect.root and not effect.path:
+                yield from self._construction_callees(scope, effect.root, effect.order)
+
+    def _read_callees(
+        self, scope: Scope, context: TraceContext, root: str, path: tuple[str, ...], order: int
+    ) -> Iterator[tuple[Scope, str, Optional[SelfMode], Optional[str]]]:
+        resolver = self.resolver
+        if path:
+            method = resolver.self_method(scope, root)
+            if method is not None and method.enclosing_class is not None:
+                found = resolver.methods(method.enclosing_class, path[0])
+                if found is not None:
+                    yield found, f"self.{path[0]}()", context.self_mode, context.instance
+                return
+        resolved = resolver.resolve(scope, root)
+        if resolved is None:
+            return
+        binding = resolver.binding_at(resolved, order if resolved.scope is scope else None)
+        if binding is None:
+            return
+        if not path:
+            if binding.kind is BindingKind.FUNCTION and binding.scope is not None:
+                yield binding.scope, f"{root}()", None, None
+            elif binding.kind is BindingKind.ASSIGNMENT and isinstance(binding.value, cst.Lambda):
+                lambda_scope = resolver.scope_of_node.get(id(binding.value))
+                if lambda_scope is not None:
+                    yield lambda_scope, f"{root}()", None, None
+            return
+        cls = resolver.class_of_binding(binding)
+        if cls is not None:
+            found = resolver.methods(cls, path[0])
+            if found is not None:
+                yield found, f"{root}.{path[0]}()", SelfMode.ARGUMENT, None
+            return
+        cls = resolver.instance_class(resolved.scope, binding)
+        if cls is not None and resolved.is_global:
+            found = resolver.methods(cls, path[0])
+            if found is not None:
+                yield found, f"{root}.{path[0]}()", SelfMode.GLOBAL, root
+
+    def _construction_callees(
+        self, scope: Scope, root: str, order: int
+    ) -> Iterator[tuple[Scope, str, Optional[SelfMode], Optional[str]]]:
+        resolver = self.resolver
+        resolved = resolver.resolve(scope, root)
+        if resolved is None:
+            return
+        binding = resolver.binding_at(resolved, order if resolved.scope is scope else None)
+        cls = resolver.class_of_binding(binding)
+        if cls is not None:
+            for name in _CONSTRUCTION_METHODS:
+                found = resolver.methods(cls, name)
+                if found is not None:
+                    yield found, f"{root}()", SelfMode.FRESH, None
+            return
+        cls = resolver.instance_class(resolved.scope, binding) if resolved.is_global else None
+        if cls is not None:  # `obj(x)` on a module-level object: its __call__
+            found = resolver.methods(cls, "__call__")
+            if found is not None:
+                yield found, f"{root}()", SelfMode.GLOBAL, root

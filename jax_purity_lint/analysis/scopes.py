@@ -1,0 +1,144 @@
+"""Scopes and bindings, after pyflakes' model: every name a scope binds, and how it was bound.
+
+A scope records what happens inside it (reads, stores, in-place mutations, calls) as *effects*,
+unresolved; names are resolved only once the whole module has been read, so a global that is
+rebound below a function is still seen as rebound (pyflakes defers function bodies the same way).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Optional
+
+import libcst as cst
+
+
+class BindingKind(Enum):
+    IMPORT = "import"
+    FUNCTION = "function"
+    CLASS = "class"
+    ASSIGNMENT = "assignment"
+    AUGMENTED = "augmented assignment"
+    LOOP_TARGET = "loop target"
+    DELETION = "del"
+    ARGUMENT = "argument"
+    OTHER = "binding"  # with-as, except-as, walrus, match, comprehension target
+
+
+# Bindings of these kinds give a name a definition, not a value that changes.
+DEFINITION_KINDS = frozenset({BindingKind.IMPORT, BindingKind.FUNCTION, BindingKind.CLASS})
+
+
+@dataclass(eq=False)
+class Binding:
+    name: str
+    kind: BindingKind
+    node: cst.CSTNode  # the node to point at (the target Name, the def, the import alias)
+    order: int  # pre-order position in the module: "before"/"after" without positions
+    branch: tuple[tuple[int, int], ...]  # (compound statement id, branch index) from the scope root
+    in_loop: bool
+    value: Optional[cst.BaseExpression] = None  # right-hand side of a plain assignment
+    qualified: Optional[str] = None  # for imports: the dotted name the binding stands for
+    scope: Optional["Scope"] = None  # for FUNCTION/CLASS bindings and lambdas: the scope they open
+
+    def excludes(self, other: "Binding") -> bool:
+        """True when the two bindings sit in different arms of one if/try: only one of them runs."""
+        for (stmt_a, arm_a), (stmt_b, arm_b) in zip(self.branch, other.branch):
+            if stmt_a != stmt_b:
+                return False
+            if arm_a != arm_b:
+                return True
+        return False
+
+
+class EffectKind(Enum):
+    READ = "read"  # a name loaded (possibly as the root of `a.b[c]`)
+    ATTR_STORE = "attribute store"  # `root.a.b = v`, `del root.a`, `setattr(root, ...)`
+    ITEM_STORE = "item store"  # `root[k] = v`, `del root[k]`, `root.a[k] += v`
+    MUTATOR_CALL = "mutating call"  # `root.append(v)`, `root.a.update(...)`
+    NEXT = "next"  # `next(root)`
+    CALL = "call"  # any call: for trace sites, host effects and reachability
+
+
+@dataclass(eq=False)
+class Effect:
+    kind: EffectKind
+    root: Optional[str]  # the Name at the root of the expression acted on
+    path: tuple[str, ...]  # attribute names after the root: `self.a.b` -> ("a", "b")
+    node: cst.CSTNode  # where to report
+    order: int
+    in_loop: bool = False
+    detail: str = ""  # the mutating method's name, or "shape" for metadata reads
+    call: Optional[cst.Call] = None  # for CALL effects
+
+
+class ScopeKind(Enum):
+    MODULE = "module"
+    CLASS = "class"
+    FUNCTION = "function"
+    LAMBDA = "lambda"
+    COMPREHENSION = "comprehension"
+
+
+@dataclass(eq=False)
+class Scope:
+    kind: ScopeKind
+    name: str
+    node: cst.CSTNode
+    parent: Optional["Scope"]
+    order: int
+    bindings: dict[str, list[Binding]] = field(default_factory=dict)
+    global_names: set[str] = field(default_factory=set)
+    nonlocal_names: set[str] = field(default_factory=set)
+    effects: list[Effect] = field(default_factory=list)
+    children: list["Scope"] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)
+    decorators: list[cst.Decorator] = field(default_factory=list)
+
+    @property
+    def is_function(self) -> bool:
+        return self.kind in (ScopeKind.FUNCTION, ScopeKind.LAMBDA, ScopeKind.COMPREHENSION)
+
+    @property
+    def enclosing_class(self) -> Optional["Scope"]:
+        """The class this function is a method of, if it is defined directly in a class body."""
+        if self.kind is ScopeKind.FUNCTION and self.parent and self.parent.kind is ScopeKind.CLASS:
+            return self.parent
+        return None
+
+    def decorator_names(self) -> set[str]:
+        names = set()
+        for decorator in self.decorators:
+            expr = decorator.decorator
+            if isinstance(expr, cst.Name):
+                names.add(expr.value)
+            elif isinstance(expr, cst.Attribute):
+                names.add(expr.attr.value)
+        return names
+
+    @property
+    def self_name(self) -> Optional[str]:
+        """The name of the instance parameter (`self`) of a plain method, else None."""
+        if self.enclosing_class is None or not self.params:
+            return None
+        if self.decorator_names() & {"staticmethod", "classmethod"}:
+            return None
+        return self.params[0]
+
+    @property
+    def cls_name(self) -> Optional[str]:
+        if self.enclosing_class is not None and self.params and "classmethod" in self.decorator_names():
+            return self.params[0]
+        return None
+
+    def add_binding(self, binding: Binding) -> None:
+        self.bindings.setdefault(binding.name, []).append(binding)
+
+    def qualname(self) -> str:
+        parts = []
+        scope: Optional[Scope] = self
+        while scope is not None and scope.kind is not ScopeKind.MODULE:
+            parts.append(scope.name)
+            scope = scope.parent
+        return ".".join(reversed(parts))

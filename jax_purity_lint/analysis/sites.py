@@ -1,0 +1,278 @@
+"""Trace-caching sites: where a function is handed to jit (or another transformation that caches its
+trace) and which function that is, in every form of application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Iterator, Optional
+
+import libcst as cst
+
+from . import jax_api
+from .resolution import Resolver
+from .scopes import BindingKind, EffectKind, Scope, ScopeKind
+
+_MAX_DEPTH = 6
+
+
+class SelfMode(Enum):
+    """How a traced method's `self` reaches the trace."""
+
+    FROZEN = "bound method"  # `jax.jit(obj.method)`: self is a closure constant
+    STATIC = "static argument"  # `partial(jax.jit, static_argnums=0)`: hashed by identity, reused
+    ARGUMENT = "traced argument"  # `@jax.jit` on a method: self is flattened as a pytree argument
+    FRESH = "fresh object"  # `__init__` reached by constructing an object inside traced code
+    GLOBAL = "module-level object"  # `counter.count()` reached from traced code
+
+
+@dataclass(frozen=True)
+class Transform:
+    qualified: str
+    static_argnums: tuple[int, ...] = ()
+    static_argnames: tuple[str, ...] = ()
+
+    @property
+    def state_aware(self) -> bool:
+        return self.qualified in jax_api.STATE_AWARE
+
+
+@dataclass(eq=False)
+class Target:
+    scope: Scope
+    self_mode: Optional[SelfMode] = None
+    instance: Optional[str] = None  # `obj` in `jax.jit(obj.method)`
+
+
+@dataclass(eq=False)
+class TraceSite:
+    node: cst.CSTNode  # decorator expression or call
+    transform: Transform
+    scope: Scope  # where the site is
+    targets: list[Target] = field(default_factory=list)
+    compile_and_cache: bool = True
+    order: int = 0  # position in the module, to tell set-up before any site from later changes
+
+
+class SiteFinder:
+    def __init__(self, resolver: Resolver, jit_functions: frozenset[str], state_aware: frozenset[str]) -> None:
+        self.resolver = resolver
+        self.caching = jax_api.COMPILE_AND_CACHE | jit_functions
+        self.state_aware = jax_api.STATE_AWARE | state_aware
+
+    def _qualify(self, scope: Scope, expr: cst.BaseExpression) -> Optional[str]:
+        qualified = self.resolver.qualify(scope, expr)
+        return jax_api.canonical(qualified) if qualified else None
+
+    # -- what a callee expression is --------------------------------------------------------------
+
+    def caching_transform(self, scope: Scope, expr: cst.BaseExpression, depth: int = 0) -> Optional[Transform]:
+        """`jax.jit`, `partial(jax.jit, ...)`, `jax.jit(static_argnames=...)`, or a name bound to one."""
+        if depth > _MAX_DEPTH:
+            return None
+        qualified = self._qualify(scope, expr)
+        if qualified in self.caching:
+            return Transform(qualified)
+        if isinstance(expr, cst.Call):
+            callee = self._qualify(scope, expr.func)
+            positional = [a for a in expr.args if a.keyword is None and not a.star]
+            if callee == jax_api.PARTIAL and positional:
+                inner = self.caching_transform(scope, positional[0].value, depth + 1)
+                if inner is not None and len(positional) == 1:
+                    return _with_options(inner, expr)
+            elif callee in self.caching and not positional and not _function_keyword(expr):
+                return _with_options(Transform(callee), expr)
+        if isinstance(expr, cst.Name):
+            resolved = self.resolver.resolve(scope, expr.value)
+            if resolved is not None and len(resolved.bindings) == 1:
+                binding = resolved.bindings[0]
+                if binding.kind is BindingKind.ASSIGNMENT and isinstance(binding.value, cst.Call):
+                    return self.caching_transform(resolved.scope, binding.value, depth + 1)
+        return None
+
+    # -- sites ------------------------------------------------------------------------------------
+
+    def find(self, scopes: list[Scope]) -> list[TraceSite]:
+        sites: list[TraceSite] = []
+        for scope in scopes:
+            if scope.kind is ScopeKind.FUNCTION:
+                sites.extend(self._decorator_sites(scope))
+            for effect in scope.effects:
+                if effect.kind is EffectKind.CALL and effect.call is not None:
+                    site = self._call_site(scope, effect.call, effect.order)
+                    if site is not None:
+                        sites.append(site)
+        return sites
+
+    def _decorator_sites(self, function: Scope) -> Iterator[TraceSite]:
+        owner = function.parent
+        assert owner is not None
+        for decorator in function.decorators:
+            expr = decorator.decorator
+            transform = self.caching_transform(owner, expr)
+            if transform is not None:
+                mode = None
+                if function.self_name is not None:
+                    static = 0 in transform.static_argnums or function.self_name in transform.static_argnames
+                    mode = SelfMode.STATIC if static else SelfMode.ARGUMENT
+                yield TraceSite(decorator.decorator, transform, owner, [Target(function, mode)], order=function.order)
+                continue
+            qualified = self._qualify(owner, expr.func if isinstance(expr, cst.Call) else expr)
+            if qualified in jax_api.IDENTITY_CACHED_ARGUMENTS and _long_lived(function):
+                mode = SelfMode.ARGUMENT if function.self_name else None
+                yield TraceSite(
+                    expr, Transform(qualified), owner, [Target(function, mode)], False, function.order
+                )
+
+    def _call_site(self, scope: Scope, call: cst.Call, order: int) -> Optional[TraceSite]:
+        # `jax.jit(f, ...)` and `partial(jax.jit, ...)(f)` / `jax.jit(static_argnames=...)(f)`.
+        transform = None
+        qualified = self._qualify(scope, call.func)
+        if qualified in self.caching:
+            transform = _with_options(Transform(qualified), call)
+        elif isinstance(call.func, cst.Call):
+            transform = self.caching_transform(scope, call.func)
+            if transform is not None and not _function_argument(call):
+                return None
+        elif isinstance(call.func, cst.Name) and qualified is None:
+            transform = self.caching_transform(scope, call.func)  # `my_jit = partial(jax.jit, ...)`
+        if transform is not None:
+            function = _function_argument(call)
+            if function is None:
+                return None
+            targets = list(self.targets(scope, function, order))
+            for target in targets:
+                if target.self_mode is SelfMode.ARGUMENT:
+                    static = 0 in transform.static_argnums or (
+                        target.scope.self_name in transform.static_argnames
+                    )
+                    if static:
+                        target.self_mode = SelfMode.STATIC
+            return TraceSite(call, transform, scope, targets, order=order)
+        if qualified in jax_api.IDENTITY_CACHED_ARGUMENTS:
+            targets = []
+            positional = [a.value for a in call.args if a.keyword is None and not a.star]
+            for index in jax_api.IDENTITY_CACHED_ARGUMENTS[qualified]:
+                if index < len(positional):
+                    functions = positional[index]
+                    elements = functions.elements if isinstance(functions, (cst.List, cst.Tuple)) else [functions]
+                    for element in elements:
+                        expr = element.value if isinstance(element, cst.BaseElement) else element
+                        targets.extend(t for t in self.targets(scope, expr, order) if _long_lived(t.scope))
+            if targets:
+                return TraceSite(call, Transform(qualified), scope, targets, False, order)
+        return None
+
+    # -- which function an expression denotes ----------------------------------------------------
+
+    def targets(self, scope: Scope, expr: cst.BaseExpression, order: int, depth: int = 0) -> Iterator[Target]:
+        if depth > _MAX_DEPTH:
+            return
+        resolver = self.resolver
+        if isinstance(expr, cst.Lambda):
+            lambda_scope = resolver.scope_of_node.get(id(expr))
+            if lambda_scope is not None:
+                yield Target(lambda_scope)
+        elif isinstance(expr, cst.Name):
+            resolved = resolver.resolve(scope, expr.value)
+            binding = resolver.binding_at(resolved, _same_scope_order(resolved, scope, order)) if resolved else None
+            if binding is None:
+                return
+            if binding.kind is BindingKind.FUNCTION and binding.scope is not None:
+                mode = SelfMode.ARGUMENT if binding.scope.self_name else None
+                yield Target(binding.scope, mode)
+            elif binding.kind is BindingKind.ASSIGNMENT and binding.value is not None and resolved is not None:
+                yield from self.targets(resolved.scope, binding.value, binding.order, depth + 1)
+        elif isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
+            yield from self._method_targets(scope, expr.value.value, expr.attr.value, order)
+        elif isinstance(expr, cst.Call):
+            # `partial(f, ...)`, `jax.grad(f)`, `jax.jit(f)`: the function inside.
+            qualified = self._qualify(scope, expr.func)
+            if qualified in jax_api.TRANSPARENT or qualified in self.caching:
+                inner = _function_argument(expr)
+                if inner is not None:
+                    yield from self.targets(scope, inner, order, depth + 1)
+
+    def _method_targets(self, scope: Scope, owner: str, method_name: str, order: int) -> Iterator[Target]:
+        resolver = self.resolver
+        method = resolver.self_method(scope, owner)
+        if method is not None and method.enclosing_class is not None:
+            found = resolver.methods(method.enclosing_class, method_name)
+            if found is not None:
+                yield Target(found, SelfMode.FROZEN)
+            return
+        resolved = resolver.resolve(scope, owner)
+        binding = resolver.binding_at(resolved, _same_scope_order(resolved, scope, order)) if resolved else None
+        if resolved is None or binding is None:
+            return
+        cls = resolver.class_of_binding(binding)
+        if cls is not None:  # `jax.jit(Model.method)`: self is an explicit argument
+            found = resolver.methods(cls, method_name)
+            if found is not None:
+                yield Target(found, SelfMode.ARGUMENT if found.self_name else None)
+            return
+        cls = resolver.instance_class(resolved.scope, binding)
+        if cls is not None:
+            found = resolver.methods(cls, method_name)
+            if found is not None:
+                yield Target(found, SelfMode.FROZEN, instance=owner)
+
+
+def _same_scope_order(resolved, scope: Scope, order: int) -> Optional[int]:
+    """Position decides which binding is meant only within one scope; a function body runs later."""
+    return order if resolved is not None and resolved.scope is scope else None
+
+
+def _function_argument(call: cst.Call) -> Optional[cst.BaseExpression]:
+    for arg in call.args:
+        if arg.star:
+            return None
+        if arg.keyword is None:
+            return arg.value
+    return _function_keyword(call)
+
+
+def _function_keyword(call: cst.Call) -> Optional[cst.BaseExpression]:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value in jax_api.FUNCTION_KEYWORDS:
+            return arg.value
+    return None
+
+
+def _with_options(transform: Transform, call: cst.Call) -> Transform:
+    argnums, argnames = list(transform.static_argnums), list(transform.static_argnames)
+    for arg in call.args:
+        if arg.keyword is None:
+            continue
+        if arg.keyword.value == "static_argnums":
+            argnums.extend(_literal_ints(arg.value))
+        elif arg.keyword.value == "static_argnames":
+            argnames.extend(_literal_strings(arg.value))
+    return Transform(transform.qualified, tuple(argnums), tuple(argnames))
+
+
+def _literal_ints(expr: cst.BaseExpression) -> list[int]:
+    if isinstance(expr, cst.Integer):
+        return [int(expr.value)]
+    if isinstance(expr, (cst.Tuple, cst.List)):
+        return [v for e in expr.elements for v in _literal_ints(e.value)]
+    return []
+
+
+def _literal_strings(expr: cst.BaseExpression) -> list[str]:
+    if isinstance(expr, cst.SimpleString):
+        value = expr.evaluated_value
+        return [value] if isinstance(value, str) else []
+    if isinstance(expr, (cst.Tuple, cst.List)):
+        return [v for e in expr.elements for v in _literal_strings(e.value)]
+    return []
+
+
+def _long_lived(function: Scope) -> bool:
+    """A function object that survives between calls: module-level or a method of a module-level class."""
+    parent = function.parent
+    if parent is None:
+        return False
+    if parent.kind is ScopeKind.MODULE:
+        return True
+    return parent.kind is ScopeKind.CLASS and parent.parent is not None and parent.parent.kind is ScopeKind.MODULE

@@ -1,0 +1,185 @@
+"""Which Python state changes: module globals, closure cells, and attributes of classes and objects.
+
+A module-level name is *mutable* when it is bound again after its first binding or changed in place;
+assigned once and never changed, it is a constant and never reported. All changes are gathered in
+one sweep over the effects of every scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import libcst as cst
+
+from .resolution import Resolver
+from .scopes import Binding, BindingKind, Effect, EffectKind, Scope, ScopeKind
+
+MUTATION_EFFECTS = (EffectKind.ATTR_STORE, EffectKind.ITEM_STORE, EffectKind.MUTATOR_CALL, EffectKind.NEXT)
+INITIALISERS = frozenset({"__init__", "__post_init__", "setup", "__new__", "__setstate__"})
+
+
+@dataclass(frozen=True)
+class Change:
+    """One place where a piece of state changes."""
+
+    node: cst.CSTNode
+    how: str  # "rebound", "changed by `.append()`", ...
+    scope: Scope
+    order: int
+    attribute: Optional[str] = None  # for attribute stores: which attribute
+
+
+def describe_binding(binding: Binding) -> str:
+    return {
+        BindingKind.AUGMENTED: "updated",
+        BindingKind.DELETION: "deleted",
+        BindingKind.LOOP_TARGET: "rebound by a loop",
+    }.get(binding.kind, "rebound")
+
+
+def describe_effect(effect: Effect) -> str:
+    where = "".join(f".{p}" for p in effect.path)
+    if effect.kind is EffectKind.MUTATOR_CALL:
+        return f"changed by `{where}.{effect.detail}()`" if where else f"changed by `.{effect.detail}()`"
+    if effect.kind is EffectKind.ITEM_STORE:
+        return "item-assigned" if not where else f"item-assigned through `{where}`"
+    if effect.kind is EffectKind.NEXT:
+        return "advanced by `next()`"
+    if effect.detail in ("setattr", "delattr"):
+        return f"changed by `{effect.detail}()`"
+    verb = {"del": "deleted", "augmented": "updated"}.get(effect.detail, "assigned")
+    return f"attribute `{where.lstrip('.')}` {verb}"
+
+
+class StateModel:
+    def __init__(self, resolver: Resolver, scopes: list[Scope], first_site_order: int) -> None:
+        self.resolver = resolver
+        self.module = resolver.module
+        self._first_site_order = first_site_order
+        self.global_changes: dict[str, list[Change]] = {}
+        self.closure_changes: dict[tuple[int, str], list[Change]] = {}
+        self.attribute_changes: dict[int, dict[str, list[Change]]] = {}  # class scope id -> attr -> changes
+        self._sweep(scopes)
+
+    # -- the sweep --------------------------------------------------------------------------------
+
+    def _sweep(self, scopes: list[Scope]) -> None:
+        for name, bindings in self.module.bindings.items():
+            for binding in _rebindings(bindings):
+                self._add_global(name, Change(binding.node, describe_binding(binding), self.module, binding.order))
+        for scope in scopes:
+            if scope.kind is ScopeKind.MODULE:
+                continue
+            for name in scope.global_names & scope.bindings.keys():
+                for binding in scope.bindings[name]:
+                    self._add_global(name, Change(binding.node, describe_binding(binding), scope, binding.order))
+            for name in scope.nonlocal_names & scope.bindings.keys():
+                owner = self.resolver.resolve(scope, name)
+                if owner is not None and not owner.is_global:
+                    for binding in scope.bindings[name]:
+                        change = Change(binding.node, "rebound through `nonlocal`", scope, binding.order)
+                        self.closure_changes.setdefault((id(owner.scope), name), []).append(change)
+            for name, bindings in scope.bindings.items():
+                if name in scope.global_names or name in scope.nonlocal_names:
+                    continue
+                for binding in bindings:
+                    if binding.kind is not BindingKind.ARGUMENT:
+                        change = Change(binding.node, describe_binding(binding), scope, binding.order)
+                        self.closure_changes.setdefault((id(scope), name), []).append(change)
+        for scope in scopes:
+            for effect in scope.effects:
+                if effect.kind in MUTATION_EFFECTS and effect.root is not None:
+                    self._record_mutation(scope, effect)
+
+    def _record_mutation(self, scope: Scope, effect: Effect) -> None:
+        assert effect.root is not None
+        change = Change(
+            effect.node,
+            describe_effect(effect),
+            scope,
+            effect.order,
+            attribute=effect.path[0] if effect.path else None,
+        )
+        method = self.resolver.self_method(scope, effect.root)
+        if method is not None and method.enclosing_class is not None:
+            if effect.path and method.name not in INITIALISERS:
+                self._add_attribute(method.enclosing_class, effect.path[0], change)
+            return
+        resolved = self.resolver.resolve(scope, effect.root)
+        if resolved is None:
+            return
+        if not resolved.is_global:
+            self.closure_changes.setdefault((id(resolved.scope), effect.root), []).append(change)
+            return
+        binding = self.resolver.binding_at(resolved, None)
+        cls = self.resolver.class_of_binding(binding)
+        if cls is not None and effect.path and effect.kind is EffectKind.ATTR_STORE:
+            self._add_attribute(cls, effect.path[0], change)
+        instance_class = self.resolver.instance_class(self.module, binding)
+        if instance_class is not None and effect.path:
+            self._add_attribute(instance_class, effect.path[0], change)
+        initialising = scope is self.module and not effect.in_loop and effect.order < self._first_site_order
+        if not initialising:
+            self._add_global(effect.root, change)
+
+    def _add_global(self, name: str, change: Change) -> None:
+        self.global_changes.setdefault(name, []).append(change)
+
+    def _add_attribute(self, cls: Scope, attribute: str, change: Change) -> None:
+        self.attribute_changes.setdefault(id(cls), {}).setdefault(attribute, []).append(change)
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    def changes_of_global(self, name: str, attribute: Optional[str]) -> list[Change]:
+        """How global `name` changes, as far as a read of `name.attribute` (or of `name`) can see."""
+        bindings = self.module.bindings.get(name, [])
+        if bindings and all(b.kind is BindingKind.IMPORT for b in bindings):
+            return []  # a module: `np.random.seed(...)` does not make `np` state
+        changes = self.global_changes.get(name, [])
+        if attribute is None:
+            return changes
+        # A read of `obj.a` is stale through rebinding of obj, or changes of `obj.a` or of obj as a whole.
+        return [c for c in changes if c.attribute is None or c.attribute == attribute]
+
+    def changes_of_closure(self, owner: Scope, name: str, closure: Scope) -> list[Change]:
+        """Changes of `name` in `owner` that a closure made at `closure.order` would see late."""
+        changes = self.closure_changes.get((id(owner), name), [])
+        return [c for c in changes if c.scope is not owner or c.order > closure.order]
+
+    def changed_attributes(self, cls: Scope) -> dict[str, list[Change]]:
+        merged: dict[str, list[Change]] = {}
+        for klass in self.resolver.mro(cls):
+            for attribute, changes in self.attribute_changes.get(id(klass), {}).items():
+                merged.setdefault(attribute, []).extend(changes)
+        return merged
+
+
+def _rebindings(bindings: list[Binding]) -> list[Binding]:
+    """The module-level bindings of one name that change its value after the first."""
+    changing = []
+    for index, binding in enumerate(bindings):
+        if binding.kind in (BindingKind.AUGMENTED, BindingKind.DELETION, BindingKind.LOOP_TARGET) or (
+            binding.in_loop and binding.kind is not BindingKind.IMPORT
+        ):
+            changing.append(binding)
+            continue
+        earlier = bindings[:index]
+        if not earlier or _decorates(binding, earlier):
+            continue
+        if all(binding.excludes(e) for e in earlier):
+            continue  # if/else or try/except alternatives: only one runs
+        if binding.kind is BindingKind.IMPORT and all(e.qualified == binding.qualified for e in earlier):
+            continue  # the same import again (notebooks repeat them)
+        changing.append(binding)
+    return changing
+
+
+def _decorates(binding: Binding, earlier: list[Binding]) -> bool:
+    """`f = jax.jit(f)` after `def f`: a wrapper of the definition, not a new value."""
+    if earlier[-1].kind not in (BindingKind.FUNCTION, BindingKind.CLASS):
+        return False
+    value = binding.value
+    if not isinstance(value, cst.Call):
+        return False
+    return any(isinstance(arg.value, cst.Name) and arg.value.value == binding.name for arg in value.args)

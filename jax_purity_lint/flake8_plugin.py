@@ -1,0 +1,58 @@
+"""The flake8 surface: options through flake8's option manager, results as (line, col, message, type)."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any, ClassVar, Iterator, Sequence
+
+from . import __version__
+from .engine import analyze_source
+from .settings import DEFAULT_SETTINGS, Settings
+
+
+class JaxPurityPlugin:
+    name = "jax-purity-lint"
+    version = __version__
+    settings: ClassVar[Settings] = DEFAULT_SETTINGS
+
+    def __init__(self, tree: ast.AST, lines: Sequence[str], filename: str) -> None:
+        # flake8 has already parsed `tree`; we re-read the same text with libcst.
+        self.lines = lines
+        self.filename = filename
+
+    @classmethod
+    def add_options(cls, option_manager: Any) -> None:
+        option_manager.add_option(
+            "--jpl-jit-functions",
+            default="",
+            parse_from_config=True,
+            comma_separated_list=True,
+            help="Extra compile-and-cache transformations, by qualified name (e.g. mylib.compile).",
+        )
+        option_manager.add_option(
+            "--jpl-state-aware-functions",
+            default="",
+            parse_from_config=True,
+            comma_separated_list=True,
+            help="Extra transformations that carry module state in and out, like flax.nnx.jit.",
+        )
+
+    @classmethod
+    def parse_options(cls, options: Any) -> None:
+        cls.settings = Settings(
+            jit_functions=frozenset(_names(getattr(options, "jpl_jit_functions", ()))),
+            state_aware_functions=frozenset(_names(getattr(options, "jpl_state_aware_functions", ()))),
+        )
+
+    def run(self) -> Iterator[tuple[int, int, str, type]]:
+        source = "".join(self.lines)
+        if source.startswith("\ufeff"):
+            source = source[1:]
+        for diagnostic in analyze_source(source, self.filename, self.settings):
+            yield diagnostic.line, diagnostic.col, diagnostic.as_flake8(), type(self)
+
+
+def _names(values: Any) -> list[str]:
+    if isinstance(values, str):
+        values = values.split(",")
+    return [value.strip() for value in values or () if value and value.strip()]

@@ -1,0 +1,116 @@
+"""What every rule shares: the analysis it reads, the finding it returns, and the phrases of its message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Iterator, Optional
+
+import libcst as cst
+
+from ..analysis.reachability import TraceContext
+from ..analysis.resolution import Resolved, Resolver
+from ..analysis.scopes import Effect, EffectKind, Scope, ScopeKind
+from ..analysis.sites import SelfMode
+from ..analysis.state import Change, StateModel
+
+LineOf = Callable[[cst.CSTNode], int]
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    node: cst.CSTNode
+    scope: Scope  # the traced scope the finding is in
+    context: TraceContext
+    state: str  # the state touched, as the user writes it: `g`, `self.n`, `print`
+    render: Callable[[LineOf], str]  # the message, once line numbers are known
+
+
+@dataclass
+class RuleContext:
+    resolver: Resolver
+    state: StateModel
+    traced: dict[Scope, TraceContext]
+
+
+class Rule:
+    """Base class: a rule's docstring is its documentation (What it does / Why is this bad? /
+    Example / Use instead / Fix safety), and VALID/INVALID are examples checked by the tests."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    VALID: ClassVar[list[str]] = []
+    INVALID: ClassVar[list[str]] = []
+
+    def check(self, context: RuleContext) -> Iterator[Finding]:
+        raise NotImplementedError
+
+    def finding(
+        self, node: cst.CSTNode, scope: Scope, trace: TraceContext, state: str, render: Callable[[LineOf], str]
+    ) -> Finding:
+        return Finding(self.code, node, scope, trace, state, render)
+
+
+# -- shared queries -------------------------------------------------------------------------------
+
+
+def traced_effects(context: RuleContext, *kinds: EffectKind) -> Iterator[tuple[Scope, TraceContext, Effect]]:
+    for scope, trace in context.traced.items():
+        for effect in scope.effects:
+            if effect.kind in kinds:
+                yield scope, trace, effect
+
+
+def owner_is_traced(context: RuleContext, resolved: Resolved, trace: TraceContext) -> bool:
+    """A closure variable of a function that is itself being traced lives only inside the trace."""
+    owner_trace = context.traced.get(resolved.scope)
+    return owner_trace is not None and owner_trace.site is trace.site
+
+
+def self_method(context: RuleContext, scope: Scope, effect: Effect) -> Optional[Scope]:
+    if effect.root is None:
+        return None
+    return context.resolver.self_method(scope, effect.root)
+
+
+def frozen_self(trace: TraceContext) -> bool:
+    return trace.self_mode in (SelfMode.FROZEN, SelfMode.STATIC)
+
+
+# -- message phrases ------------------------------------------------------------------------------
+
+
+def function_name(scope: Scope) -> str:
+    if scope.kind is ScopeKind.LAMBDA:
+        return "lambda"
+    if scope.kind is ScopeKind.COMPREHENSION:
+        parent = scope.parent
+        while parent is not None and parent.kind is ScopeKind.COMPREHENSION:
+            parent = parent.parent
+        return function_name(parent) if parent is not None else "comprehension"
+    return scope.name
+
+
+def where_traced(scope: Scope, trace: TraceContext, line_of: LineOf) -> str:
+    """"`f` (traced by `jax.jit` at line 9)" or "`helper`, reached from `f` (traced by ...) via `helper()`"."""
+    site = f"traced by `{trace.site.transform.qualified}` at line {line_of(trace.site.node)}"
+    entry = function_name(trace.entry)
+    if trace.is_entry or function_name(scope) == entry and not trace.path:
+        return f"`{entry}` ({site})"
+    via = " via " + " -> ".join(f"`{step}`" for step in trace.path)
+    return f"`{function_name(scope)}`, reached from `{entry}` ({site}){via},"
+
+
+def first_change(changes: list[Change], line_of: LineOf) -> str:
+    change = min(changes, key=lambda c: c.order)
+    return f"{change.how} at line {line_of(change.node)}"
+
+
+def call_with_extra_argument(trace: TraceContext, extra: str) -> str:
+    params = [p for p in trace.entry.params if p not in ("self", "cls")]
+    return f"`{function_name(trace.entry)}({', '.join([*params, extra])})`"
+
+
+def dotted(root: str, path: tuple[str, ...]) -> str:
+    return ".".join((root, *path))

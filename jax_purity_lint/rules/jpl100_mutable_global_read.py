@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..analysis.scopes import EffectKind, ScopeKind
+from .base import (
+    Finding,
+    Rule,
+    RuleContext,
+    call_with_extra_argument,
+    dotted,
+    first_change,
+    traced_effects,
+    where_traced,
+)
+
+
+class MutableGlobalRead(Rule):
+    """
+    ## What it does
+    Flags traced code that reads a module-level name whose value changes: it is bound again, updated,
+    or changed in place somewhere in the module.
+
+    ## Why is this bad?
+    `jax.jit` runs the Python function once, while tracing, and compiles what it saw. The global's
+    value at that moment is baked into the compiled program as a constant; when the global changes
+    later, the jitted function keeps returning results for the old value, silently.
+
+    ## Example
+    ```python
+    import jax
+
+    g = 0.0
+
+    @jax.jit
+    def shift(x):
+        return x + g
+
+    g = 10.0  # shift(1.0) still returns 1.0
+    ```
+
+    ## Use instead
+    ```python
+    import jax
+
+    g = 0.0
+
+    @jax.jit
+    def shift(x, g):
+        return x + g
+
+    g = 10.0  # shift(1.0, g) returns 11.0
+    ```
+
+    ## Fix safety
+    The fix adds a parameter and passes the global at every call in the module; calls from other
+    modules must be updated by hand, so it is offered as a diff, applied only where every call is local.
+    """
+
+    code = "JPL100"
+    name = "mutable-global-read"
+    summary = "traced code reads a global that changes; its value is frozen at trace time"
+    INVALID = [
+        "import jax\ng = 0.0\n@jax.jit\ndef f(x):\n    return x + g  # expect: JPL100\ng = 1.0\n",
+        "import jax\nhistory = []\ndef log(v):\n    history.append(v)\n@jax.jit\ndef f(x):\n    return x * len(history)  # expect: JPL100\n",
+    ]
+    VALID = [
+        "import jax\nLEARNING_RATE = 0.005\n@jax.jit\ndef f(x):\n    return x * LEARNING_RATE\n",
+        "import jax\ng = 0.0\n@jax.jit\ndef f(x, g):\n    return x + g\ng = 1.0\n",
+        "import jax\ng = 0.0\n@jax.jit\ndef f(x):\n    g = 2.0\n    return x + g\ng = 1.0\n",
+    ]
+
+    def check(self, context: RuleContext) -> Iterator[Finding]:
+        for scope, trace, effect in traced_effects(context, EffectKind.READ):
+            if effect.root is None or effect.detail == "metadata":
+                continue
+            resolved = context.resolver.resolve(scope, effect.root)
+            if resolved is None or not resolved.is_global:
+                continue
+            if effect.root in scope.global_names and effect.root in scope.bindings:
+                continue  # the function writes it too: reported once, as JPL101
+            attribute = effect.path[0] if effect.path else None
+            if attribute is not None and _is_method_of_instance(context, effect.root, attribute):
+                continue  # `counter.count()`: a call followed into the method, not a stale value
+            changes = context.state.changes_of_global(effect.root, attribute)
+            if not changes or all(c.scope is scope and c.order >= effect.order for c in changes):
+                continue
+            state = dotted(effect.root, effect.path)
+            root = effect.root
+
+            def render(line_of, scope=scope, trace=trace, state=state, changes=changes, root=root) -> str:
+                cure = (
+                    f"pass it in as an argument: {call_with_extra_argument(trace, root)}"
+                    if scope.kind is not ScopeKind.MODULE
+                    else "pass it in as an argument"
+                )
+                return (
+                    f"{where_traced(scope, trace, line_of)} reads global `{state}`, which is "
+                    f"{first_change(changes, line_of)}; its value is frozen when the function is traced, "
+                    f"so later changes are ignored. Make the state explicit and {cure}"
+                )
+
+            yield self.finding(effect.node, scope, trace, state, render)
+
+
+def _is_method_of_instance(context: RuleContext, name: str, attribute: str) -> bool:
+    resolver = context.resolver
+    resolved = resolver.resolve(resolver.module, name)
+    if resolved is None:
+        return False
+    binding = resolver.binding_at(resolved, None)
+    cls = resolver.instance_class(resolver.module, binding) or resolver.class_of_binding(binding)
+    return cls is not None and resolver.methods(cls, attribute) is not None

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..analysis.scopes import EffectKind
+from .base import Finding, Rule, RuleContext, first_change, owner_is_traced, traced_effects, where_traced
+
+_WRITES = (EffectKind.ATTR_STORE, EffectKind.ITEM_STORE, EffectKind.MUTATOR_CALL)
+
+
+class ChangingClosure(Rule):
+    """
+    ## What it does
+    Flags traced code that reads or writes a variable of an enclosing function when that variable
+    changes after the traced function is made: it is written through `nonlocal`, rebound later in the
+    enclosing function, or changed in place.
+
+    ## Why is this bad?
+    A closure cell is Python state like a global. The traced function sees its value once, at trace
+    time; the compiled program keeps that value, and writes through `nonlocal` happen only once.
+
+    ## Example
+    ```python
+    import jax
+
+    def make_counter():
+        count = 0
+
+        @jax.jit
+        def step(x):
+            nonlocal count
+            count += 1
+            return x + count
+
+        return step
+    ```
+
+    ## Use instead
+    ```python
+    import jax
+
+    @jax.jit
+    def step(x, count):
+        count = count + 1
+        return x + count, count
+    ```
+
+    ## Fix safety
+    Returning the new value changes the function's signature; applied only as a diff.
+    """
+
+    code = "JPL103"
+    name = "changing-closure"
+    summary = "traced code reads or writes a closure variable that changes after tracing"
+    INVALID = [
+        "import jax\ndef make():\n    scale = 1.0\n    @jax.jit\n    def f(x):\n        return x * scale  # expect: JPL103\n    scale = 2.0\n    return f\n",
+    ]
+    VALID = [
+        "import jax\ndef make(scale):\n    scale = scale * 2\n    @jax.jit\n    def f(x):\n        return x * scale\n    return f\n",
+    ]
+
+    def check(self, context: RuleContext) -> Iterator[Finding]:
+        resolver = context.resolver
+        seen: set[int] = set()
+        for scope, trace in context.traced.items():
+            for name in sorted(scope.nonlocal_names & scope.bindings.keys()):
+                for binding in scope.bindings[name]:
+                    seen.add(id(binding.node))
+                    yield self._finding(binding.node, scope, trace, name, "writes", None)
+        for scope, trace, effect in traced_effects(context, EffectKind.READ, *_WRITES):
+            if effect.root is None or effect.detail == "metadata" or id(effect.node) in seen:
+                continue
+            resolved = resolver.resolve(scope, effect.root)
+            if resolved is None or resolved.is_global or resolved.scope is scope:
+                continue
+            if resolver.self_method(scope, effect.root) is not None or owner_is_traced(context, resolved, trace):
+                continue
+            if effect.root in scope.nonlocal_names:
+                continue  # the writes are reported; the read of the same cell adds nothing
+            if effect.kind is EffectKind.READ:
+                changes = context.state.changes_of_closure(resolved.scope, effect.root, _outermost_untraced(context, scope, trace))
+                if not changes:
+                    continue
+                yield self._finding(effect.node, scope, trace, effect.root, "reads", changes)
+            else:
+                yield self._finding(effect.node, scope, trace, effect.root, "mutates", None)
+
+    def _finding(self, node, scope, trace, name, verb, changes) -> Finding:
+        def render(line_of) -> str:
+            because = f", which is {first_change(changes, line_of)}" if changes else ""
+            return (
+                f"{where_traced(scope, trace, line_of)} {verb} closure variable `{name}`{because}; "
+                f"the trace captures it once and the compiled function never sees later changes. "
+                f"Pass `{name}` in as an argument and return its new value"
+            )
+
+        return self.finding(node, scope, trace, name, render)
+
+
+def _outermost_untraced(context: RuleContext, scope, trace):
+    """The closure is made when the outermost traced function around `scope` is defined."""
+    made = scope
+    parent = scope.parent
+    while parent is not None and context.traced.get(parent) is not None and context.traced[parent].site is trace.site:
+        made = parent
+        parent = parent.parent
+    return made

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..analysis.scopes import EffectKind
+from ..analysis.sites import SelfMode
+from ..analysis.state import describe_effect
+from .base import Finding, Rule, RuleContext, dotted, self_method, traced_effects, where_traced
+
+# How `self` must reach the trace for its mutation to be lost (GLOBAL is JPL102, FRESH is harmless).
+LOST_SELF_MODES = (SelfMode.FROZEN, SelfMode.STATIC, SelfMode.ARGUMENT)
+
+
+def self_mutations(context: RuleContext, kinds, *, container: bool):
+    """Mutations of `self` (container=False) or of a container held by `self` (container=True)."""
+    for scope, trace, effect in traced_effects(context, *kinds):
+        if trace.self_mode not in LOST_SELF_MODES or trace.state_aware:
+            continue
+        method = self_method(context, scope, effect)
+        if method is None:
+            continue
+        holds_container = effect.kind is not EffectKind.ATTR_STORE and len(effect.path) >= 1
+        if holds_container == container:
+            yield scope, trace, effect, method
+
+
+class SelfMutation(Rule):
+    """
+    ## What it does
+    Flags traced methods that assign, update or delete an attribute of `self` (`self.n += 1`,
+    `setattr(self, ...)`, `del self.x`, `self.a.b = ...`).
+
+    ## Why is this bad?
+    `jax.jit(counter.count)` runs `count` once, while tracing: the attribute is updated once, with a
+    tracer, and every later call replays the compiled program without touching `self`. The counter
+    returns 1, 1, 1 instead of 1, 2, 3, and `self.n` holds a leaked tracer.
+
+    ## Example
+    ```python
+    import jax
+
+    class Counter:
+        def __init__(self):
+            self.n = 0
+
+        def count(self):
+            self.n += 1
+            return self.n
+
+    counter = Counter()
+    fast_count = jax.jit(counter.count)
+    ```
+
+    ## Use instead
+    ```python
+    import jax
+
+    class CounterV2:
+        def count(self, n):
+            return n + 1, n + 1  # (output, new state)
+
+        def reset(self):
+            return 0
+
+    counter = CounterV2()
+    state = counter.reset()
+    fast_count = jax.jit(counter.count)
+    value, state = fast_count(state)
+    ```
+
+    ## Fix safety
+    The rewrite changes the method's signature and its callers; it is applied only when every
+    caller is in the module.
+    """
+
+    code = "JPL200"
+    name = "self-mutation"
+    summary = "a traced method mutates `self`; it happens once, at trace time"
+    INVALID = [
+        "import jax\nclass Counter:\n    def __init__(self):\n        self.n = 0\n    def count(self):\n        self.n += 1  # expect: JPL200\n        return self.n\ncounter = Counter()\nfast = jax.jit(counter.count)\n",
+    ]
+    VALID = [
+        "import jax\nclass CounterV2:\n    def count(self, n):\n        return n + 1, n + 1\ncounter = CounterV2()\nfast = jax.jit(counter.count)\n",
+        "class Counter:\n    def __init__(self):\n        self.n = 0\n    def count(self):\n        self.n += 1\n        return self.n\n",
+    ]
+
+    def check(self, context: RuleContext) -> Iterator[Finding]:
+        kinds = (EffectKind.ATTR_STORE, EffectKind.ITEM_STORE, EffectKind.MUTATOR_CALL)
+        for scope, trace, effect, method in self_mutations(context, kinds, container=False):
+            state = dotted("self", effect.path)
+            how = describe_effect(effect)
+
+            def render(line_of, scope=scope, trace=trace, state=state, how=how) -> str:
+                return (
+                    f"{where_traced(scope, trace, line_of)} mutates `{state}` ({how}); the update runs once, "
+                    f"while tracing, and later calls neither repeat nor see it. Make the state explicit: take it as an argument and return "
+                    f"`(output, new_state)`"
+                )
+
+            yield self.finding(effect.node, scope, trace, state, render)

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..analysis.scopes import EffectKind
+from ..analysis.sites import SelfMode
+from .base import Finding, Rule, RuleContext, first_change, self_method, traced_effects, where_traced
+
+# `self` is a constant of the trace: bound into `jax.jit(obj.method)`, static, or a module-level object.
+FROZEN_SELF_MODES = (SelfMode.FROZEN, SelfMode.STATIC, SelfMode.GLOBAL)
+
+
+class StaleSelfRead(Rule):
+    """
+    ## What it does
+    Flags a traced method that reads `self.attr` when `self` is frozen into the trace (a bound method
+    passed to `jax.jit`, a `static_argnums=0` method, or a module-level object) and another method of
+    the class changes `attr`.
+
+    ## Why is this bad?
+    With `self` static, jit caches the compiled program by the object's identity: after
+    `model.set_scale(2.0)` the same object hits the cache and the old scale is still used.
+
+    ## Example
+    ```python
+    from functools import partial
+    import jax
+
+    class Model:
+        def __init__(self):
+            self.scale = 1.0
+
+        def set_scale(self, scale):
+            self.scale = scale
+
+        @partial(jax.jit, static_argnums=0)
+        def apply(self, x):
+            return x * self.scale
+    ```
+
+    ## Use instead
+    ```python
+    import jax
+
+    class Model:
+        @staticmethod
+        @jax.jit
+        def apply(scale, x):
+            return x * scale
+    ```
+
+    ## Fix safety
+    The attribute becomes an argument; callers in the module are updated. Applied as a diff.
+    """
+
+    code = "JPL202"
+    name = "stale-self-read"
+    summary = "a method with a frozen `self` reads an attribute other methods change"
+    INVALID = [
+        "from functools import partial\nimport jax\nclass M:\n    def __init__(self):\n        self.scale = 1.0\n    def set_scale(self, s):\n        self.scale = s\n    @partial(jax.jit, static_argnums=0)\n    def apply(self, x):\n        return x * self.scale  # expect: JPL202\n",
+    ]
+    VALID = [
+        "from functools import partial\nimport jax\nclass M:\n    def __init__(self):\n        self.scale = 1.0\n    @partial(jax.jit, static_argnums=0)\n    def apply(self, x):\n        return x * self.scale\n",
+    ]
+
+    def check(self, context: RuleContext) -> Iterator[Finding]:
+        for scope, trace, effect in traced_effects(context, EffectKind.READ):
+            if trace.self_mode not in FROZEN_SELF_MODES or not effect.path or effect.detail == "metadata":
+                continue
+            method = self_method(context, scope, effect)
+            if method is None or method.enclosing_class is None:
+                continue
+            attribute = effect.path[0]
+            changed = context.state.changed_attributes(method.enclosing_class).get(attribute, [])
+            # Changes made by the traced method itself are JPL200/JPL201, not stale reads.
+            own = _own_scopes(method)
+            if any(c.scope in own for c in changed):
+                continue  # the method writes it itself: JPL200/JPL201, not a stale read
+            elsewhere = changed
+            if not elsewhere or context.resolver.methods(method.enclosing_class, attribute) is not None:
+                continue
+            state = f"self.{attribute}"
+
+            def render(line_of, scope=scope, trace=trace, state=state, elsewhere=elsewhere) -> str:
+                return (
+                    f"{where_traced(scope, trace, line_of)} reads `{state}`, which is "
+                    f"{first_change(elsewhere, line_of)}, but `self` is frozen into the trace ({trace.self_mode.value}): the "
+                    f"compiled function keeps the value seen when it was traced. Pass `{state.split('.')[1]}` "
+                    f"in as an argument"
+                )
+
+            yield self.finding(effect.node, scope, trace, state, render)
+
+
+def _own_scopes(method) -> set:
+    scopes, stack = set(), [method]
+    while stack:
+        scope = stack.pop()
+        scopes.add(scope)
+        stack.extend(scope.children)
+    return scopes

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..analysis.scopes import BindingKind, EffectKind
+from ..analysis.state import describe_effect
+from .base import Finding, Rule, RuleContext, dotted, function_name, traced_effects, where_traced
+
+_MUTATIONS = (EffectKind.ATTR_STORE, EffectKind.ITEM_STORE, EffectKind.MUTATOR_CALL)
+
+
+class ArgumentMutation(Rule):
+    """
+    ## What it does
+    Flags a jitted function that changes one of its own arguments in place:
+    `state["step"] += 1`, `params.append(p)`, `config.lr = ...`.
+
+    ## Why is this bad?
+    jit flattens its arguments into arrays and rebuilds fresh containers inside the trace. Eagerly
+    the caller's dict is updated; under jit the update happens to a copy and is lost.
+
+    ## Example
+    ```python
+    import jax
+
+    @jax.jit
+    def step(state, x):
+        state["count"] = state["count"] + 1
+        return x * 2
+    ```
+
+    ## Use instead
+    ```python
+    import jax
+
+    @jax.jit
+    def step(state, x):
+        new_state = {**state, "count": state["count"] + 1}
+        return x * 2, new_state
+    ```
+
+    ## Fix safety
+    Safe when every call in the module is updated to take the returned state; applied as a diff.
+    """
+
+    code = "JPL300"
+    name = "argument-mutation"
+    summary = "a jitted function mutates an argument in place; the caller's object is not updated"
+    INVALID = [
+        "import jax\n@jax.jit\ndef f(state, x):\n    state['step'] = state['step'] + 1  # expect: JPL300\n    return x\n",
+    ]
+    VALID = [
+        "import jax\n@jax.jit\ndef f(state, x):\n    return x, {**state, 'step': state['step'] + 1}\n",
+        "import jax\n@jax.jit\ndef f(state, x):\n    state = dict(state)\n    state['step'] = 1\n    return x, state\n",
+    ]
+
+    def check(self, context: RuleContext) -> Iterator[Finding]:
+        for scope, trace, effect in traced_effects(context, *_MUTATIONS):
+            if not trace.is_entry or trace.entry is not scope or not trace.site.compile_and_cache:
+                continue
+            if trace.state_aware or effect.root is None or effect.root == scope.self_name:
+                continue
+            bindings = scope.bindings.get(effect.root, [])
+            if not bindings or bindings[0].kind is not BindingKind.ARGUMENT:
+                continue
+            if any(b.kind is not BindingKind.ARGUMENT and b.order < effect.order for b in bindings):
+                continue  # rebound to a local copy first
+            state = dotted(effect.root, effect.path)
+            how = describe_effect(effect)
+            root = effect.root
+
+            def render(line_of, scope=scope, trace=trace, state=state, how=how, root=root) -> str:
+                return (
+                    f"{where_traced(scope, trace, line_of)} mutates its argument `{state}` in place ({how}); "
+                    f"under jit it changes a copy, so the caller's `{root}` is left as it was. Return the new "
+                    f"value instead: `return out, new_{root}` from `{function_name(scope)}`"
+                )
+
+            yield self.finding(effect.node, scope, trace, state, render)

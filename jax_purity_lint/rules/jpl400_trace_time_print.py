@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+
+from .base import Finding, Rule, RuleContext, where_traced
+from .host_calls import print_like, qualified_calls
+
+
+class TraceTimePrint(Rule):
+    """
+    ## What it does
+    Flags `print`, `logging` calls and writes to `sys.stdout`/`sys.stderr` in traced code.
+
+    ## Why is this bad?
+    They run while the function is traced, once, and print tracers such as
+    `Traced<ShapedArray(float32[])>` instead of values; later calls print nothing at all.
+
+    ## Example
+    ```python
+    import jax
+
+    @jax.jit
+    def step(x):
+        print("x =", x)
+        return x * 2
+    ```
+
+    ## Use instead
+    ```python
+    import jax
+
+    @jax.jit
+    def step(x):
+        jax.debug.print("x = {}", x)
+        return x * 2
+    ```
+
+    ## Fix safety
+    Safe for `print` with positional arguments: `jax.debug.print` prints the runtime values at every
+    call. Logging calls are shown as a diff, since log levels and handlers do not carry over.
+    """
+
+    code = "JPL400"
+    name = "trace-time-print"
+    summary = "`print`/logging in traced code runs once, at trace time, and shows tracers"
+    INVALID = [
+        "import jax\n@jax.jit\ndef f(x):\n    print('x =', x)  # expect: JPL400\n    return x\n",
+    ]
+    VALID = [
+        "import jax\n@jax.jit\ndef f(x):\n    jax.debug.print('x = {}', x)\n    return x\n",
+        "import jax\ndef f(x):\n    print('x =', x)\n    return x\n",
+    ]
+
+    def check(self, context: RuleContext) -> Iterator[Finding]:
+        for scope, trace, effect, qualified, factory in qualified_calls(context):
+            call = effect.call
+            method = call.func.attr.value if isinstance(call.func, cst.Attribute) else None
+            if not print_like(qualified, factory, method):
+                continue
+            shown = qualified or f"{call.func.value.value}.{method}"  # type: ignore[union-attr]
+
+            def render(line_of, scope=scope, trace=trace, shown=shown) -> str:
+                return (
+                    f"{where_traced(scope, trace, line_of)} calls `{shown}`, which runs once, while tracing, "
+                    f"and shows tracers rather than values; later calls print nothing. Use "
+                    f"`jax.debug.print(\"... {{}}\", value)` to print at every call"
+                )
+
+            yield self.finding(effect.node, scope, trace, shown, render)

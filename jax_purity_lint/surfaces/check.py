@@ -1,0 +1,52 @@
+"""`jax-purity-lint check`: lint files, apply select/ignore and `# noqa`, in parallel if asked."""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from ..diagnostics import Diagnostic
+from ..engine import analysis_failure, analyze_source, read_source
+from .config import Config
+from .files import discover
+from .noqa import suppressed
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: Path
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def check_file(path: Path, config: Config) -> FileResult:
+    if path.suffix == ".ipynb":
+        from .notebooks import check_notebook
+
+        return FileResult(path, tuple(check_notebook(path, config)))
+    try:
+        source = read_source(path)
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError) as error:
+        return FileResult(path, (analysis_failure(f"cannot read it: {error}"),))
+    return FileResult(path, tuple(filter_diagnostics(analyze_source(source, str(path), config.settings), source, config)))
+
+
+def filter_diagnostics(diagnostics: Sequence[Diagnostic], source: str, config: Config) -> list[Diagnostic]:
+    lines = source.splitlines()
+    kept = []
+    for diagnostic in diagnostics:
+        if not config.enabled(diagnostic.code):
+            continue
+        line = lines[diagnostic.line - 1] if 0 < diagnostic.line <= len(lines) else ""
+        if not suppressed(diagnostic.code, line):
+            kept.append(diagnostic)
+    return kept
+
+
+def check_paths(paths: Sequence[Path], config: Config, jobs: int = 1) -> list[FileResult]:
+    files = list(discover(paths, (*config.exclude, *config.extend_exclude)))
+    if jobs <= 1 or len(files) < 2:
+        return [check_file(path, config) for path in files]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(check_file, files, [config] * len(files), chunksize=8))

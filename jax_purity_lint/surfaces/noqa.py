@@ -1,0 +1,31 @@
+"""`# noqa` comments, with flake8's meaning: bare silences every code, `# noqa: JPL100,JPL2` some."""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+# The same pattern flake8 uses (flake8/defaults.py), so a comment means the same in both.
+NOQA_INLINE = re.compile(
+    r"# noqa"
+    r"(?::[\s]?(?P<codes>([A-Z][0-9]+(?:[,\s]+)?)+))?",
+    re.IGNORECASE,
+)
+
+
+def noqa_codes(line: str) -> Optional[frozenset[str]]:
+    """None: no noqa; empty set: bare noqa (all codes); otherwise the listed codes or prefixes."""
+    match = NOQA_INLINE.search(line)
+    if match is None:
+        return None
+    codes = match.group("codes")
+    if not codes:
+        return frozenset()
+    return frozenset(code.upper() for code in re.split(r"[,\s]+", codes.strip()) if code)
+
+
+def suppressed(code: str, line: str) -> bool:
+    codes = noqa_codes(line)
+    if codes is None:
+        return False
+    return not codes or any(code.startswith(prefix) for prefix in codes)
