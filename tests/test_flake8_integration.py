@@ -1,0 +1,117 @@
+"""The real flake8 executable with the plugin installed: registration, codes, noqa, stdin, options."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from markers import FIXTURES, expected_findings, fixture_files
+
+FLAKE8 = [sys.executable, "-m", "flake8", "--isolated"]
+ROW = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>JPL\d{3}) (?P<message>.*)$")
+
+
+def run_flake8(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*FLAKE8, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=300)
+
+
+def rows(output: str) -> list[dict]:
+    return [m.groupdict() for m in map(ROW.match, output.splitlines()) if m]
+
+
+def test_flake8_version_lists_the_plugin(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "flake8", "--version"], capture_output=True, text=True)
+    assert "jax-purity-lint" in result.stdout
+
+
+def test_flake8_reports_exactly_the_fixture_markers(tmp_path):
+    result = run_flake8("--select", "JPL", "--jobs", "2", str(FIXTURES), cwd=tmp_path)
+    assert "crashed" not in result.stderr, result.stderr
+    found: dict[str, set] = {}
+    for row in rows(result.stdout):
+        found.setdefault(Path(row["path"]).name, set()).add((int(row["line"]), row["code"]))
+    for path in fixture_files():
+        expected = expected_findings(path.read_text(encoding="utf-8"))
+        assert found.get(path.name, set()) == expected, path.name
+
+
+SEED = '''import jax
+
+g = 0.0
+
+
+def impure_uses_global(x):
+    return x + g{noqa}
+
+
+fast = jax.jit(impure_uses_global)
+g = 10.0
+'''
+
+
+def test_column_is_one_based_in_flake8_output(tmp_path):
+    (tmp_path / "seed.py").write_text(SEED.format(noqa=""))
+    [row] = rows(run_flake8("--select", "JPL", "seed.py", cwd=tmp_path).stdout)
+    assert (row["line"], row["col"], row["code"]) == ("7", "16", "JPL100")  # `g` is the 16th character
+    assert "pass it in as an argument" in row["message"]
+
+
+@pytest.mark.parametrize("comment,silenced", [("  # noqa: JPL100", True), ("  # noqa", True), ("  # noqa: JPL2", False)])
+def test_noqa(tmp_path, comment, silenced):
+    (tmp_path / "seed.py").write_text(SEED.format(noqa=comment))
+    assert bool(rows(run_flake8("--select", "JPL", "seed.py", cwd=tmp_path).stdout)) is not silenced
+
+
+def test_select_and_ignore(tmp_path):
+    (tmp_path / "seed.py").write_text(SEED.format(noqa=""))
+    assert rows(run_flake8("--select", "JPL2", "seed.py", cwd=tmp_path).stdout) == []
+    assert rows(run_flake8("--select", "JPL", "--ignore", "JPL100", "seed.py", cwd=tmp_path).stdout) == []
+    assert rows(run_flake8("--select", "E", "--extend-select", "JPL1", "seed.py", cwd=tmp_path).stdout)
+
+
+def test_per_file_ignores_from_setup_cfg(tmp_path):
+    (tmp_path / "seed.py").write_text(SEED.format(noqa=""))
+    (tmp_path / "setup.cfg").write_text("[flake8]\nselect = JPL\nper-file-ignores =\n    seed.py:JPL100\n")
+    result = subprocess.run([sys.executable, "-m", "flake8", "seed.py"], cwd=tmp_path, capture_output=True, text=True)
+    assert rows(result.stdout) == []
+
+
+def test_stdin_mode_as_editors_use_it(tmp_path):
+    result = run_flake8("--select", "JPL", "--stdin-display-name=pkg/seed.py", "-", cwd=tmp_path, stdin=SEED.format(noqa=""))
+    [row] = rows(result.stdout)
+    assert row["path"] == "pkg/seed.py" and row["code"] == "JPL100"
+
+
+CUSTOM = '''import mylib
+
+g = 0.0
+
+
+@mylib.compile
+def f(x):
+    return x + g
+
+
+g = 1.0
+'''
+
+
+def test_extra_jit_functions_option_from_setup_cfg(tmp_path):
+    (tmp_path / "custom.py").write_text(CUSTOM)
+    plain = subprocess.run([sys.executable, "-m", "flake8", "--select", "JPL", "custom.py"], cwd=tmp_path, capture_output=True, text=True)
+    assert rows(plain.stdout) == []
+    (tmp_path / "setup.cfg").write_text("[flake8]\nselect = JPL\njpl-jit-functions = mylib.compile\n")
+    configured = subprocess.run([sys.executable, "-m", "flake8", "custom.py"], cwd=tmp_path, capture_output=True, text=True)
+    assert [(r["line"], r["code"]) for r in rows(configured.stdout)] == [("8", "JPL100")]
+
+
+def test_unparsable_file_does_not_crash_flake8(tmp_path):
+    (tmp_path / "broken.py").write_text("import jax\ndef f(:\n")
+    result = run_flake8("broken.py", cwd=tmp_path)
+    assert "crashed" not in result.stderr and "Traceback" not in result.stderr
+    assert "E999" in result.stdout
