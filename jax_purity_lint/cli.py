@@ -8,14 +8,9 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from . import __version__
-from .rules import ALL_RULES, ANALYSIS_FAILURE_CODE
-from .surfaces.config import ConfigError, find_pyproject, load_config, merge
+from .surfaces.config import Config, ConfigError, find_pyproject, load_config, merge
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-
-
-def _codes(value: str) -> list[str]:
-    return [code.strip().upper() for code in value.split(",") if code.strip()]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,28 +23,62 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
 
     check = commands.add_parser("check", help="lint files and folders (.py and .ipynb)")
-    check.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    check.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
-    check.add_argument("--select", type=_codes, help="comma-separated codes or prefixes to report")
-    check.add_argument("--ignore", type=_codes, help="comma-separated codes or prefixes to leave out")
-    check.add_argument("--exclude", type=lambda v: [p for p in v.split(",") if p], help="glob patterns to skip")
-    check.add_argument("--extend-exclude", type=lambda v: [p for p in v.split(",") if p])
-    check.add_argument("--jit-functions", type=lambda v: [p for p in v.split(",") if p],
-                       help="extra compile-and-cache transformations, e.g. mylib.compile")
-    check.add_argument("--config", type=Path, help="pyproject.toml to read (default: the nearest one)")
-    check.add_argument("-j", "--jobs", type=int, default=1, help="files analysed in parallel")
+    add_check_arguments(check)
     check.set_defaults(handler=run_check)
 
-    rules = commands.add_parser("rules", help="list the codes and what they mean")
+    rules = commands.add_parser("rules", help="list the codes, or show one code's documentation")
+    rules.add_argument("code", nargs="?", type=str.upper, help="a code, e.g. JPL100: print its page")
     rules.set_defaults(handler=run_rules)
 
-    try:
-        from .runtime import cli as runtime_cli
-    except ImportError:  # pragma: no cover - the runtime checker is part of the package
-        runtime_cli = None
-    if runtime_cli is not None:
-        runtime_cli.register(commands)
+    for surface in ("runtime", "rewrites"):
+        _register_optional(commands, surface)
     return parser
+
+
+def _register_optional(commands, package: str) -> None:
+    """`confirm` (runtime) and `fix` (rewrites) register their own subcommands."""
+    import importlib
+
+    try:
+        module = importlib.import_module(f"jax_purity_lint.{package}.cli")
+    except ModuleNotFoundError as error:
+        if error.name != f"jax_purity_lint.{package}.cli" and error.name != f"jax_purity_lint.{package}":
+            raise
+        return
+    module.register(commands)
+
+
+def add_check_arguments(check: argparse.ArgumentParser) -> None:
+    check.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files and folders; folders are walked")
+    check.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    check.add_argument("--select", type=_list, help="comma-separated codes or prefixes to report (default: JPL)")
+    check.add_argument("--ignore", type=_list, help="comma-separated codes or prefixes to leave out")
+    check.add_argument("--exclude", type=_list, help="comma-separated glob patterns to skip (replaces the default)")
+    check.add_argument("--extend-exclude", type=_list, help="more glob patterns to skip")
+    check.add_argument(
+        "--force-exclude",
+        action="store_true",
+        help="apply the excludes to paths named on the command line too (pre-commit names every file)",
+    )
+    check.add_argument(
+        "--jit-functions", type=_list, help="extra compile-and-cache transformations, e.g. mylib.compile"
+    )
+    check.add_argument(
+        "--state-aware-functions", type=_list, help="transformations that carry module state, like flax.nnx.jit"
+    )
+    check.add_argument("--config", type=Path, help="the pyproject.toml to read (default: the nearest one)")
+    check.add_argument("-j", "--jobs", type=_positive, default=1, help="files analysed in parallel (default: 1)")
+
+
+def _list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -57,31 +86,48 @@ def run_check(args: argparse.Namespace) -> int:
     from .surfaces.formats import FORMATTERS
 
     try:
-        pyproject = args.config if args.config else find_pyproject(Path.cwd())
-        config = merge(
-            load_config(pyproject),
-            select=args.select,
-            ignore=args.ignore,
-            exclude=args.exclude,
-            extend_exclude=args.extend_exclude,
-            jit_functions=args.jit_functions,
-        )
+        config = command_line_config(args)
     except ConfigError as error:
-        print(f"jax-purity-lint: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return usage_error(str(error))
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
-        print(f"jax-purity-lint: error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
-        return EXIT_USAGE
-    results = check_paths(args.paths, config, jobs=max(1, args.jobs))
+        return usage_error(f"no such file or folder: {', '.join(missing)}")
+    results = check_paths(args.paths, config, jobs=args.jobs, force_exclude=args.force_exclude)
     sys.stdout.write(FORMATTERS[args.format](results))
     return EXIT_FINDINGS if any(r.diagnostics for r in results) else EXIT_CLEAN
 
 
+def command_line_config(args: argparse.Namespace) -> Config:
+    """pyproject.toml's [tool.jax_purity_lint], overlaid with the options given on the command line."""
+    pyproject = args.config if args.config else find_pyproject(Path.cwd())
+    return merge(
+        load_config(pyproject),
+        base=Path.cwd(),  # patterns given on the command line are relative to where it runs
+        select=args.select,
+        ignore=args.ignore,
+        exclude=args.exclude,
+        extend_exclude=args.extend_exclude,
+        jit_functions=args.jit_functions,
+        state_aware_functions=args.state_aware_functions,
+    )
+
+
+def usage_error(message: str) -> int:
+    print(f"jax-purity-lint: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def run_rules(args: argparse.Namespace) -> int:
-    print(f"{ANALYSIS_FAILURE_CODE}  analysis-failure: the file could not be analysed")
-    for rule in ALL_RULES:
-        print(f"{rule.code}  {rule.name}: {rule.summary}")
+    from .docs import docs_by_code, render_page
+
+    docs = docs_by_code()
+    if args.code is None:
+        for doc in docs.values():
+            print(f"{doc.code}  {doc.name}: {doc.summary}")
+        return EXIT_CLEAN
+    if args.code not in docs:
+        return usage_error(f"unknown code {args.code!r}: the codes are {', '.join(docs)}")
+    print(render_page(docs[args.code]), end="")
     return EXIT_CLEAN
 
 

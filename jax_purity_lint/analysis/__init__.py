@@ -32,7 +32,9 @@ def might_trace(source: str, settings: Settings) -> bool:
 def analyse_module(module: cst.Module, settings: Settings) -> ModuleAnalysis:
     collected = collect(module)
     resolver = Resolver(collected)
-    finder = SiteFinder(resolver, settings.jit_functions, settings.state_aware_functions)
+    finder = SiteFinder(
+        resolver, settings.jit_functions, settings.state_aware_functions, frozenset(collected.applied_calls)
+    )
     sites = finder.find(collected.all_scopes)
     traced = Reachability(resolver).traced_scopes(sites) if sites else {}
     first_site_order = min((site.order for site in sites), default=0)

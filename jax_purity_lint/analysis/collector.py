@@ -61,6 +61,7 @@ class ScopeCollector(cst.CSTVisitor):
         self._loop_depth = 0
         self._not_a_read: set[int] = set()  # Names/Attributes that are stores, keywords or consumed roots
         self._statement_calls: set[int] = set()  # calls whose result is thrown away
+        self.applied_calls: set[int] = set()  # calls whose result is called at once: `jax.jit(f)(x)`
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
@@ -188,7 +189,7 @@ class ScopeCollector(cst.CSTVisitor):
             self._walk([for_in.target])
             if for_in is not node.for_in:
                 self._walk([for_in.iter])
-            self._walk(condition.search for condition in for_in.ifs)
+            self._walk(condition.test for condition in for_in.ifs)
             for_in = for_in.inner_for_in
         self._walk(parts)
         self.scope, self._branch, self._loop_depth = saved
@@ -363,6 +364,8 @@ class ScopeCollector(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
+        if isinstance(func, cst.Call):
+            self.applied_calls.add(id(func))
         root, path, _ = attribute_chain(func)
         self._effect(EffectKind.CALL, root.value if root else None, path, node, call=node)
         if isinstance(func, cst.Attribute) and self._mutates_receiver(node, func.attr.value):
@@ -370,7 +373,7 @@ class ScopeCollector(cst.CSTVisitor):
             if receiver_root is not None:
                 self._not_a_read.update(id(n) for n in chain)
                 self._effect(
-                    EffectKind.MUTATOR_CALL, receiver_root.value, receiver_path, node, detail=func.attr.value
+                    EffectKind.MUTATOR_CALL, receiver_root.value, receiver_path, node, detail=func.attr.value, call=node
                 )
         elif isinstance(func, cst.Name) and node.args:
             first = node.args[0].value

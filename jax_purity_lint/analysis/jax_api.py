@@ -44,6 +44,22 @@ IDENTITY_CACHED_ARGUMENTS = {
     "jax.checkpoint": (0,),
 }
 
+# Trace at once and return a result rather than a reusable compiled function.
+RUN_AT_ONCE = frozenset({"jax.eval_shape"})
+
+# Their function arguments run on the host at run time, not while tracing.
+HOST_CALLBACKS = frozenset(
+    {
+        "jax.debug.callback",
+        "jax.pure_callback",
+        "jax.experimental.io_callback",
+        "jax.experimental.host_callback.call",
+        "jax.experimental.host_callback.id_tap",
+        "jax.experimental.host_callback.id_print",
+        "jax.experimental.compute_on.compute_on",
+    }
+)
+
 # Retrace on every call: not a site on their own; what they wrap is traced only when reached.
 TRANSPARENT = frozenset(
     {

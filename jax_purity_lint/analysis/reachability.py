@@ -8,6 +8,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
+from . import jax_api
 from .resolution import Resolver
 from .scopes import BindingKind, EffectKind, Scope, ScopeKind
 from .sites import SelfMode, TraceSite
@@ -56,16 +57,29 @@ class Reachability:
     def _callees(
         self, scope: Scope, context: TraceContext
     ) -> Iterator[tuple[Scope, str, Optional[SelfMode], Optional[str]]]:
-        resolver = self.resolver
+        host_side = self._host_callback_arguments(scope)
         for child in scope.children:
-            # Nested defs, lambdas and comprehensions run inside the trace with the same `self`.
-            step = f"{child.name}()" if child.kind is ScopeKind.FUNCTION else ""
-            yield child, step, context.self_mode, context.instance
+            # Lambdas and comprehensions run inside the trace with the same `self`; nested defs only
+            # when called or passed on (below), and never when handed to a host callback.
+            if child.kind in (ScopeKind.LAMBDA, ScopeKind.COMPREHENSION) and id(child.node) not in host_side:
+                yield child, "", context.self_mode, context.instance
         for effect in scope.effects:
             if effect.kind is EffectKind.READ and effect.root is not None and effect.detail != "metadata":
+                if id(effect.node) in host_side:
+                    continue
                 yield from self._read_callees(scope, context, effect.root, effect.path, effect.order)
             elif effect.kind is EffectKind.CALL and effect.call is not None and effect.root and not effect.path:
                 yield from self._construction_callees(scope, effect.root, effect.order)
+
+    def _host_callback_arguments(self, scope: Scope) -> set[int]:
+        """Nodes passed to `jax.debug.callback` and friends: they run on the host at run time."""
+        nodes: set[int] = set()
+        for effect in scope.effects:
+            if effect.kind is EffectKind.CALL and effect.call is not None and effect.root is not None:
+                qualified = self.resolver.qualify(scope, effect.call.func)
+                if qualified in jax_api.HOST_CALLBACKS:
+                    nodes.update(id(arg.value) for arg in effect.call.args)
+        return nodes
 
     def _read_callees(
         self, scope: Scope, context: TraceContext, root: str, path: tuple[str, ...], order: int

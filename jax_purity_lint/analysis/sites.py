@@ -55,8 +55,15 @@ class TraceSite:
 
 
 class SiteFinder:
-    def __init__(self, resolver: Resolver, jit_functions: frozenset[str], state_aware: frozenset[str]) -> None:
+    def __init__(
+        self,
+        resolver: Resolver,
+        jit_functions: frozenset[str],
+        state_aware: frozenset[str],
+        applied_calls: frozenset[int] = frozenset(),
+    ) -> None:
         self.resolver = resolver
+        self.applied_calls = applied_calls
         self.caching = jax_api.COMPILE_AND_CACHE | jit_functions
         self.state_aware = jax_api.STATE_AWARE | state_aware
 
@@ -100,7 +107,7 @@ class SiteFinder:
             for effect in scope.effects:
                 if effect.kind is EffectKind.CALL and effect.call is not None:
                     site = self._call_site(scope, effect.call, effect.order)
-                    if site is not None:
+                    if site is not None and not self._traces_fresh_function_once(site, effect.in_loop):
                         sites.append(site)
         return sites
 
@@ -123,6 +130,20 @@ class SiteFinder:
                 yield TraceSite(
                     expr, Transform(qualified), owner, [Target(function, mode)], False, function.order
                 )
+
+    def _traces_fresh_function_once(self, site: TraceSite, site_in_loop: bool) -> bool:
+        """`jax.eval_shape(lambda: ...)` or `jax.jit(inner)(x)` on a function made anew on each call of
+        the enclosing function: the cache is keyed by that new object, so every call traces again and
+        nothing can go stale. Such a site is not a trace-caching site."""
+        run_now = id(site.node) in self.applied_calls or site.transform.qualified in jax_api.RUN_AT_ONCE
+        if not run_now or not site.targets:
+            return False
+        for target in site.targets:
+            if _long_lived(target.scope) or target.scope.self_name is not None:
+                return False
+            if site_in_loop and not _made_in_loop(target.scope):
+                return False  # one function object reused across iterations of the loop
+        return True
 
     def _call_site(self, scope: Scope, call: cst.Call, order: int) -> Optional[TraceSite]:
         # `jax.jit(f, ...)` and `partial(jax.jit, ...)(f)` / `jax.jit(static_argnames=...)(f)`.
@@ -266,6 +287,13 @@ def _literal_strings(expr: cst.BaseExpression) -> list[str]:
     if isinstance(expr, (cst.Tuple, cst.List)):
         return [v for e in expr.elements for v in _literal_strings(e.value)]
     return []
+
+
+def _made_in_loop(function: Scope) -> bool:
+    """A lambda, or a def whose binding sits in a loop body: a new object every iteration."""
+    if function.kind is not ScopeKind.FUNCTION or function.parent is None:
+        return True
+    return any(b.in_loop for b in function.parent.bindings.get(function.name, []) if b.scope is function)
 
 
 def _long_lived(function: Scope) -> bool:

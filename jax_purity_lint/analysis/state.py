@@ -16,6 +16,12 @@ from .resolution import Resolver
 from .scopes import Binding, BindingKind, Effect, EffectKind, Scope, ScopeKind
 
 MUTATION_EFFECTS = (EffectKind.ATTR_STORE, EffectKind.ITEM_STORE, EffectKind.MUTATOR_CALL, EffectKind.NEXT)
+# Method names that also belong to pure APIs (`optimizer.update(grads, state)`, `x.add(y)`): a call
+# counts as an in-place change only when the receiver is known to be a dict or set.
+AMBIGUOUS_MUTATORS = frozenset({"update", "add"})
+CONTAINER_FACTORIES = frozenset(
+    {"dict", "set", "collections.defaultdict", "collections.OrderedDict", "collections.Counter", "defaultdict", "OrderedDict", "Counter"}
+)
 INITIALISERS = frozenset({"__init__", "__post_init__", "setup", "__new__", "__setstate__"})
 
 
@@ -92,8 +98,32 @@ class StateModel:
                 if effect.kind in MUTATION_EFFECTS and effect.root is not None:
                     self._record_mutation(scope, effect)
 
+    def is_mutation(self, scope: Scope, effect: Effect) -> bool:
+        """False for `x.update(...)`/`x.add(...)` unless `x` is a dict/set (or an attribute of `self`)."""
+        if effect.kind is not EffectKind.MUTATOR_CALL or effect.detail not in AMBIGUOUS_MUTATORS:
+            return True
+        assert effect.root is not None
+        if self.resolver.self_method(scope, effect.root) is not None:
+            return True
+        if effect.call is not None and _looks_like_container_call(effect):
+            return True
+        if effect.path:
+            return False
+        resolved = self.resolver.resolve(scope, effect.root)
+        binding = self.resolver.binding_at(resolved, None) if resolved else None
+        return binding is not None and self._is_container(resolved.scope, binding.value)  # type: ignore[union-attr]
+
+    def _is_container(self, scope: Scope, value: Optional[cst.BaseExpression]) -> bool:
+        if isinstance(value, (cst.Dict, cst.Set, cst.DictComp, cst.SetComp)):
+            return True
+        if isinstance(value, cst.Call):
+            return self.resolver.qualify(scope, value.func) in CONTAINER_FACTORIES
+        return False
+
     def _record_mutation(self, scope: Scope, effect: Effect) -> None:
         assert effect.root is not None
+        if not self.is_mutation(scope, effect):
+            return
         change = Change(
             effect.node,
             describe_effect(effect),
@@ -155,6 +185,19 @@ class StateModel:
         return merged
 
 
+def _looks_like_container_call(effect: Effect) -> bool:
+    """`d.update(k=v)`, `d.update({...})`, `s.add(x)`: the shapes of dict/set calls, not of pure APIs."""
+    call = effect.call
+    assert call is not None
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    keywords = [a for a in call.args if a.keyword is not None or a.star == "**"]
+    if effect.detail == "add":
+        return len(positional) == 1 and not keywords
+    if not positional and keywords:
+        return True
+    return len(positional) == 1 and isinstance(positional[0].value, (cst.Dict, cst.DictComp))
+
+
 def _rebindings(bindings: list[Binding]) -> list[Binding]:
     """The module-level bindings of one name that change its value after the first."""
     changing = []
@@ -171,6 +214,8 @@ def _rebindings(bindings: list[Binding]) -> list[Binding]:
             continue  # if/else or try/except alternatives: only one runs
         if binding.kind is BindingKind.IMPORT and all(e.qualified == binding.qualified for e in earlier):
             continue  # the same import again (notebooks repeat them)
+        if binding.kind is BindingKind.FUNCTION and earlier[-1].kind is BindingKind.FUNCTION:
+            continue  # `@overload` stubs, then the implementation: definitions, not values that change
         changing.append(binding)
     return changing
 

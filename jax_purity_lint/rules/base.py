@@ -40,6 +40,8 @@ class Rule:
     code: ClassVar[str]
     name: ClassVar[str]
     summary: ClassVar[str]
+    # What `jax-purity-lint confirm` shows for the finding, eager against jitted; its docs page says it.
+    CONFIRM_EVIDENCE: ClassVar[str] = ""
     VALID: ClassVar[list[str]] = []
     INVALID: ClassVar[list[str]] = []
 

@@ -60,6 +60,11 @@ class MutableGlobalRead(Rule):
     code = "JPL100"
     name = "mutable-global-read"
     summary = "traced code reads a global that changes; its value is frozen at trace time"
+    # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL100.md).
+    CONFIRM_EVIDENCE = (
+        "A call after the global changes: once `shift` has run, `g = 10.0` makes `shift(1.0)` return 11.0 "
+        "eagerly, while jitted it still returns 1.0, computed with the value `g` had when `shift` was traced."
+    )
     INVALID = [
         "import jax\ng = 0.0\n@jax.jit\ndef f(x):\n    return x + g  # expect: JPL100\ng = 1.0\n",
         "import jax\nhistory = []\ndef log(v):\n    history.append(v)\n@jax.jit\ndef f(x):\n    return x * len(history)  # expect: JPL100\n",

@@ -47,6 +47,11 @@ class GlobalRebinding(Rule):
     code = "JPL101"
     name = "global-rebinding"
     summary = "traced code rebinds a global or a class attribute; it happens once, at trace time"
+    # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL101.md).
+    CONFIRM_EVIDENCE = (
+        "The global's value after the calls: three calls of `step` leave `calls` at 3 eagerly and at 1 jitted, "
+        "because the assignment ran once, while tracing."
+    )
     INVALID = [
         "import jax\nn = 0\n@jax.jit\ndef f(x):\n    global n\n    n += 1  # expect: JPL101\n    return x\n",
         "import jax\nclass Model:\n    calls = 0\n@jax.jit\ndef f(x):\n    Model.calls += 1  # expect: JPL101\n    return x\n",

@@ -54,6 +54,11 @@ class GlobalMutation(Rule):
     code = "JPL102"
     name = "global-mutation"
     summary = "traced code mutates a global container or object in place, once, at trace time"
+    # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL102.md).
+    CONFIRM_EVIDENCE = (
+        "The container after the calls differs: three calls leave three entries in `history` eagerly, and "
+        "jitted a single entry, a tracer recorded while tracing."
+    )
     INVALID = [
         "import jax\nhistory = []\n@jax.jit\ndef f(x):\n    history.append(x)  # expect: JPL102\n    return x\n",
         "import jax\ncache = {}\n@jax.jit\ndef f(x):\n    cache['last'] = x  # expect: JPL102\n    return x\n",
@@ -67,6 +72,8 @@ class GlobalMutation(Rule):
         resolver = context.resolver
         for scope, trace, effect in traced_effects(context, *_MUTATIONS):
             if effect.root is None:
+                continue
+            if not context.state.is_mutation(scope, effect):
                 continue
             if trace.self_mode is SelfMode.GLOBAL and self_method(context, scope, effect) is not None:
                 state = dotted(trace.instance or "self", effect.path)

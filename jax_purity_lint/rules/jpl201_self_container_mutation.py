@@ -55,6 +55,11 @@ class SelfContainerMutation(Rule):
     code = "JPL201"
     name = "self-container-mutation"
     summary = "a traced method mutates a container held by `self`, once, at trace time"
+    # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL201.md).
+    CONFIRM_EVIDENCE = (
+        "The container held by `self` after the calls: three calls leave three losses in `trainer.losses` "
+        "eagerly, and jitted one entry, a tracer."
+    )
     INVALID = [
         "import jax\nclass T:\n    def __init__(self):\n        self.losses = []\n    def step(self, x):\n        self.losses.append(x)  # expect: JPL201\n        return x\nt = T()\nstep = jax.jit(t.step)\n",
     ]

@@ -56,6 +56,11 @@ class StaleSelfRead(Rule):
     code = "JPL202"
     name = "stale-self-read"
     summary = "a method with a frozen `self` reads an attribute other methods change"
+    # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL202.md).
+    CONFIRM_EVIDENCE = (
+        "A call after the attribute changes: after `model.set_scale(2.0)`, `model.apply(1.0)` returns 2.0 "
+        "eagerly and still 1.0 jitted, from the program cached for the same object."
+    )
     INVALID = [
         "from functools import partial\nimport jax\nclass M:\n    def __init__(self):\n        self.scale = 1.0\n    def set_scale(self, s):\n        self.scale = s\n    @partial(jax.jit, static_argnums=0)\n    def apply(self, x):\n        return x * self.scale  # expect: JPL202\n",
     ]

@@ -46,6 +46,11 @@ class ArgumentMutation(Rule):
     code = "JPL300"
     name = "argument-mutation"
     summary = "a jitted function mutates an argument in place; the caller's object is not updated"
+    # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL300.md).
+    CONFIRM_EVIDENCE = (
+        "The argument in the caller after each call: eagerly `state['count']` goes up at every call, jitted "
+        "it never changes, because the update happened to a copy inside the trace."
+    )
     INVALID = [
         "import jax\n@jax.jit\ndef f(state, x):\n    state['step'] = state['step'] + 1  # expect: JPL300\n    return x\n",
     ]
@@ -59,6 +64,8 @@ class ArgumentMutation(Rule):
             if not trace.is_entry or trace.entry is not scope or not trace.site.compile_and_cache:
                 continue
             if trace.state_aware or effect.root is None or effect.root == scope.self_name:
+                continue
+            if not context.state.is_mutation(scope, effect):
                 continue
             bindings = scope.bindings.get(effect.root, [])
             if not bindings or bindings[0].kind is not BindingKind.ARGUMENT:

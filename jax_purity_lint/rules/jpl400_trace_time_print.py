@@ -45,6 +45,11 @@ class TraceTimePrint(Rule):
     code = "JPL400"
     name = "trace-time-print"
     summary = "`print`/logging in traced code runs once, at trace time, and shows tracers"
+    # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL400.md).
+    CONFIRM_EVIDENCE = (
+        "The captured output: eagerly one line per call with the value (`x = 1.0`), jitted a single line in "
+        "all, printed while tracing and showing a tracer (`x = JitTracer(~float32[])`) instead of the value."
+    )
     INVALID = [
         "import jax\n@jax.jit\ndef f(x):\n    print('x =', x)  # expect: JPL400\n    return x\n",
     ]

@@ -44,6 +44,11 @@ class HostRandomness(Rule):
     code = "JPL401"
     name = "host-randomness"
     summary = "host randomness or a clock in traced code is baked in as a constant"
+    # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL401.md).
+    CONFIRM_EVIDENCE = (
+        "Two calls with the same input: eagerly they return different numbers, jitted the same one, the draw "
+        "made once at trace time."
+    )
     INVALID = [
         "import jax\nimport numpy as np\n@jax.jit\ndef f(x):\n    return x + np.random.normal()  # expect: JPL401\n",
     ]

@@ -46,6 +46,11 @@ class OuterIteratorConsumption(Rule):
     code = "JPL402"
     name = "outer-iterator-consumption"
     summary = "traced code consumes an outer iterator with `next()`, once, at trace time"
+    # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL402.md).
+    CONFIRM_EVIDENCE = (
+        "Successive calls of `step(0.0)` return 1.0, 2.0, 3.0 eagerly and 1.0, 1.0, 1.0 jitted: the iterator "
+        "is advanced once, while tracing."
+    )
     INVALID = [
         "import jax\nbatches = iter([1.0, 2.0])\n@jax.jit\ndef f(x):\n    return x + next(batches)  # expect: JPL402\n",
     ]

@@ -28,11 +28,13 @@ def check_file(path: Path, config: Config) -> FileResult:
     try:
         source = read_source(path)
     except (OSError, UnicodeDecodeError, SyntaxError, ValueError) as error:
-        return FileResult(path, (analysis_failure(f"cannot read it: {error}"),))
-    return FileResult(path, tuple(filter_diagnostics(analyze_source(source, str(path), config.settings), source, config)))
+        return FileResult(path, tuple(filter_diagnostics([analysis_failure(f"cannot read it: {error}")], "", config)))
+    diagnostics = analyze_source(source, str(path), config.settings)
+    return FileResult(path, tuple(filter_diagnostics(diagnostics, source, config)))
 
 
 def filter_diagnostics(diagnostics: Sequence[Diagnostic], source: str, config: Config) -> list[Diagnostic]:
+    """Keep the selected, not ignored codes whose line has no `# noqa` for them."""
     lines = source.splitlines()
     kept = []
     for diagnostic in diagnostics:
@@ -44,9 +46,10 @@ def filter_diagnostics(diagnostics: Sequence[Diagnostic], source: str, config: C
     return kept
 
 
-def check_paths(paths: Sequence[Path], config: Config, jobs: int = 1) -> list[FileResult]:
-    files = list(discover(paths, (*config.exclude, *config.extend_exclude)))
+def check_paths(paths: Sequence[Path], config: Config, jobs: int = 1, force_exclude: bool = False) -> list[FileResult]:
+    files = list(discover(paths, config.exclusions, force_exclude))
     if jobs <= 1 or len(files) < 2:
         return [check_file(path, config) for path in files]
+    # Results come back in the order of `files`, so the output does not depend on `jobs`.
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(check_file, files, [config] * len(files), chunksize=8))

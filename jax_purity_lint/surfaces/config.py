@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -14,9 +14,15 @@ else:  # pragma: no cover
 
 from ..rules import ALL_RULES, ANALYSIS_FAILURE_CODE
 from ..settings import Settings
+from .files import normalize_pattern
 
 KNOWN_CODES = frozenset({rule.code for rule in ALL_RULES} | {ANALYSIS_FAILURE_CODE})
-DEFAULT_EXCLUDES = (".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", "build", "dist", "node_modules", ".eggs", "*.egg-info")
+DEFAULT_EXCLUDES = (
+    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", "build", "dist", "node_modules", ".eggs",
+    "*.egg-info",
+)
+TABLE = "jax_purity_lint"
+KNOWN_KEYS = ("select", "ignore", "exclude", "extend-exclude", "jit-functions", "state-aware-functions")
 
 
 class ConfigError(Exception):
@@ -39,6 +45,10 @@ class Config:
         # As flake8: the longer (more specific) of the matching select/ignore prefixes wins.
         return matches(self.select) > matches(self.ignore)
 
+    @property
+    def exclusions(self) -> tuple[str, ...]:
+        return (*self.exclude, *self.extend_exclude)
+
 
 def find_pyproject(start: Path) -> Optional[Path]:
     for folder in (start, *start.parents):
@@ -49,54 +59,69 @@ def find_pyproject(start: Path) -> Optional[Path]:
 
 
 def load_config(pyproject: Optional[Path]) -> Config:
+    """The configuration in `pyproject` (defaults if None or it has no [tool.jax_purity_lint])."""
     if pyproject is None:
         return Config()
     try:
         with open(pyproject, "rb") as handle:
             data = tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"{pyproject}: {error}") from error
-    table = data.get("tool", {}).get("jax_purity_lint", {})
+        raise ConfigError(f"cannot read {pyproject}: {error}") from error
+    table = data.get("tool", {}).get(TABLE, {})
     if not isinstance(table, dict):
-        raise ConfigError(f"{pyproject}: [tool.jax_purity_lint] must be a table")
-    known = {"select", "ignore", "exclude", "extend-exclude", "jit-functions", "state-aware-functions"}
-    unknown = sorted(set(table) - known)
+        raise ConfigError(f"{pyproject}: [tool.{TABLE}] must be a table")
+    unknown = sorted(set(table) - set(KNOWN_KEYS))
     if unknown:
-        raise ConfigError(f"{pyproject}: unknown key(s) in [tool.jax_purity_lint]: {', '.join(unknown)}")
-    config = Config(source=pyproject)
-    return merge(
-        config,
-        select=_strings(table, "select", pyproject),
-        ignore=_strings(table, "ignore", pyproject),
-        exclude=_strings(table, "exclude", pyproject),
-        extend_exclude=_strings(table, "extend-exclude", pyproject),
-        jit_functions=_strings(table, "jit-functions", pyproject),
-        state_aware_functions=_strings(table, "state-aware-functions", pyproject),
-    )
+        raise ConfigError(
+            f"{pyproject}: unknown key(s) in [tool.{TABLE}]: {', '.join(unknown)} (known: {', '.join(KNOWN_KEYS)})"
+        )
+
+    options = {key.replace("-", "_"): _strings(table, key, pyproject) for key in KNOWN_KEYS}
+    try:
+        return merge(Config(source=pyproject), base=pyproject.parent, **options)
+    except ConfigError as error:
+        raise ConfigError(f"{pyproject}: {error}") from error
 
 
-def merge(config: Config, **overrides: Optional[list[str]]) -> Config:
-    """Overlay options that were given (not None) onto `config`, validating codes."""
-    def pick(key: str, current: tuple[str, ...]) -> tuple[str, ...]:
-        value = overrides.get(key)
-        return current if value is None else tuple(value)
-
-    select, ignore = pick("select", config.select), pick("ignore", config.ignore)
-    for prefix in (*select, *ignore):
-        if not any(code.startswith(prefix) for code in KNOWN_CODES):
-            raise ConfigError(f"unknown code or prefix {prefix!r}: codes are {', '.join(sorted(KNOWN_CODES))}")
-    settings = Settings(
-        jit_functions=frozenset(pick("jit_functions", tuple(config.settings.jit_functions))),
-        state_aware_functions=frozenset(pick("state_aware_functions", tuple(config.settings.state_aware_functions))),
-    )
+def merge(
+    config: Config,
+    *,
+    base: Path,
+    select: Optional[Sequence[str]] = None,
+    ignore: Optional[Sequence[str]] = None,
+    exclude: Optional[Sequence[str]] = None,
+    extend_exclude: Optional[Sequence[str]] = None,
+    jit_functions: Optional[Sequence[str]] = None,
+    state_aware_functions: Optional[Sequence[str]] = None,
+) -> Config:
+    """Overlay the options that were given (not None) onto `config`. Exclude patterns with a slash
+    are relative to `base`; codes are validated, so a typo is an error rather than a silent no-op."""
+    settings = config.settings
     return Config(
-        select=select,
-        ignore=ignore,
-        exclude=pick("exclude", config.exclude),
-        extend_exclude=pick("extend_exclude", config.extend_exclude),
-        settings=settings,
+        select=config.select if select is None else _codes(select),
+        ignore=config.ignore if ignore is None else _codes(ignore),
+        exclude=config.exclude if exclude is None else _patterns(exclude, base),
+        extend_exclude=config.extend_exclude if extend_exclude is None else _patterns(extend_exclude, base),
+        settings=Settings(
+            jit_functions=settings.jit_functions if jit_functions is None else frozenset(jit_functions),
+            state_aware_functions=(
+                settings.state_aware_functions if state_aware_functions is None else frozenset(state_aware_functions)
+            ),
+        ),
         source=config.source,
     )
+
+
+def _codes(values: Sequence[str]) -> tuple[str, ...]:
+    codes = tuple(value.strip().upper() for value in values if value.strip())
+    for prefix in codes:
+        if not any(code.startswith(prefix) for code in KNOWN_CODES):
+            raise ConfigError(f"unknown code or prefix {prefix!r}: the codes are {', '.join(sorted(KNOWN_CODES))}")
+    return codes
+
+
+def _patterns(values: Sequence[str], base: Path) -> tuple[str, ...]:
+    return tuple(normalize_pattern(value, base) for value in values if value)
 
 
 def _strings(table: dict[str, Any], key: str, origin: Path) -> Optional[list[str]]:

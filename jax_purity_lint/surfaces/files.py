@@ -10,20 +10,42 @@ from typing import Iterator, Sequence
 LINTABLE_SUFFIXES = (".py", ".pyi", ".ipynb")
 
 
+def normalize_pattern(pattern: str, base: Path) -> str:
+    """As flake8 does: a pattern with a slash is a path relative to `base` (the folder of the
+    configuration file, or the working directory for command-line patterns); one without a slash
+    matches a file or folder name anywhere."""
+    if "/" not in pattern:
+        return pattern
+    return os.path.abspath(os.path.join(base, pattern)).rstrip("/")
+
+
 def excluded(path: Path, patterns: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatch(path.name, p) or fnmatch.fnmatch(str(path), p) for p in patterns)
+    name = path.name
+    if name not in ("", ".", "..") and any(fnmatch.fnmatch(name, p) for p in patterns):
+        return True
+    absolute = os.path.abspath(path)
+    return any(fnmatch.fnmatch(absolute, p) for p in patterns)
 
 
-def discover(paths: Sequence[Path], patterns: Sequence[str]) -> Iterator[Path]:
-    """Files named explicitly are always checked; folders are walked, skipping excluded entries."""
+def discover(paths: Sequence[Path], patterns: Sequence[str], force_exclude: bool = False) -> Iterator[Path]:
+    """Folders are walked, skipping excluded entries; a path named explicitly is always checked
+    unless `force_exclude` (pre-commit names every changed file, excluded or not)."""
+    seen: set[str] = set()
     for path in paths:
-        if path.is_dir():
-            for folder, subfolders, files in os.walk(path):
-                here = Path(folder)
-                subfolders[:] = sorted(d for d in subfolders if not excluded(here / d, patterns))
-                for name in sorted(files):
-                    candidate = here / name
-                    if candidate.suffix in LINTABLE_SUFFIXES and not excluded(candidate, patterns):
-                        yield candidate
-        else:
-            yield path
+        if force_exclude and excluded(path, patterns):
+            continue
+        for candidate in _walk(path, patterns) if path.is_dir() else [path]:
+            key = os.path.abspath(candidate)
+            if key not in seen:  # `check src src/a.py` lints a.py once
+                seen.add(key)
+                yield candidate
+
+
+def _walk(folder: Path, patterns: Sequence[str]) -> Iterator[Path]:
+    for here, subfolders, files in os.walk(folder):
+        parent = Path(here)
+        subfolders[:] = sorted(d for d in subfolders if not excluded(parent / d, patterns))
+        for name in sorted(files):
+            candidate = parent / name
+            if candidate.suffix in LINTABLE_SUFFIXES and not excluded(candidate, patterns):
+                yield candidate

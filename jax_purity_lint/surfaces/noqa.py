@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-# The same pattern flake8 uses (flake8/defaults.py), so a comment means the same in both.
+# flake8's own pattern (flake8/defaults.py, NOQA_INLINE_REGEXP), so a comment means the same in both.
+# Codes are letters then digits (`JPL100`); a list that does not parse counts as a bare `# noqa`.
 NOQA_INLINE = re.compile(
-    r"# noqa"
-    r"(?::[\s]?(?P<codes>([A-Z][0-9]+(?:[,\s]+)?)+))?",
+    r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?",
     re.IGNORECASE,
 )
 

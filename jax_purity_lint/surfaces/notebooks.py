@@ -5,13 +5,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, TraceSite
 from ..engine import analysis_failure, analyze_source
-from .config import Config
 from .check import filter_diagnostics
+from .config import Config
+
+# `files = !ls`, `t = %timeit -o f()`: IPython assignments from a shell command or a magic.
+SHELL_ASSIGNMENT = re.compile(r"^\s*[\w.,\s()\[\]]+=\s*[!%]")
+# The rules name other places as "at line N" (rules/base.py); in a notebook that line is in a cell.
+LINE_REFERENCE = re.compile(r"\bat line (\d+)\b")
+
+
+@dataclasses.dataclass(frozen=True)
+class NotebookTraceSite(TraceSite):
+    """A trace site in a notebook: `line` is the line in code cell `cell`."""
+
+    cell: Optional[int] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,25 +32,31 @@ class JoinedNotebook:
     source: str
     origins: tuple[tuple[int, int], ...]  # per joined line: (1-based code cell, 1-based line in cell)
 
+    def origin(self, line: int) -> Optional[tuple[int, int]]:
+        return self.origins[line - 1] if 0 < line <= len(self.origins) else None
+
 
 def _cell_lines(cell: dict[str, Any]) -> list[str]:
     source = cell.get("source", "")
     text = "".join(source) if isinstance(source, list) else str(source)
     lines = text.splitlines()
     if lines and lines[0].lstrip().startswith("%%"):
-        return [""] * len(lines)  # a cell magic: the cell is not Python
+        return [""] * len(lines)  # a cell magic (%%bash, %%timeit): the cell is not plain Python
     return ["" if _is_ipython_only(line) else line for line in lines]
 
 
 def _is_ipython_only(line: str) -> bool:
-    """Line magics (`%timeit`), shell escapes (`!pip`), and help queries (`jnp.dot?`)."""
+    """Line magics (`%timeit`), shell escapes (`!pip`), help queries (`jnp.dot?`), `x = !ls`."""
     stripped = line.strip()
     if stripped.startswith(("%", "!")):
         return True
-    return stripped.endswith("?") and " " not in stripped and not stripped.startswith("#")
+    if stripped.startswith("?") or (stripped.endswith("?") and " " not in stripped and not stripped.startswith("#")):
+        return True
+    return bool(SHELL_ASSIGNMENT.match(line))
 
 
 def join_cells(notebook: dict[str, Any]) -> JoinedNotebook:
+    """One module made of the code cells in order, so a global set in one cell is seen in the next."""
     lines: list[str] = []
     origins: list[tuple[int, int]] = []
     code_cell = 0
@@ -45,12 +64,20 @@ def join_cells(notebook: dict[str, Any]) -> JoinedNotebook:
         if cell.get("cell_type") != "code":
             continue
         code_cell += 1
-        for number, line in enumerate(_cell_lines(cell), start=1):
+        cell_lines = _cell_lines(cell)
+        for number, line in enumerate(cell_lines, start=1):
             lines.append(line)
             origins.append((code_cell, number))
-        lines.append("")  # keep cells apart
-        origins.append((code_cell, len(lines)))
+        lines.append("")  # a blank line keeps one cell's last block from running into the next
+        origins.append((code_cell, len(cell_lines) + 1))
     return JoinedNotebook("\n".join(lines) + "\n", tuple(origins))
+
+
+def is_python_notebook(notebook: dict[str, Any]) -> bool:
+    """True unless the metadata names another language (an R or Julia kernel)."""
+    metadata = notebook.get("metadata") or {}
+    language = (metadata.get("kernelspec") or {}).get("language") or (metadata.get("language_info") or {}).get("name")
+    return not language or str(language).lower() == "python"
 
 
 def load_notebook(path: Path) -> dict[str, Any]:
@@ -63,15 +90,39 @@ def load_notebook(path: Path) -> dict[str, Any]:
 
 def check_notebook(path: Path, config: Config) -> list[Diagnostic]:
     try:
-        joined = join_cells(load_notebook(path))
+        notebook = load_notebook(path)
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        return [analysis_failure(f"cannot read the notebook: {error}")]
+        return filter_diagnostics([analysis_failure(f"cannot read the notebook: {error}")], "", config)
+    if not is_python_notebook(notebook):
+        return []
+    joined = join_cells(notebook)
     diagnostics = filter_diagnostics(analyze_source(joined.source, str(path), config.settings), joined.source, config)
-    return [_to_cell(d, joined) for d in diagnostics]
+    return [to_cells(d, joined) for d in diagnostics]
 
 
-def _to_cell(diagnostic: Diagnostic, joined: JoinedNotebook) -> Diagnostic:
-    if not 0 < diagnostic.line <= len(joined.origins):
+def to_cells(diagnostic: Diagnostic, joined: JoinedNotebook) -> Diagnostic:
+    """The diagnostic with its line, its message's line references and its trace site in cells."""
+    origin = joined.origin(diagnostic.line)
+    if origin is None:
         return diagnostic
-    cell, line = joined.origins[diagnostic.line - 1]
-    return dataclasses.replace(diagnostic, cell=cell, line=line)
+    cell, line = origin
+    return dataclasses.replace(
+        diagnostic,
+        cell=cell,
+        line=line,
+        message=LINE_REFERENCE.sub(lambda match: _cell_reference(match, joined), diagnostic.message),
+        site=_site_in_cells(diagnostic.site, joined),
+    )
+
+
+def _cell_reference(match: re.Match, joined: JoinedNotebook) -> str:
+    origin = joined.origin(int(match.group(1)))
+    return match.group(0) if origin is None else f"at cell {origin[0]}, line {origin[1]}"
+
+
+def _site_in_cells(site: Optional[TraceSite], joined: JoinedNotebook) -> Optional[TraceSite]:
+    origin = joined.origin(site.line) if site is not None else None
+    if site is None or origin is None:
+        return site
+    cell, line = origin
+    return NotebookTraceSite(line=line, col=site.col, transform=site.transform, function=site.function, cell=cell)

@@ -1,0 +1,198 @@
+"""One parsed module with everything the rewrites look up: positions, parents, scopes, qualified
+names, and which functions the analysis says are traced.
+
+The analysis runs on the very same tree (no copy), so its scopes point at our nodes.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Iterator, Optional, Union
+
+import libcst as cst
+from libcst.metadata import (
+    ExpressionContext,
+    ExpressionContextProvider,
+    MetadataWrapper,
+    ParentNodeProvider,
+    PositionProvider,
+    ScopeProvider,
+)
+
+from ..analysis import analyse_module
+from ..analysis.jax_api import canonical
+from ..diagnostics import Diagnostic
+from ..settings import DEFAULT_SETTINGS
+
+FunctionNode = Union[cst.FunctionDef, cst.Lambda]
+# Nodes that open a new Python scope: a search for "the enclosing function" stops at them.
+SCOPE_NODES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+
+
+class ModuleView:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.module = cst.parse_module(source)
+        self.wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+        self.positions = self.wrapper.resolve(PositionProvider)
+        self.parents = self.wrapper.resolve(ParentNodeProvider)
+        self.scopes = self.wrapper.resolve(ScopeProvider)
+        self.contexts = self.wrapper.resolve(ExpressionContextProvider)
+
+    # -- the analysis ------------------------------------------------------------------------------
+
+    @cached_property
+    def analysis(self):
+        return analyse_module(self.module, DEFAULT_SETTINGS)
+
+    @cached_property
+    def traced_nodes(self) -> set[int]:
+        """ids of the FunctionDef/Lambda nodes that run while some trace-caching site traces."""
+        return {id(scope.node) for scope in self.analysis.traced if scope.node is not None}
+
+    def is_traced(self, function: Optional[cst.CSTNode]) -> bool:
+        return function is not None and id(function) in self.traced_nodes
+
+    # -- text and places ---------------------------------------------------------------------------
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    def line(self, node: cst.CSTNode) -> int:
+        return self.positions[node].start.line
+
+    def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        return self.parents.get(node)
+
+    def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+        current = self.parents.get(node)
+        while current is not None:
+            yield current
+            current = self.parents.get(current)
+
+    def enclosing_function(self, node: cst.CSTNode) -> Optional[FunctionNode]:
+        """The innermost def or lambda around ``node`` (comprehensions do not count); None at module level
+        or directly in a class body."""
+        for ancestor in self.ancestors(node):
+            if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
+                return ancestor
+            if isinstance(ancestor, cst.ClassDef):
+                return None
+        return None
+
+    def enclosing_class(self, function: cst.CSTNode) -> Optional[cst.ClassDef]:
+        """The class ``function`` is a method of (defined directly in the class body)."""
+        parent = self.parent(function)
+        if isinstance(parent, cst.IndentedBlock):
+            owner = self.parent(parent)
+            if isinstance(owner, cst.ClassDef):
+                return owner
+        return None
+
+    def statement_of(self, node: cst.CSTNode) -> Optional[cst.BaseStatement]:
+        """The statement (a line, or a compound statement's header) that contains ``node``."""
+        current: Optional[cst.CSTNode] = node
+        while current is not None:
+            if isinstance(current, cst.SimpleStatementLine):
+                return current
+            if isinstance(current, cst.BaseCompoundStatement) and current is not node:
+                return current
+            current = self.parents.get(current)
+        return None
+
+    def small_statement_of(self, node: cst.CSTNode) -> Optional[cst.BaseSmallStatement]:
+        current: Optional[cst.CSTNode] = node
+        while current is not None and not isinstance(current, cst.BaseSmallStatement):
+            if isinstance(current, (cst.BaseCompoundStatement, cst.SimpleStatementLine)):
+                return None
+            current = self.parents.get(current)
+        return current
+
+    def body_of(self, statement: cst.CSTNode) -> Optional[cst.CSTNode]:
+        """The module or indented block whose body lists ``statement``."""
+        parent = self.parent(statement)
+        return parent if isinstance(parent, (cst.Module, cst.IndentedBlock)) else None
+
+    def is_load(self, node: cst.CSTNode) -> bool:
+        return self.contexts.get(node) is ExpressionContext.LOAD
+
+    def is_store(self, node: cst.CSTNode) -> bool:
+        return self.contexts.get(node) is ExpressionContext.STORE
+
+    # -- names -------------------------------------------------------------------------------------
+
+    def qualified(self, node: cst.CSTNode) -> Optional[str]:
+        """``jax.jit`` for ``J.jit`` under ``import jax as J``; None when it is not an import."""
+        scope = self.scopes.get(node)
+        if scope is None:
+            return None
+        try:
+            names = scope.get_qualified_names_for(node)
+        except Exception:  # libcst cannot qualify some expressions
+            return None
+        for name in sorted(names, key=lambda q: q.name):
+            return canonical(name.name)
+        return None
+
+    # -- finding what a diagnostic points at ----------------------------------------------------------
+
+    @cached_property
+    def _by_start(self) -> dict[tuple[int, int], list[cst.CSTNode]]:
+        index: dict[tuple[int, int], list[cst.CSTNode]] = {}
+        for node, where in self.positions.items():
+            index.setdefault((where.start.line, where.start.column), []).append(node)
+        return index
+
+    def nodes_at(self, line: int, col: int) -> list[cst.CSTNode]:
+        """Every node starting exactly at line/col, outermost first."""
+        return sorted(self._by_start.get((line, col), []), key=self._depth)
+
+    def _depth(self, node: cst.CSTNode) -> int:
+        return sum(1 for _ in self.ancestors(node))
+
+    def node_at(self, line: int, col: int, kind: type) -> Optional[cst.CSTNode]:
+        """The outermost node of ``kind`` starting at line/col."""
+        for node in self.nodes_at(line, col):
+            if isinstance(node, kind):
+                return node
+        return None
+
+    def function_of(self, diagnostic: Diagnostic) -> Optional[FunctionNode]:
+        """The traced function a diagnostic sits in (its `function` field names it)."""
+        for node in self.nodes_at(diagnostic.line, diagnostic.col):
+            function = self.enclosing_function(node)
+            if function is not None:
+                return function
+        return None
+
+    def functions_named(self, name: str) -> list[FunctionNode]:
+        if name == "lambda":
+            return [node for node in self.positions if isinstance(node, cst.Lambda)]
+        return [node for node in self.positions if isinstance(node, cst.FunctionDef) and node.name.value == name]
+
+
+def function_name(function: FunctionNode) -> str:
+    return function.name.value if isinstance(function, cst.FunctionDef) else "lambda"
+
+
+def function_body_statements(function: cst.FunctionDef) -> list[cst.BaseStatement]:
+    body = function.body
+    if isinstance(body, cst.IndentedBlock):
+        return list(body.body)
+    return []
+
+
+def walk(node: cst.CSTNode, into_scopes: bool = True) -> Iterator[cst.CSTNode]:
+    """Pre-order walk; with ``into_scopes=False`` nested defs, lambdas and classes are not entered."""
+    yield node
+    for child in node.children:
+        if not into_scopes and isinstance(child, SCOPE_NODES):
+            continue
+        yield from walk(child, into_scopes)
+
+
+def own_nodes(function: FunctionNode) -> Iterator[cst.CSTNode]:
+    """The nodes of ``function``'s own body: nested defs/lambdas/classes are skipped."""
+    body = function.body
+    yield from walk(body, into_scopes=False)

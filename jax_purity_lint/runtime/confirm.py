@@ -1,0 +1,294 @@
+"""Orchestration: for each file, the static diagnoses, then the fewest runs that decide them.
+
+Per module, in order, stopping as soon as the answer is known:
+
+1. eager (``jax.disable_jit()`` and the known-gap patches) -- the reference; if it fails, stop;
+2. jitted -- if it agrees with eager, every diagnosis is "not reproduced";
+3. jitted with one trace site switched off, once per distinct diagnosed site that the eager run
+   reached and that can be switched off;
+4. eager again, unless a switched-off run already reproduced the eager run exactly (an independent
+   interpreter giving the same result is the determinism check it would have been).
+
+Files run in parallel (``jobs`` threads, each waiting on its own subprocesses).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence
+
+from ..diagnostics import Diagnostic
+from . import sandbox
+from .compare import ATOL, RTOL
+from .divergence import Divergence, compare_runs
+from .experiment import RunResult, Subject, describe_subject, run_experiment
+from .sandbox import SandboxLimits
+from .site_removal import SiteNotFound, SiteRequest, rewrite_sites
+from .transforms import is_trace_only
+from .verdicts import DiagnosisVerdict, ModuleRuns, SiteOutcome, Verdict, decide_verdict
+
+Analyzer = Callable[[str, str], list[Diagnostic]]
+_SKIPPED_FOLDERS = {"__pycache__", "node_modules", "site-packages"}
+
+
+@dataclass
+class ConfirmOptions:
+    jobs: int = 1
+    timeout: float = 60.0  # seconds per run
+    memory_mb: Optional[int] = 6144  # address-space limit per run
+    output_cap: int = 1 << 20  # bytes (and characters) of output kept per stream
+    include_clean: bool = False  # also run modules without diagnoses, to see whether they agree
+    always_rerun_eager: bool = False
+    rtol: float = RTOL
+    atol: float = ATOL
+
+    def limits(self) -> SandboxLimits:
+        memory = None if not self.memory_mb else self.memory_mb << 20
+        return SandboxLimits(timeout=self.timeout, memory_bytes=memory, output_cap=self.output_cap)
+
+
+@dataclass
+class RunSummary:
+    label: str
+    seconds: float
+    outcome: str  # "ok" or the failure's summary
+
+    @classmethod
+    def of(cls, run: RunResult) -> "RunSummary":
+        return cls(run.label, run.duration, "ok" if run.ok else run.failure.summary())
+
+
+@dataclass
+class FileReport:
+    path: str
+    verdicts: list[DiagnosisVerdict] = field(default_factory=list)
+    drive: Optional[str] = None  # scenario | import
+    # agree | diverge | nondeterministic | eager failed | not run
+    agreement: str = "not run"
+    first_difference: Optional[str] = None
+    error: Optional[str] = None  # the file could not be analysed or run at all
+    runs: list[RunSummary] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def diverges(self) -> bool:
+        return self.agreement == "diverge"
+
+
+@dataclass
+class ConfirmReport:
+    files: list[FileReport]
+    seconds: float
+
+    def verdicts(self) -> list[DiagnosisVerdict]:
+        return [verdict for report in self.files for verdict in report.verdicts]
+
+    def counts(self) -> dict[Verdict, int]:
+        counts = {verdict: 0 for verdict in Verdict}
+        for verdict in self.verdicts():
+            counts[verdict.verdict] += 1
+        return counts
+
+    @property
+    def any_confirmed(self) -> bool:
+        return any(verdict.verdict is Verdict.CONFIRMED for verdict in self.verdicts())
+
+
+def collect_files(paths: Iterable[str]) -> list[Path]:
+    """Python files named, and those under folders named (hidden and cache folders skipped)."""
+    found: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            for root, folders, files in os.walk(path):
+                folders[:] = sorted(f for f in folders if not f.startswith(".") and f not in _SKIPPED_FOLDERS)
+                found.extend(Path(root) / f for f in sorted(files) if f.endswith(".py"))
+        else:
+            found.append(path)
+    unique: dict[Path, None] = {}
+    for path in found:
+        unique.setdefault(path, None)
+    return list(unique)
+
+
+def default_analyzer() -> Analyzer:
+    from ..engine import analyze_source  # the static analysis, imported only when needed
+
+    return analyze_source
+
+
+def _site_key(diagnosis: Diagnostic) -> Optional[str]:
+    return None if diagnosis.site is None else f"{diagnosis.site.line}:{diagnosis.site.col}"
+
+
+class _FileConfirmer:
+    def __init__(self, path: Path, source: str, diagnostics: list[Diagnostic], options: ConfirmOptions) -> None:
+        self.path = path
+        self.source = source
+        self.diagnostics = sorted(diagnostics, key=lambda d: d.sort_key())
+        self.options = options
+        self.limits = options.limits()
+        self.report = FileReport(str(path))
+        self.site_names: dict[str, str] = {}
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def _run(self, subject: Subject, source: str, mode: str, label: str) -> RunResult:
+        run = run_experiment(subject, source, mode, label, self.limits)
+        self.report.runs.append(RunSummary.of(run))
+        if run.leftover_processes_killed:
+            self.report.notes.append(f"{label}: killed {run.leftover_processes_killed} process(es) the module left running")
+        return run
+
+    def _compare(self, eager: RunResult, other: RunResult) -> Divergence:
+        divergence = compare_runs(eager, other, site_name=self._site_name, rtol=self.options.rtol, atol=self.options.atol)
+        for note in divergence.notes:
+            if note not in self.report.notes:
+                self.report.notes.append(note)
+        return divergence
+
+    def _site_name(self, key: str) -> str:
+        return self.site_names.get(key, f"the trace site at {key}")
+
+    # -- the method -------------------------------------------------------------------------------
+
+    def confirm(self) -> FileReport:
+        if not self.diagnostics and not self.options.include_clean:
+            self.report.notes.append("no diagnosis: not run")
+            return self.report
+        try:
+            subject = describe_subject(self.path, self.source)
+        except SyntaxError as error:
+            self.report.error = f"cannot parse: {error}"
+            self.report.verdicts = [DiagnosisVerdict(d, Verdict.SKIPPED, f"the file cannot be parsed: {error}") for d in self.diagnostics]
+            return self.report
+        self.report.drive = subject.drive
+        if subject.extra_sys_path:
+            self.report.notes.append(f"its folder {subject.extra_sys_path[0]} is on sys.path: it imports modules next to it")
+        sites, requests = self._sites()
+        try:
+            instrumented = rewrite_sites(self.source, list(requests.values()))
+        except (SiteNotFound, ValueError) as error:  # should not happen once each site was located
+            self.report.notes.append(f"trace sites not instrumented: {error}")
+            instrumented = self.source
+            requests = {}
+
+        runs = ModuleRuns(subject.drive, self._run(subject, instrumented, "eager", "eager"))
+        if runs.eager.ok:
+            self._run_the_rest(subject, runs, sites, requests)
+        else:
+            self.report.agreement = "eager failed"
+            self.report.first_difference = f"the eager run fails: {runs.eager.failure.summary()}"
+        self.report.verdicts = [decide_verdict(d, runs, sites.get(_site_key(d) or "")) for d in self.diagnostics]
+        return self.report
+
+    def _sites(self) -> tuple[dict[str, SiteOutcome], dict[str, SiteRequest]]:
+        """Each distinct diagnosed site: located in the source (a request to instrument it) or not."""
+        sites: dict[str, SiteOutcome] = {}
+        requests: dict[str, SiteRequest] = {}
+        for diagnosis in self.diagnostics:
+            key = _site_key(diagnosis)
+            if key is None or key in sites:
+                continue
+            site = diagnosis.site
+            self.site_names[key] = f"the {site.transform} at line {site.line} ({site.function})"
+            request = SiteRequest(site.line, site.col, site.transform)
+            try:
+                rewrite_sites(self.source, [request])
+            except (SiteNotFound, ValueError) as error:
+                sites[key] = SiteOutcome(key, problem=f"the trace site cannot be found in the source: {error}")
+                continue
+            requests[key] = request
+            if is_trace_only(site.transform):
+                sites[key] = SiteOutcome(key, problem=f"{site.transform} only traces: its value is a jaxpr, which has no eager counterpart")
+            else:
+                sites[key] = SiteOutcome(key)
+        return sites, requests
+
+    def _run_the_rest(self, subject: Subject, runs: ModuleRuns, sites: dict[str, SiteOutcome], requests: dict[str, SiteRequest]) -> None:
+        instrumented = rewrite_sites(self.source, list(requests.values())) if requests else self.source
+        runs.jit = self._run(subject, instrumented, "jit", "jitted")
+        runs.jit_divergence = self._compare(runs.eager, runs.jit)
+        if not runs.jit_divergence:
+            self.report.agreement = "agree"
+            return
+        self.report.agreement = "diverge"
+        self.report.first_difference = runs.jit_divergence.differences[0].describe()
+
+        reproduced_exactly = False
+        for key, site in sites.items():
+            if site.problem or key not in requests or runs.eager.calls_at(key) == 0:
+                continue
+            request = requests[key]
+            switched_off = rewrite_sites(self.source, list(requests.values()), switched_off=request)
+            site.removed_run = self._run(subject, switched_off, "jit", f"jitted, site {key} off")
+            site.removed_divergence = self._compare(runs.eager, site.removed_run)
+            reproduced_exactly |= site.removed_run.ok and not site.removed_divergence
+
+        if self.options.always_rerun_eager or not reproduced_exactly:
+            runs.eager_again = self._run(subject, instrumented, "eager", "eager again")
+            if runs.eager_again.ok:
+                runs.eager_again_divergence = self._compare(runs.eager, runs.eager_again)
+            if not runs.eager_again.ok or runs.eager_again_divergence:
+                self.report.agreement = "nondeterministic"
+
+
+def confirm_file(path: Path, options: ConfirmOptions, diagnostics: Optional[list[Diagnostic]] = None, analyzer: Optional[Analyzer] = None) -> FileReport:
+    """Verdicts for one file; never raises (an internal failure becomes the report's error)."""
+    started = time.monotonic()
+    report = FileReport(str(path))
+    try:
+        source = Path(path).read_text(encoding="utf-8")
+        if diagnostics is None:
+            diagnostics = (analyzer or default_analyzer())(source, str(path))
+        report = _FileConfirmer(Path(path), source, list(diagnostics), options).confirm()
+    except (OSError, UnicodeDecodeError) as error:
+        report.error = f"cannot read: {error}"
+    except Exception as error:  # the checker must outlive anything a file does to it
+        report.error = f"internal error: {type(error).__name__}: {error}"
+        report.notes.append(traceback.format_exc(limit=5))
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def confirm_paths(
+    paths: Sequence[str],
+    options: ConfirmOptions,
+    *,
+    analyzer: Optional[Analyzer] = None,
+    diagnostics_by_file: Optional[dict[str, list[Diagnostic]]] = None,
+    on_file_done: Optional[Callable[[int, int, FileReport], None]] = None,
+) -> ConfirmReport:
+    started = time.monotonic()
+    files = collect_files(paths)
+    if analyzer is None and diagnostics_by_file is None:
+        analyzer = default_analyzer()  # fail early (ImportError) rather than once per file
+    reports: dict[Path, FileReport] = {}
+    with ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="jpl-confirm") as pool:
+        futures = {
+            pool.submit(
+                confirm_file,
+                path,
+                options,
+                None if diagnostics_by_file is None else diagnostics_by_file.get(str(path), []),
+                analyzer,
+            ): path
+            for path in files
+        }
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                reports[futures[future]] = future.result()
+                if on_file_done is not None:
+                    on_file_done(done, len(files), reports[futures[future]])
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            sandbox.kill_all_running()  # the running children end now; their threads then return
+            raise
+    return ConfirmReport([reports[path] for path in files], time.monotonic() - started)

@@ -1,0 +1,215 @@
+"""Parent side: one experiment = one fresh, sandboxed interpreter running a module in one mode.
+
+Prepares a private directory (the module copied into ``work/``, the job file beside it), runs
+child.py there through sandbox.py, and reads back a RunResult. Every way the child can end --
+returned, raised, sys.exit, os._exit, crashed, hung, never started -- becomes a RunResult.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import keyword
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from .sandbox import SandboxLimits, SandboxOutcome, run_sandboxed
+
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding jax_purity_lint/
+# -s: no user site; -P: the script's folder is not put on sys.path; -B: no .pyc written next to
+# a user's sibling modules. PYTHON* variables are dropped from the environment instead of -E, so
+# PYTHONHASHSEED can pin set/dict-of-str ordering across runs.
+_INTERPRETER_FLAGS = ("-s", "-P", "-B")
+_BOOTSTRAP = (
+    "import sys; root = sys.argv.pop(); sys.path.insert(0, root); "
+    "from jax_purity_lint.runtime.child import main; main(sys.argv)"
+)
+_RESERVED_MODULE_NAMES = {"jax", "jaxlib", "numpy", "flax", "equinox", "optax", "jax_purity_lint", "scenario"}
+STDERR_TAIL_CHARS = 2000
+
+
+@dataclass
+class RunFailure:
+    kind: str  # exception | import | exit | timeout | crash | no-result | setup | start
+    phase: str  # import | scenario | effects | "" (before or outside user code)
+    type: str = ""
+    message: str = ""
+    detail: str = ""  # traceback or stderr tail
+
+    def summary(self) -> str:
+        where = {"import": " while importing the module", "scenario": " in scenario()", "effects": " flushing effects"}.get(
+            self.phase, ""
+        )
+        if self.kind in ("exception", "import", "setup"):
+            message = f": {self.message}" if self.message else ""
+            return f"{self.type}{where}{message}"
+        return f"{self.message}{where}" if self.kind == "exit" else self.message
+
+
+@dataclass
+class RunResult:
+    label: str
+    mode: str  # eager | jit
+    drive: str  # scenario | import
+    failure: Optional[RunFailure]
+    result: Any = None  # serialize.encode form of scenario()'s value
+    stdout: str = ""
+    stderr: str = ""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    records: dict = field(default_factory=dict)  # site key -> SiteLog.export()
+    duration: float = 0.0
+    timings: dict = field(default_factory=dict)
+    leftover_processes_killed: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    def calls_at(self, site_key: str) -> int:
+        log = self.records.get(site_key)
+        return 0 if log is None else log["recorded_calls"] + log["nested_calls"]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The module under test and how to load it."""
+
+    path: Path
+    module_name: str
+    drive: str  # scenario | import
+    extra_sys_path: tuple[str, ...]
+
+
+def module_name_for(path: Path) -> str:
+    stem = path.stem
+    if stem.isidentifier() and not keyword.iskeyword(stem):
+        if stem not in sys.stdlib_module_names and stem not in _RESERVED_MODULE_NAMES:
+            return stem
+    safe = "".join(ch if ch.isalnum() else "_" for ch in stem)
+    return f"jpl_subject_{safe}"
+
+
+def has_scenario(tree: ast.Module) -> bool:
+    """A module-level `def scenario()` that can be called without arguments."""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "scenario":
+            arguments = node.args
+            required = len(arguments.posonlyargs) + len(arguments.args) - len(arguments.defaults)
+            kw_required = sum(default is None for default in arguments.kw_defaults)
+            return required == 0 and kw_required == 0
+    return False
+
+
+def sibling_imports(tree: ast.Module, folder: Path) -> bool:
+    """Whether the module imports a module that lives next to it (then its folder goes on sys.path)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return any((folder / f"{name}.py").is_file() or (folder / name).is_dir() for name in names)
+
+
+def describe_subject(path: Path, source: str) -> Subject:
+    tree = ast.parse(source)
+    folder = path.resolve().parent
+    extra = (str(folder),) if sibling_imports(tree, folder) else ()
+    drive = "scenario" if has_scenario(tree) else "import"
+    return Subject(path.resolve(), module_name_for(path), drive, extra)
+
+
+def _child_environment(run_dir: Path) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PYTHON")}
+    env.update(
+        PYTHONHASHSEED="0",
+        JAX_PLATFORMS=os.environ.get("JPL_CONFIRM_JAX_PLATFORMS", "cpu"),
+        HOME=str(run_dir / "home"),
+        TMPDIR=str(run_dir / "tmp"),
+    )
+    return env
+
+
+def _failure_without_result(outcome: SandboxOutcome, limits: SandboxLimits) -> RunFailure:
+    stderr_tail = outcome.stderr.decode("utf-8", "replace")[-STDERR_TAIL_CHARS:]
+    if outcome.start_error:
+        return RunFailure("start", "", message=f"could not start the interpreter: {outcome.start_error}")
+    if outcome.timed_out:
+        return RunFailure("timeout", "", message=f"did not finish within {limits.timeout:g} s", detail=stderr_tail)
+    if outcome.returncode is not None and outcome.returncode < 0:
+        hint = ""
+        if outcome.signal_name in ("SIGABRT", "SIGKILL", "SIGBUS"):
+            hint = " (possibly the memory limit)"
+        return RunFailure("crash", "", message=f"the interpreter was killed by {outcome.signal_name}{hint}", detail=stderr_tail)
+    return RunFailure(
+        "no-result",
+        "",
+        message=f"the interpreter exited with status {outcome.returncode} before reporting (os._exit or a fatal error)",
+        detail=stderr_tail,
+    )
+
+
+def run_experiment(subject: Subject, source: str, mode: str, label: str, limits: SandboxLimits, record_limit: int = 200) -> RunResult:
+    """Run ``source`` (the module's text, possibly rewritten) as ``subject`` in ``mode``."""
+    run_dir = Path(tempfile.mkdtemp(prefix="jpl-confirm-"))
+    try:
+        work = run_dir / "work"
+        for folder in (work, run_dir / "home", run_dir / "tmp"):
+            folder.mkdir()
+        source_path = work / subject.path.name
+        source_path.write_text(source, encoding="utf-8")
+        result_path = run_dir / "result.json"
+        job = {
+            "mode": mode,
+            "drive": subject.drive,
+            "module_name": subject.module_name,
+            "source_path": str(source_path),
+            "original_path": str(subject.path),
+            "result_path": str(result_path),
+            "extra_sys_path": list(subject.extra_sys_path),
+            "output_cap": limits.output_cap,
+            "record_limit": record_limit,
+        }
+        job_path = run_dir / "job.json"
+        job_path.write_text(json.dumps(job), encoding="utf-8")
+        argv = [sys.executable, *_INTERPRETER_FLAGS, "-c", _BOOTSTRAP, str(job_path), PACKAGE_ROOT]
+        outcome = run_sandboxed(argv, cwd=str(work), env=_child_environment(run_dir), limits=limits)
+        return _read_result(result_path, outcome, limits, label, mode, subject.drive)
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _read_result(result_path: Path, outcome: SandboxOutcome, limits: SandboxLimits, label: str, mode: str, drive: str) -> RunResult:
+    common = dict(label=label, mode=mode, drive=drive, duration=outcome.duration, leftover_processes_killed=outcome.leftover_processes_killed)
+    payload = None
+    if not outcome.timed_out and result_path.is_file():
+        try:
+            payload = json.loads(result_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            payload = None
+    if payload is None:
+        return RunResult(failure=_failure_without_result(outcome, limits), stderr=outcome.stderr.decode("utf-8", "replace")[-STDERR_TAIL_CHARS:], **common)
+    failure = None
+    if payload.get("failure"):
+        raw = payload["failure"]
+        message = raw.get("message", "")
+        if raw.get("kind") == "exit":
+            message = f"the module called sys.exit({raw.get('exit_code')!r})"
+        failure = RunFailure(raw.get("kind", "exception"), raw.get("phase", ""), raw.get("type", ""), message, raw.get("traceback", ""))
+    return RunResult(
+        failure=failure,
+        result=payload.get("result"),
+        stdout=payload.get("stdout", ""),
+        stderr=payload.get("stderr", ""),
+        stdout_truncated=bool(payload.get("stdout_truncated")),
+        stderr_truncated=bool(payload.get("stderr_truncated")),
+        records=payload.get("records") or {},
+        timings=payload.get("timings") or {},
+        **common,
+    )

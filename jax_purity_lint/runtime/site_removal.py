@@ -1,0 +1,295 @@
+"""Find a trace site in the source by its line/column and rewrite it: switch it off, or route it through
+the child's recorder (``__jpl_runtime__``, installed as a builtin by child.py).
+
+Every rewrite keeps each line where it was, so tracebacks and diagnostics keep pointing at the right
+line of the user's file.
+
+Switching a site off (``record=False``), the plain rewrite the attribution method describes:
+
+- ``@jax.jit`` / ``@partial(jax.jit, static_argnums=0)`` / ``@jax.jit(static_argnames=...)``: the
+  decorator is dropped (an empty line takes its place);
+- ``jax.jit(f, ...)``, ``partial(jax.jit, ...)(f)``, ``jax.jit(static_argnames=...)(f)``: replaced by
+  ``f`` (a call spanning several lines becomes ``(lambda function, *_, **__: function)(f, ...)``,
+  which is the same thing without moving lines);
+- pmap and immediate transforms (lax control flow, eval_shape) have no bare-function form: the
+  callee becomes ``__jpl_runtime__.stand_in('<transform>', <callee>)``, an eager implementation.
+
+Recording (``record=True``, what the runtime checker runs): the callee or decorator expression ``E``
+becomes ``__jpl_runtime__.site(line, col, '<transform>', E)``; a switched-off site passes ``None``
+(no transformation) or the stand-in instead of ``E``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional, Sequence, Union
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from .transforms import needs_stand_in, short_name
+
+RUNTIME_NAME = "__jpl_runtime__"
+FUNCTION_KEYWORDS = ("fun", "f", "fn", "func", "function")
+
+
+class SiteNotFound(LookupError):
+    """No decorator or call of a trace-caching transformation starts at the given position."""
+
+
+@dataclass(frozen=True)
+class SiteRequest:
+    """A trace site to rewrite, as the static analysis reported it."""
+
+    line: int
+    col: int
+    transform: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class LocatedSite:
+    request: SiteRequest
+    node: Union[cst.Decorator, cst.Call]
+
+    @property
+    def is_decorator(self) -> bool:
+        return isinstance(self.node, cst.Decorator)
+
+
+def _dotted(expr: cst.BaseExpression) -> str:
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return f"{_dotted(expr.value)}.{expr.attr.value}"
+    return ""
+
+
+def _function_argument(call: cst.Call) -> Optional[cst.Arg]:
+    for arg in call.args:
+        if arg.keyword is None and not arg.star:
+            return arg
+        if arg.keyword is not None and arg.keyword.value in FUNCTION_KEYWORDS:
+            return arg
+    return None
+
+
+def _is_partial(expr: cst.BaseExpression) -> bool:
+    return _dotted(expr).rsplit(".", 1)[-1] == "partial"
+
+
+class _Index(cst.CSTVisitor):
+    """Decorators and calls by start position, and each call's enclosing call (for `a(b)(c)`)."""
+
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self) -> None:
+        self.decorators: list[tuple[tuple[int, int], tuple[int, int], cst.Decorator]] = []
+        self.calls: list[tuple[tuple[int, int], cst.Call]] = []
+        self.outer_call: dict[int, cst.Call] = {}  # id(call used as func) -> call applying it
+
+    def _start(self, node: cst.CSTNode) -> tuple[int, int]:
+        position = self.get_metadata(PositionProvider, node).start
+        return position.line, position.column
+
+    def visit_Decorator(self, node: cst.Decorator) -> None:
+        self.decorators.append((self._start(node), self._start(node.decorator), node))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append((self._start(node), node))
+        if isinstance(node.func, cst.Call):
+            self.outer_call[id(node.func)] = node
+
+
+def _site_call_for(innermost: cst.Call, index: _Index) -> cst.Call:
+    """`partial(jax.jit, ...)(f)` and `jax.jit(static_argnames=...)(f)`: the site is the call applying it."""
+    outer = index.outer_call.get(id(innermost))
+    if outer is None:
+        return innermost
+    if _is_partial(innermost.func) or _function_argument(innermost) is None:
+        return outer
+    return innermost
+
+
+def _locate(request: SiteRequest, index: _Index) -> Union[cst.Decorator, cst.Call]:
+    position = (request.line, request.col)
+    for at_sign, expression, decorator in index.decorators:
+        if position in (at_sign, expression):
+            return decorator
+    starting_here = [call for start, call in index.calls if start == position]
+    innermost = [call for call in starting_here if not isinstance(call.func, cst.Call)]
+    if innermost:
+        return _site_call_for(innermost[0], index)
+    # Fall back to the line alone when it holds exactly one candidate for this transform.
+    name = short_name(request.transform)
+    on_line = [decorator for (line, _), _, decorator in index.decorators if line == request.line]
+    on_line += [
+        _site_call_for(call, index)
+        for (line, _), call in index.calls
+        if line == request.line and _dotted(call.func).rsplit(".", 1)[-1] in (name, "partial")
+    ]
+    unique = {id(node): node for node in on_line}
+    if len(unique) == 1:
+        return next(iter(unique.values()))
+    raise SiteNotFound(f"no decorator or call of {request.transform} starts at line {request.line}, column {request.col}")
+
+
+def locate_sites(source_or_module: Union[str, cst.Module], requests: Iterable[SiteRequest]) -> list[LocatedSite]:
+    """Each request's node; raises SiteNotFound for the first that is not in the source."""
+    module = cst.parse_module(source_or_module) if isinstance(source_or_module, str) else source_or_module
+    index = _Index()
+    MetadataWrapper(module, unsafe_skip_copy=True).visit(index)
+    return [LocatedSite(request, _locate(request, index)) for request in requests]
+
+
+# -- building the replacement expressions ----------------------------------------------------------
+
+
+def _runtime_call(method: str, *args: cst.BaseExpression) -> cst.Call:
+    return cst.Call(
+        func=cst.Attribute(value=cst.Name(RUNTIME_NAME), attr=cst.Name(method)),
+        args=[cst.Arg(value=arg) for arg in args],
+    )
+
+
+def _literal(value: Union[int, str]) -> cst.BaseExpression:
+    return cst.Integer(str(value)) if isinstance(value, int) else cst.SimpleString(repr(value))
+
+
+def _stand_in(request: SiteRequest, callee: cst.BaseExpression) -> cst.Call:
+    return _runtime_call("stand_in", _literal(request.transform), callee)
+
+
+def _recorded(request: SiteRequest, transform: cst.BaseExpression) -> cst.Call:
+    return _runtime_call("site", _literal(request.line), _literal(request.col), _literal(request.transform), transform)
+
+
+def _switched_off_transform(request: SiteRequest, original: cst.BaseExpression) -> cst.BaseExpression:
+    return _stand_in(request, original) if needs_stand_in(request.transform) else cst.Name("None")
+
+
+_ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript)
+
+
+def _parenthesized(expr: cst.BaseExpression) -> cst.BaseExpression:
+    if isinstance(expr, _ATOMS) or expr.lpar:
+        return expr
+    return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
+_PASS_FUNCTION_THROUGH = cst.parse_expression("(lambda function, *_, **__: function)")
+
+
+class _Rewriter(cst.CSTTransformer):
+    def __init__(self, located: Sequence[LocatedSite], switched_off: Optional[str], record: bool, multiline: set[int]):
+        self.by_node = {id(site.node): site for site in located}
+        self.switched_off = switched_off
+        self.record = record
+        self.multiline = multiline  # ids of call sites that span several lines
+
+    def _site(self, original: cst.CSTNode) -> Optional[LocatedSite]:
+        return self.by_node.get(id(original))
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
+        return self._without_dropped_decorators(updated)
+
+    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
+        return self._without_dropped_decorators(updated)
+
+    def _without_dropped_decorators(self, node):
+        """Decorators turned into `None` by leave_Decorator go; each leaves an empty line behind."""
+        kept: list[cst.Decorator] = []
+        carried: list[cst.EmptyLine] = []
+        for decorator in node.decorators:
+            if isinstance(decorator.decorator, cst.Name) and decorator.decorator.value == "__jpl_dropped__":
+                carried += [*decorator.leading_lines, cst.EmptyLine()]
+                continue
+            kept.append(decorator.with_changes(leading_lines=[*carried, *decorator.leading_lines]))
+            carried = []
+        if len(kept) == len(node.decorators):
+            return node
+        return node.with_changes(decorators=kept, lines_after_decorators=[*carried, *node.lines_after_decorators])
+
+    def leave_Decorator(self, original: cst.Decorator, updated: cst.Decorator) -> cst.Decorator:
+        site = self._site(original)
+        if site is None:
+            return updated
+        request = site.request
+        expression = updated.decorator
+        if request.key == self.switched_off:
+            if self.record:
+                return updated.with_changes(decorator=_recorded(request, _switched_off_transform(request, expression)))
+            if needs_stand_in(request.transform):
+                return updated.with_changes(decorator=_stand_in(request, expression))
+            return updated.with_changes(decorator=cst.Name("__jpl_dropped__"))
+        if self.record:
+            return updated.with_changes(decorator=_recorded(request, expression))
+        return updated
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        site = self._site(original)
+        if site is None:
+            return updated
+        request = site.request
+        if request.key == self.switched_off:
+            if self.record:
+                return updated.with_changes(func=_recorded(request, _switched_off_transform(request, updated.func)))
+            if needs_stand_in(request.transform):
+                return updated.with_changes(func=_stand_in(request, updated.func))
+            function = _function_argument(updated)
+            if function is None:
+                raise SiteNotFound(f"the call at line {request.line} passes no function to {request.transform}")
+            if id(original) in self.multiline:
+                return updated.with_changes(func=_PASS_FUNCTION_THROUGH)
+            return _parenthesized(function.value)
+        if self.record:
+            return updated.with_changes(func=_recorded(request, updated.func))
+        return updated
+
+
+class _SpanFinder(cst.CSTVisitor):
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self, wanted: set[int]) -> None:
+        self.wanted = wanted
+        self.multiline: set[int] = set()
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if id(node) in self.wanted:
+            span = self.get_metadata(PositionProvider, node)
+            if span.end.line != span.start.line:
+                self.multiline.add(id(node))
+        return True
+
+
+def rewrite_sites(
+    source: str,
+    requests: Sequence[SiteRequest],
+    *,
+    switched_off: Optional[SiteRequest] = None,
+    record: bool = True,
+) -> str:
+    """The source with ``requests`` routed through the recorder (``record``) and ``switched_off``
+    (which must be one of ``requests``) switched off. Raises SiteNotFound, or ValueError if the
+    rewrite would move a line (it never should)."""
+    module = cst.parse_module(source)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    index = _Index()
+    wrapper.visit(index)
+    located = [LocatedSite(request, _locate(request, index)) for request in requests]
+    spans = _SpanFinder({id(site.node) for site in located})
+    wrapper.visit(spans)
+    rewriter = _Rewriter(located, switched_off.key if switched_off else None, record, spans.multiline)
+    rewritten = module.visit(rewriter).code
+    if rewritten.count("\n") != source.count("\n"):
+        raise ValueError("rewriting the trace sites would move lines")
+    return rewritten
+
+
+def switch_off_site(source: str, line: int, col: int, transform: str = "jax.jit") -> str:
+    """The plain rewrite: the source with the one trace site at ``line``/``col`` switched off."""
+    request = SiteRequest(line, col, transform)
+    return rewrite_sites(source, [request], switched_off=request, record=False)

@@ -1,0 +1,157 @@
+"""Child side: the ``__jpl_runtime__`` object the rewritten source calls at each trace site.
+
+``site(line, col, transform, applied)`` applies ``applied`` (the original transformation, a
+stand-in, or ``None`` for "no transformation": the site switched off) and records what comes back:
+for a function transform (jit, pmap, checkpoint, ...) every call of the transformed function, for an
+immediate one (lax.scan, cond, ...) the call itself. Calls made while another trace is active
+(inside a jitted function, under grad/vmap) carry tracers, not results: they are only counted as
+nested.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from .serialize import encode
+from .stand_ins import stand_in_for
+from .transforms import is_immediate
+
+FUNCTION_KEYWORDS = ("fun", "f", "fn", "func", "function")
+MAX_ERROR_CHARS = 500
+
+
+def _inside_a_trace() -> bool:
+    try:
+        from jax._src import core
+    except ImportError:  # pragma: no cover - jax internals moved
+        return False
+    return not core.trace_state_clean()
+
+
+def describe_exception(error: BaseException) -> dict:
+    kind = type(error)
+    module = kind.__module__
+    name = kind.__qualname__ if module in ("builtins", "") else f"{module}.{kind.__qualname__}"
+    message = str(error)
+    first_lines = "\n".join(message.splitlines()[:3])
+    return {"type": name, "message": first_lines[:MAX_ERROR_CHARS]}
+
+
+@dataclass
+class SiteLog:
+    key: str
+    transform: str
+    calls: list = field(default_factory=list)  # {"index": n, "value": ...} or {"index": n, "error": {...}}
+    recorded_calls: int = 0
+    nested_calls: int = 0
+    dropped_calls: int = 0  # beyond the record limit
+
+    def export(self) -> dict:
+        return {
+            "transform": self.transform,
+            "calls": self.calls,
+            "recorded_calls": self.recorded_calls,
+            "nested_calls": self.nested_calls,
+            "dropped_calls": self.dropped_calls,
+        }
+
+
+def _function_argument(args: tuple, kwargs: dict) -> Optional[Callable]:
+    if args and callable(args[0]):
+        return args[0]
+    for name in FUNCTION_KEYWORDS:
+        if callable(kwargs.get(name)):
+            return kwargs[name]
+    return None
+
+
+class RecordingCallable:
+    """Stands where the transformed function stood: forwards calls (recording them), attribute access
+    (`.lower`, `.clear_cache`, ...) and method binding."""
+
+    def __init__(self, recorder: "SiteRecorder", log: SiteLog, target: Callable) -> None:
+        object.__setattr__(self, "_jpl_recorder", recorder)
+        object.__setattr__(self, "_jpl_log", log)
+        object.__setattr__(self, "_jpl_target", target)
+        try:
+            functools.update_wrapper(self, target)  # type: ignore[arg-type]
+        except (AttributeError, TypeError):
+            pass
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._jpl_recorder.record_call(self._jpl_log, self._jpl_target, args, kwargs)
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            return self
+        return functools.partial(self, instance)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(object.__getattribute__(self, "_jpl_target"), name)
+
+    def __repr__(self) -> str:
+        return repr(self._jpl_target)
+
+
+class SiteRecorder:
+    def __init__(self, record_limit: int = 200) -> None:
+        self.record_limit = record_limit
+        self.logs: dict[str, SiteLog] = {}
+
+    def _log(self, line: int, col: int, transform: str) -> SiteLog:
+        key = f"{line}:{col}"
+        if key not in self.logs:
+            self.logs[key] = SiteLog(key, transform)
+        return self.logs[key]
+
+    # -- called by the rewritten source -----------------------------------------------------------
+
+    def stand_in(self, transform: str, transform_expression: Any) -> Callable:
+        return stand_in_for(transform, transform_expression)
+
+    def site(self, line: int, col: int, transform: str, applied: Optional[Callable]) -> Callable:
+        log = self._log(line, col, transform)
+        if is_immediate(transform):
+            if applied is None:
+                raise RuntimeError(f"{transform} cannot be switched off without a stand-in")
+            return lambda *args, **kwargs: self.record_call(log, applied, args, kwargs)
+
+        def apply(*args: Any, **kwargs: Any) -> Any:
+            function = _function_argument(args, kwargs)
+            if function is None:  # a decorator factory, e.g. `jax.jit(static_argnames=...)` used later
+                decorator = (lambda fn: fn) if applied is None else applied(*args, **kwargs)
+                return lambda fn: self._wrap(log, decorator(fn))
+            transformed = function if applied is None else applied(*args, **kwargs)
+            return self._wrap(log, transformed)
+
+        return apply
+
+    def _wrap(self, log: SiteLog, transformed: Any) -> Any:
+        return RecordingCallable(self, log, transformed) if callable(transformed) else transformed
+
+    # -- recording ---------------------------------------------------------------------------------
+
+    def record_call(self, log: SiteLog, target: Callable, args: tuple, kwargs: dict) -> Any:
+        if _inside_a_trace():
+            log.nested_calls += 1
+            return target(*args, **kwargs)
+        index = log.recorded_calls
+        log.recorded_calls += 1
+        try:
+            result = target(*args, **kwargs)
+        except BaseException as error:
+            self._keep(log, {"index": index, "error": describe_exception(error)})
+            raise
+        self._keep(log, {"index": index, "value": encode(result, max_nodes=20_000)})
+        return result
+
+    def _keep(self, log: SiteLog, entry: dict) -> None:
+        if len(log.calls) < self.record_limit:
+            log.calls.append(entry)
+        else:
+            log.dropped_calls += 1
+
+    def export(self) -> dict:
+        return {key: log.export() for key, log in self.logs.items()}

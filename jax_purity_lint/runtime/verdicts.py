@@ -1,0 +1,207 @@
+"""One verdict per diagnosis, decided from the runs of its module (decide_verdict is pure: every input
+is a finished run or a comparison, so it is unit-testable without running anything).
+
+- confirmed: the jitted run departs from the eager one, reproducibly, and switching off this
+  diagnosis's trace site makes (some of) that departure go away;
+- not reproduced: the runs agree, or the departure does not go away with this site switched off;
+- inconclusive: the eager reference itself fails or is not reproducible, the jitted run fails for a
+  reason unrelated to Python state, or the run with the site switched off fails;
+- skipped: nothing drives this site (no scenario() and the import never calls it), the module cannot
+  be imported, or the site cannot be switched off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Optional
+
+from ..diagnostics import Diagnostic
+from .divergence import Difference, Divergence
+from .experiment import RunResult
+
+# Errors that mean "this code cannot be traced at all", whatever the Python state: no evidence of
+# an impurity.
+UNTRACEABLE_ERRORS = (
+    "ConcretizationTypeError",
+    "TracerBoolConversionError",
+    "TracerIntegerConversionError",
+    "TracerArrayConversionError",
+    "NonConcreteBooleanIndexError",
+)
+OUTPUT_CODES = {"JPL400"}  # diagnoses whose effect is printed output
+
+
+class Verdict(str, Enum):
+    CONFIRMED = "confirmed"
+    NOT_REPRODUCED = "not reproduced"
+    INCONCLUSIVE = "inconclusive"
+    SKIPPED = "skipped"
+
+
+VERDICT_ORDER = (Verdict.CONFIRMED, Verdict.NOT_REPRODUCED, Verdict.INCONCLUSIVE, Verdict.SKIPPED)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    where: str  # which call (or channel) showed the difference
+    eager: str
+    jitted: str
+    detail: str = ""
+
+    def describe(self) -> str:
+        detail = f" ({self.detail})" if self.detail else ""
+        return f"{self.where}: eager {self.eager}, jitted {self.jitted}{detail}"
+
+    def as_dict(self) -> dict:
+        return {"where": self.where, "eager": self.eager, "jitted": self.jitted, "detail": self.detail}
+
+
+@dataclass
+class DiagnosisVerdict:
+    diagnosis: Diagnostic
+    verdict: Verdict
+    reason: str
+    evidence: Optional[Evidence] = None
+    attribution: str = ""  # what switching the site off showed
+
+
+@dataclass
+class SiteOutcome:
+    """What was learnt about one trace site of a module."""
+
+    key: str  # "line:col"
+    problem: Optional[str] = None  # why the site cannot be driven or switched off (-> skipped)
+    removed_run: Optional[RunResult] = None  # jitted, with this site switched off
+    removed_divergence: Optional[Divergence] = None
+
+
+@dataclass
+class ModuleRuns:
+    """The runs of one module that every diagnosis in it shares."""
+
+    drive: str  # scenario | import
+    eager: RunResult
+    jit: Optional[RunResult] = None
+    jit_divergence: Optional[Divergence] = None
+    eager_again: Optional[RunResult] = None
+    eager_again_divergence: Optional[Divergence] = None
+
+
+def untraceable_failure(runs: ModuleRuns) -> Optional[str]:
+    """The jitted run failed only because the code cannot be traced, not because of state."""
+    jit = runs.jit
+    if jit is None or jit.ok or jit.failure.kind != "exception":
+        return None
+    if jit.failure.type.rsplit(".", 1)[-1] in UNTRACEABLE_ERRORS:
+        return jit.failure.summary()
+    return None
+
+
+def _eager_failure_verdict(diagnosis: Diagnostic, eager: RunResult) -> DiagnosisVerdict:
+    failure = eager.failure
+    if failure.kind == "import":
+        return DiagnosisVerdict(diagnosis, Verdict.SKIPPED, f"the module cannot be imported: {failure.summary()}")
+    if failure.kind == "setup":
+        return DiagnosisVerdict(diagnosis, Verdict.SKIPPED, f"the checker could not set the run up: {failure.summary()}")
+    return DiagnosisVerdict(diagnosis, Verdict.INCONCLUSIVE, f"the eager run itself fails: {failure.summary()}")
+
+
+def _evidence_priority(code: str, difference: Difference) -> int:
+    channel = difference.key[0]
+    if code in OUTPUT_CODES:
+        order = ("stdout", "stderr", "call", "result", "failure", "calls")
+    else:
+        order = ("failure", "call", "result", "calls", "stdout", "stderr")
+    return order.index(channel) if channel in order else len(order)
+
+
+def choose_evidence(diagnosis: Diagnostic, divergence: Divergence, among: Optional[set] = None) -> Optional[Evidence]:
+    candidates = [d for d in divergence.differences if among is None or d.key in among]
+    if not candidates:
+        return None
+    best = min(candidates, key=lambda d: _evidence_priority(diagnosis.code, d))  # stable: first of its kind
+    detail = best.detail
+    if best.key[0] == "failure":  # say which call raised, when a site saw it
+        raising = next((d for d in divergence.differences if d.key[0] == "call" and d.key[-1] == "error"), None)
+        if raising is not None:
+            detail = f"{raising.where} {raising.other}"
+    return Evidence(best.where, best.eager, best.other, detail)
+
+
+def decide_verdict(diagnosis: Diagnostic, runs: Optional[ModuleRuns], site: Optional[SiteOutcome]) -> DiagnosisVerdict:
+    if diagnosis.site is None:
+        return DiagnosisVerdict(diagnosis, Verdict.SKIPPED, "the diagnosis names no trace site to switch off")
+    if site is not None and site.problem:
+        return DiagnosisVerdict(diagnosis, Verdict.SKIPPED, site.problem)
+    if runs is None:
+        return DiagnosisVerdict(diagnosis, Verdict.SKIPPED, "the module was not run")
+    if not runs.eager.ok:
+        return _eager_failure_verdict(diagnosis, runs.eager)
+    key = f"{diagnosis.site.line}:{diagnosis.site.col}"
+    if runs.eager.calls_at(key) == 0:
+        if runs.drive == "scenario":
+            return DiagnosisVerdict(diagnosis, Verdict.SKIPPED, "scenario() never calls this trace site")
+        return DiagnosisVerdict(
+            diagnosis, Verdict.SKIPPED, "importing the module never calls this trace site, and it defines no scenario() to drive it"
+        )
+    divergence = runs.jit_divergence
+    if divergence is None:
+        return DiagnosisVerdict(diagnosis, Verdict.SKIPPED, "the jitted run was not made")
+    if not divergence:
+        what = "scenario()'s value" if runs.drive == "scenario" else "the values returned at the trace sites"
+        return DiagnosisVerdict(
+            diagnosis,
+            Verdict.NOT_REPRODUCED,
+            f"eager and jitted runs agree ({what}, the calls of this site, printed output); "
+            "the diagnosis may still be a latent bug that these inputs do not trigger",
+        )
+    untraceable = untraceable_failure(runs)
+    if untraceable:
+        return DiagnosisVerdict(
+            diagnosis, Verdict.INCONCLUSIVE, f"the jitted run fails because the code cannot be traced at all ({untraceable}), whatever the Python state"
+        )
+    if runs.eager_again is not None:
+        if not runs.eager_again.ok:
+            return DiagnosisVerdict(diagnosis, Verdict.INCONCLUSIVE, f"a second eager run fails: {runs.eager_again.failure.summary()}")
+        if runs.eager_again_divergence:
+            first = runs.eager_again_divergence.differences[0]
+            return DiagnosisVerdict(
+                diagnosis, Verdict.INCONCLUSIVE, f"the eager run is not reproducible: two eager runs differ ({first.describe('second eager')})"
+            )
+    if site is None or site.removed_run is None or site.removed_divergence is None:
+        return DiagnosisVerdict(diagnosis, Verdict.SKIPPED, "this trace site was not switched off, so the divergence cannot be attributed to it")
+    removed = site.removed_run
+    if not removed.ok:
+        failure_key = ("failure", removed.failure.kind, removed.failure.type)
+        if failure_key in divergence.keys:  # the same failure as the jitted run: the site is not the cause
+            fixed: set = set()
+        else:  # a run that stopped early has no values to compare: nothing can be concluded
+            return DiagnosisVerdict(
+                diagnosis, Verdict.INCONCLUSIVE, f"the jitted run with this site switched off fails: {removed.failure.summary()}"
+            )
+    else:
+        fixed = divergence.keys - site.removed_divergence.keys
+    if not fixed:
+        first = divergence.differences[0]
+        return DiagnosisVerdict(
+            diagnosis,
+            Verdict.NOT_REPRODUCED,
+            "divergence not attributable to this site: the jitted run still departs from eager with this site switched off "
+            f"({first.describe()})",
+            evidence=choose_evidence(diagnosis, divergence),
+        )
+    if site.removed_divergence:
+        attribution = (
+            f"switching this site off removes {len(fixed)} of the jitted run's {len(divergence.keys)} differences from eager; "
+            "the others come from elsewhere"
+        )
+    else:
+        attribution = "with this site switched off the jitted run matches the eager run"
+    return DiagnosisVerdict(
+        diagnosis,
+        Verdict.CONFIRMED,
+        "the jitted run departs from the eager run",
+        evidence=choose_evidence(diagnosis, divergence, among=fixed),
+        attribution=attribution,
+    )
