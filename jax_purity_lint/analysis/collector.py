@@ -6,6 +6,7 @@ Compound statements are walked by hand where the branch or loop a binding sits i
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Iterable, Optional, Sequence, Union
 
 import libcst as cst
@@ -49,9 +50,33 @@ def attribute_chain(expr: cst.BaseExpression) -> tuple[Optional[cst.Name], tuple
             return None, tuple(reversed(path)), chain
 
 
-class ScopeCollector(cst.CSTVisitor):
+# Fields that hold only whitespace, comments and punctuation: nothing to analyse.
+_SKIPPED_FIELDS = frozenset(
+    {"lpar", "rpar", "leading_lines", "lines_after_decorators", "header", "footer", "comma", "semicolon",
+     "trailing_whitespace", "newline", "colon", "equal", "star", "dot", "lbracket", "rbracket", "lbrace", "rbrace",
+     "operator", "asynchronous", "encoding", "default_indent", "default_newline", "has_trailing_newline", "indent",
+     "whitespace"}
+)
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(node_type: type) -> tuple[str, ...]:
+    fields = _CHILD_FIELDS.get(node_type)
+    if fields is None:
+        fields = tuple(
+            f.name
+            for f in dataclasses.fields(node_type)
+            if f.name not in _SKIPPED_FIELDS and not f.name.startswith("whitespace")
+        )
+        _CHILD_FIELDS[node_type] = fields
+    return fields
+
+
+class ScopeCollector:
+    """Walks the tree itself: libcst's `visit` rebuilds every node it passes (a transformer's
+    traversal), which costs more than the parse; reading the dataclass fields costs far less."""
+
     def __init__(self) -> None:
-        super().__init__()
         self.order = 0
         self.module_scope: Optional[Scope] = None
         self.scope: Optional[Scope] = None
@@ -65,14 +90,27 @@ class ScopeCollector(cst.CSTVisitor):
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
+    def visit(self, node: cst.CSTNode) -> None:
+        """Pre-order: the node's `visit_<Type>` handler, then (unless it returns False) its children."""
         self.order += 1
-        return super().on_visit(node)
+        handler = _HANDLERS.get(type(node), _NO_HANDLER)
+        if handler is _NO_HANDLER:
+            handler = _HANDLERS[type(node)] = getattr(ScopeCollector, f"visit_{type(node).__name__}", None)
+        if handler is not None and handler(self, node) is False:
+            return
+        for name in _child_fields(type(node)):
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                self.visit(value)
+            elif isinstance(value, (list, tuple)):
+                for item in value:
+                    if isinstance(item, cst.CSTNode):
+                        self.visit(item)
 
     def _walk(self, nodes: Iterable[Optional[cst.CSTNode]]) -> None:
         for node in nodes:
-            if node is not None and not isinstance(node, cst.MaybeSentinel):
-                node.visit(self)
+            if node is not None and isinstance(node, cst.CSTNode):
+                self.visit(node)
 
     def _open_scope(self, kind: ScopeKind, name: str, node: cst.CSTNode) -> Scope:
         scope = Scope(kind=kind, name=name, node=node, parent=self.scope, order=self.order)
@@ -434,7 +472,11 @@ def _string_value(node: cst.BaseExpression) -> Optional[str]:
     return None
 
 
+_NO_HANDLER = object()
+_HANDLERS: dict[type, object] = {}
+
+
 def collect(module: cst.Module) -> ScopeCollector:
     collector = ScopeCollector()
-    module.visit(collector)
+    collector.visit(module)
     return collector

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
 from .serialize import blank_addresses
@@ -29,6 +29,7 @@ class ValueDifference:
     eager: str  # short human-readable forms
     jitted: str
     reason: str  # what differs: "value", "shape", "type", "length", "keys", ...
+    jitted_value: Any = field(default=None, compare=False, repr=False)  # the encoded value found there
 
     def describe(self, prefix: str = "") -> str:
         where = f"{prefix}{self.path}" if (prefix or self.path) else "the value"
@@ -167,14 +168,14 @@ def _array_view(value: Any) -> Optional[dict]:
 
 def _compare_arrays(path: str, eager: Any, jitted: Any, a: dict, b: dict, rtol: float, atol: float) -> Iterator[ValueDifference]:
     if a["shape"] != b["shape"]:
-        yield ValueDifference(path, describe(eager), describe(jitted), f"shape {tuple(a['shape'])} vs {tuple(b['shape'])}")
+        yield ValueDifference(path, describe(eager), describe(jitted), f"shape {tuple(a['shape'])} vs {tuple(b['shape'])}", jitted)
         return
     if "summary" in a or "summary" in b:
         left, right = a.get("summary"), b.get("summary")
         if left is None or right is None or left["sha256"] == right["sha256"]:
             return
         if not _numbers_close(_as_number(left["sum"]), _as_number(right["sum"]), rtol * 10, atol * left["size"], False):
-            yield ValueDifference(path, describe(eager), describe(jitted), "large arrays, compared by sum")
+            yield ValueDifference(path, describe(eager), describe(jitted), "large arrays, compared by sum", jitted)
         return
     exact = not (a["numeric"] and b["numeric"]) or (a["integral"] and b["integral"])
     differing = []
@@ -188,12 +189,12 @@ def _compare_arrays(path: str, eager: Any, jitted: Any, a: dict, b: dict, rtol: 
     if not differing:
         return
     if not a["shape"]:
-        yield ValueDifference(path, describe(eager), describe(jitted), "value")
+        yield ValueDifference(path, describe(eager), describe(jitted), "value", jitted)
         return
     first = differing[0]
     index = _unravel(first, a["shape"])
     reason = f"{len(differing)} of {len(a['values'])} elements differ; first at {index}: " f"{_number_text(a['values'][first])} vs {_number_text(b['values'][first])}"
-    yield ValueDifference(path, describe(eager), describe(jitted), reason)
+    yield ValueDifference(path, describe(eager), describe(jitted), reason, jitted)
 
 
 def _unravel(flat: int, shape: list[int]) -> tuple[int, ...]:
@@ -232,13 +233,13 @@ def _walk(eager: Any, jitted: Any, path: str, rtol: float, atol: float) -> Itera
         return
     kind_left, kind_right = _kind(eager), _kind(jitted)
     if kind_left != kind_right:
-        yield ValueDifference(path, describe(eager), describe(jitted), f"type {kind_left.lstrip('$')} vs {kind_right.lstrip('$')}")
+        yield ValueDifference(path, describe(eager), describe(jitted), f"type {kind_left.lstrip('$')} vs {kind_right.lstrip('$')}", jitted)
         return
     if kind_left in ("list", "$tuple"):
         items_left = eager if kind_left == "list" else eager["$tuple"]
         items_right = jitted if kind_left == "list" else jitted["$tuple"]
         if len(items_left) != len(items_right):
-            yield ValueDifference(path, describe(eager), describe(jitted), f"length {len(items_left)} vs {len(items_right)}")
+            yield ValueDifference(path, describe(eager), describe(jitted), f"length {len(items_left)} vs {len(items_right)}", jitted)
             return
         for position, (x, y) in enumerate(zip(items_left, items_right)):
             yield from _walk(x, y, f"{path}[{position}]", rtol, atol)
@@ -250,7 +251,7 @@ def _walk(eager: Any, jitted: Any, path: str, rtol: float, atol: float) -> Itera
             only_left = sorted(set(mapping_left) - set(mapping_right))
             only_right = sorted(set(mapping_right) - set(mapping_left))
             reason = "keys differ: " + ", ".join([f"only eager {k}" for k in only_left] + [f"only jitted {k}" for k in only_right])
-            yield ValueDifference(path, describe(eager), describe(jitted), reason)
+            yield ValueDifference(path, describe(eager), describe(jitted), reason, jitted)
         for text in mapping_left:
             if text in mapping_right:
                 key, value = mapping_left[text]
@@ -259,12 +260,12 @@ def _walk(eager: Any, jitted: Any, path: str, rtol: float, atol: float) -> Itera
     if kind_left in ("$namedtuple", "$object", "$pytree"):
         tag = kind_left
         if eager[tag] != jitted[tag]:
-            yield ValueDifference(path, describe(eager), describe(jitted), f"type {eager[tag]} vs {jitted[tag]}")
+            yield ValueDifference(path, describe(eager), describe(jitted), f"type {eager[tag]} vs {jitted[tag]}", jitted)
             return
         fields_name = "children" if tag == "$pytree" else "fields"
         fields_left, fields_right = dict(eager[fields_name]), dict(jitted[fields_name])
         if fields_left.keys() != fields_right.keys():
-            yield ValueDifference(path, describe(eager), describe(jitted), "attributes differ: " + ", ".join(sorted(set(fields_left) ^ set(fields_right))))
+            yield ValueDifference(path, describe(eager), describe(jitted), "attributes differ: " + ", ".join(sorted(set(fields_left) ^ set(fields_right))), jitted)
         for name, value in fields_left.items():
             if name in fields_right:
                 step = name if tag == "$pytree" else f".{name}"
@@ -272,10 +273,10 @@ def _walk(eager: Any, jitted: Any, path: str, rtol: float, atol: float) -> Itera
         return
     if kind_left == "$set":
         if len(eager["$set"]) != len(jitted["$set"]) or any(_key_text(x) != _key_text(y) for x, y in zip(eager["$set"], jitted["$set"])):
-            yield ValueDifference(path, describe(eager), describe(jitted), "set")
+            yield ValueDifference(path, describe(eager), describe(jitted), "set", jitted)
         return
     if eager != jitted:
-        yield ValueDifference(path, describe(eager), describe(jitted), "value")
+        yield ValueDifference(path, describe(eager), describe(jitted), "value", jitted)
 
 
 def compare_values(eager: Any, jitted: Any, *, rtol: float = RTOL, atol: float = ATOL, limit: int = MAX_DIFFERENCES) -> list[ValueDifference]:

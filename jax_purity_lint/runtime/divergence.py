@@ -1,40 +1,51 @@
 """How one run departs from the eager reference run: every difference, each with a stable key.
 
-Channels compared: how the run ended (only the other run failing is a difference), the scenario's
-value, each trace site's recorded calls, stdout and stderr. The keys let attribution ask "which of
-the jitted run's differences disappear when this one site is switched off?".
+What a run is judged by (its *primary* channels): how it ended (only the other run failing is a
+difference), stdout and stderr, and its results -- scenario()'s value when the module has a
+scenario, otherwise the values returned at the trace sites during the import. In scenario mode the
+trace sites' calls are compared too, but only as *supporting* evidence ("which call showed it"):
+the scenario is what the fixture protocol promises to be deterministic, not every intermediate.
 
-A site whose calls happened inside another trace in either run (its values were tracers there) is
-not compared call by call: what it computed shows up in the outer call's value instead.
+The keys let attribution ask "which of the jitted run's differences disappear (or change) when this
+one site is switched off?". A site whose calls happened inside another trace in either run (its
+values were tracers there) is not compared call by call: the outer results show what it computed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from .compare import ATOL, RTOL, compare_text, compare_values, describe
 from .experiment import RunResult
 
 MAX_CALL_DIFFERENCES_PER_SITE = 20
+_NO_VALUE = object()
 
 
 @dataclass(frozen=True)
 class Difference:
     key: tuple  # stable identity across runs, for attribution
-    where: str  # which call / channel showed it, e.g. "call #2 of the jax.jit at line 12"
+    where: str  # which call / channel showed it, e.g. "call #2 of the jax.jit at line 12 (f)"
     eager: str
-    other: str  # the run compared with eager (jitted, or jitted with a site switched off)
+    other: str  # the run compared with eager (jitted, or a variant of it)
     detail: str = ""
+    # the other run's encoded value at this place, to tell whether a variant run changed it
+    other_value: Any = field(default=_NO_VALUE, compare=False, repr=False)
 
     def describe(self, other_name: str = "jitted") -> str:
         detail = f" ({self.detail})" if self.detail else ""
         return f"{self.where}: eager {self.eager}, {other_name} {self.other}{detail}"
 
+    @property
+    def has_value(self) -> bool:
+        return self.other_value is not _NO_VALUE
+
 
 @dataclass
 class Divergence:
-    differences: list[Difference] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)  # primary: decide agreement
+    supporting: list[Difference] = field(default_factory=list)  # scenario mode: trace-site calls
     notes: list[str] = field(default_factory=list)  # what could not be compared, and why
 
     def __bool__(self) -> bool:
@@ -44,12 +55,19 @@ class Divergence:
     def keys(self) -> set[tuple]:
         return {difference.key for difference in self.differences}
 
+    def by_key(self) -> dict[tuple, Difference]:
+        return {difference.key: difference for difference in self.differences}
+
 
 SiteNamer = Callable[[str], str]  # site key "12:4" -> "the jax.jit at line 12 (f)"
 
 
 def _default_site_name(key: str) -> str:
     return f"the trace site at {key}"
+
+
+def failure_key(run: RunResult) -> tuple:
+    return ("failure", run.failure.kind, run.failure.type)
 
 
 def compare_runs(eager: RunResult, other: RunResult, *, site_name: Optional[SiteNamer] = None, rtol: float = RTOL, atol: float = ATOL) -> Divergence:
@@ -61,16 +79,22 @@ def compare_runs(eager: RunResult, other: RunResult, *, site_name: Optional[Site
     if not other.ok:
         failure = other.failure
         where = {"scenario": "scenario()", "import": "importing the module"}.get(failure.phase, "the run")
-        divergence.differences.append(
-            Difference(("failure", failure.kind, failure.type), where, "ran to completion", f"failed: {failure.summary()}")
-        )
-    else:
-        if eager.drive == "scenario":
-            for difference in compare_values(eager.result, other.result, rtol=rtol, atol=atol):
-                divergence.differences.append(
-                    Difference(("result", difference.path), f"the value of scenario(){difference.path}", difference.eager, difference.jitted, _reason(difference.reason))
+        headline = f"{failure.type}: {failure.message}" if failure.type else failure.summary()
+        divergence.differences.append(Difference(failure_key(other), where, "ran to completion", f"failed with {headline}"))
+    elif eager.drive == "scenario":
+        for difference in compare_values(eager.result, other.result, rtol=rtol, atol=atol):
+            divergence.differences.append(
+                Difference(
+                    ("result", difference.path),
+                    f"the value of scenario(){difference.path}",
+                    difference.eager,
+                    difference.jitted,
+                    _reason(difference.reason),
+                    other_value=difference.jitted_value,
                 )
-    _compare_records(eager, other, name, divergence, rtol, atol)
+            )
+    calls = divergence.supporting if eager.drive == "scenario" else divergence.differences
+    _compare_records(eager, other, name, divergence, calls, rtol, atol)
     if other.ok:  # a failed run stopped early: its output is cut short, not different
         for stream in ("stdout", "stderr"):
             for difference in compare_text(getattr(eager, stream), getattr(other, stream)):
@@ -84,7 +108,7 @@ def _reason(reason: str) -> str:
     return "" if reason == "value" else reason
 
 
-def _compare_records(eager: RunResult, other: RunResult, name: SiteNamer, divergence: Divergence, rtol: float, atol: float) -> None:
+def _compare_records(eager: RunResult, other: RunResult, name: SiteNamer, divergence: Divergence, into: list, rtol: float, atol: float) -> None:
     for key in sorted(set(eager.records) | set(other.records)):
         left = eager.records.get(key)
         right = other.records.get(key)
@@ -95,8 +119,8 @@ def _compare_records(eager: RunResult, other: RunResult, name: SiteNamer, diverg
             continue
         site = name(key)
         if other.ok and left["recorded_calls"] != right["recorded_calls"]:
-            divergence.differences.append(
-                Difference(("calls", key), f"the number of calls of {site}", str(left["recorded_calls"]), str(right["recorded_calls"]))
+            into.append(
+                Difference(("calls", key), f"the number of calls of {site}", str(left["recorded_calls"]), str(right["recorded_calls"]), other_value=right["recorded_calls"])
             )
         found = 0
         for call_left, call_right in zip(left["calls"], right["calls"]):
@@ -104,16 +128,22 @@ def _compare_records(eager: RunResult, other: RunResult, name: SiteNamer, diverg
                 break
             where = f"call #{call_left['index'] + 1} of {site}"
             if "error" in call_left or "error" in call_right:
-                left_text = _call_outcome(call_left)
-                right_text = _call_outcome(call_right)
+                left_text, right_text = _call_outcome(call_left), _call_outcome(call_right)
                 if left_text != right_text:
-                    divergence.differences.append(Difference(("call", key, call_left["index"], "error"), where, left_text, right_text))
+                    into.append(Difference(("call", key, call_left["index"], "error"), where, left_text, right_text, other_value=right_text))
                     found += 1
                 continue
             for difference in compare_values(call_left["value"], call_right["value"], rtol=rtol, atol=atol, limit=5):
                 path = f" at {difference.path}" if difference.path else ""
-                divergence.differences.append(
-                    Difference(("call", key, call_left["index"], difference.path), f"{where}{path}", difference.eager, difference.jitted, _reason(difference.reason))
+                into.append(
+                    Difference(
+                        ("call", key, call_left["index"], difference.path),
+                        f"{where}{path}",
+                        difference.eager,
+                        difference.jitted,
+                        _reason(difference.reason),
+                        other_value=difference.jitted_value,
+                    )
                 )
                 found += 1
 
@@ -123,3 +153,10 @@ def _call_outcome(call: dict) -> str:
         error = call["error"]
         return f"raised {error['type']}: {error['message']}"
     return f"returned {describe(call['value'])}"
+
+
+def changed_between(first: Difference, second: Difference, rtol: float = RTOL, atol: float = ATOL) -> bool:
+    """Whether two runs' values at the same difference differ from each other (both differ from eager)."""
+    if first.has_value and second.has_value:
+        return bool(compare_values(first.other_value, second.other_value, rtol=rtol, atol=atol, limit=1))
+    return first.other != second.other

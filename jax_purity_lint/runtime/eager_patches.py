@@ -56,6 +56,19 @@ def _eager_fori_loop(real_fori_loop: Callable) -> Callable:
     return fori_loop
 
 
+# id(patched) -> the original, for the one site an eager run keeps jitted
+_ORIGINALS: dict[int, Any] = {}
+
+
+def original_of(function: Any) -> Any:
+    return _ORIGINALS.get(id(function), function)
+
+
+def _patch(namespace: Any, name: str, replacement: Any) -> None:
+    _ORIGINALS[id(replacement)] = getattr(namespace, name)
+    setattr(namespace, name, replacement)
+
+
 def apply_eager_patches() -> None:
     """Patch the jax namespace in place, before the user's module is loaded (so that `from jax import
     checkpoint` picks up the patched version too)."""
@@ -64,7 +77,7 @@ def apply_eager_patches() -> None:
     for namespace in (jax, jax.ad_checkpoint):
         for name in ("checkpoint", "remat"):
             if hasattr(namespace, name):
-                setattr(namespace, name, identity_checkpoint)
-    jax.lax.scan = _eager_scan(jax.lax.scan)
-    jax.lax.fori_loop = _eager_fori_loop(jax.lax.fori_loop)
-    jax.eval_shape = stand_ins.eager_eval_shape
+                _patch(namespace, name, identity_checkpoint)
+    _patch(jax.lax, "scan", _eager_scan(jax.lax.scan))
+    _patch(jax.lax, "fori_loop", _eager_fori_loop(jax.lax.fori_loop))
+    _patch(jax, "eval_shape", stand_ins.eager_eval_shape)

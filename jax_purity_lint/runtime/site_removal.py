@@ -16,7 +16,8 @@ Switching a site off (``record=False``), the plain rewrite the attribution metho
 
 Recording (``record=True``, what the runtime checker runs): the callee or decorator expression ``E``
 becomes ``__jpl_runtime__.site(line, col, '<transform>', E)``; a switched-off site passes ``None``
-(no transformation) or the stand-in instead of ``E``.
+(no transformation) or the stand-in instead of ``E``; the one site kept jitted in an otherwise eager
+run (``switched_on``) gets a final ``True``.
 """
 
 from __future__ import annotations
@@ -163,8 +164,11 @@ def _stand_in(request: SiteRequest, callee: cst.BaseExpression) -> cst.Call:
     return _runtime_call("stand_in", _literal(request.transform), callee)
 
 
-def _recorded(request: SiteRequest, transform: cst.BaseExpression) -> cst.Call:
-    return _runtime_call("site", _literal(request.line), _literal(request.col), _literal(request.transform), transform)
+def _recorded(request: SiteRequest, transform: cst.BaseExpression, jit_enabled: bool = False) -> cst.Call:
+    arguments = [_literal(request.line), _literal(request.col), _literal(request.transform), transform]
+    if jit_enabled:
+        arguments.append(cst.Name("True"))
+    return _runtime_call("site", *arguments)
 
 
 def _switched_off_transform(request: SiteRequest, original: cst.BaseExpression) -> cst.BaseExpression:
@@ -184,9 +188,12 @@ _PASS_FUNCTION_THROUGH = cst.parse_expression("(lambda function, *_, **__: funct
 
 
 class _Rewriter(cst.CSTTransformer):
-    def __init__(self, located: Sequence[LocatedSite], switched_off: Optional[str], record: bool, multiline: set[int]):
+    def __init__(
+        self, located: Sequence[LocatedSite], switched_off: Optional[str], switched_on: Optional[str], record: bool, multiline: set[int]
+    ):
         self.by_node = {id(site.node): site for site in located}
         self.switched_off = switched_off
+        self.switched_on = switched_on  # in an eager run, the one site that stays jitted
         self.record = record
         self.multiline = multiline  # ids of call sites that span several lines
 
@@ -226,7 +233,7 @@ class _Rewriter(cst.CSTTransformer):
                 return updated.with_changes(decorator=_stand_in(request, expression))
             return updated.with_changes(decorator=cst.Name("__jpl_dropped__"))
         if self.record:
-            return updated.with_changes(decorator=_recorded(request, expression))
+            return updated.with_changes(decorator=_recorded(request, expression, request.key == self.switched_on))
         return updated
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
@@ -246,7 +253,7 @@ class _Rewriter(cst.CSTTransformer):
                 return updated.with_changes(func=_PASS_FUNCTION_THROUGH)
             return _parenthesized(function.value)
         if self.record:
-            return updated.with_changes(func=_recorded(request, updated.func))
+            return updated.with_changes(func=_recorded(request, updated.func, request.key == self.switched_on))
         return updated
 
 
@@ -270,11 +277,13 @@ def rewrite_sites(
     requests: Sequence[SiteRequest],
     *,
     switched_off: Optional[SiteRequest] = None,
+    switched_on: Optional[SiteRequest] = None,
     record: bool = True,
 ) -> str:
-    """The source with ``requests`` routed through the recorder (``record``) and ``switched_off``
-    (which must be one of ``requests``) switched off. Raises SiteNotFound, or ValueError if the
-    rewrite would move a line (it never should)."""
+    """The source with ``requests`` routed through the recorder (``record``), ``switched_off``
+    switched off, and ``switched_on`` marked to stay jitted inside an eager run (both must be among
+    ``requests``). Raises SiteNotFound, or ValueError if the rewrite would move a line (it never
+    should)."""
     module = cst.parse_module(source)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     index = _Index()
@@ -282,7 +291,9 @@ def rewrite_sites(
     located = [LocatedSite(request, _locate(request, index)) for request in requests]
     spans = _SpanFinder({id(site.node) for site in located})
     wrapper.visit(spans)
-    rewriter = _Rewriter(located, switched_off.key if switched_off else None, record, spans.multiline)
+    rewriter = _Rewriter(
+        located, switched_off.key if switched_off else None, switched_on.key if switched_on else None, record, spans.multiline
+    )
     rewritten = module.visit(rewriter).code
     if rewritten.count("\n") != source.count("\n"):
         raise ValueError("rewriting the trace sites would move lines")

@@ -30,6 +30,25 @@ def _inside_a_trace() -> bool:
     return not core.trace_state_clean()
 
 
+def _original_transform(applied: Any) -> Any:
+    """Undo the eager run's patches (checkpoint -> identity, ...) for the site kept jitted."""
+    from .eager_patches import original_of
+
+    return original_of(applied)
+
+
+def _with_jit_enabled(function: Callable) -> Callable:
+    """Calls of ``function`` run with jit on, even inside the eager run's ``jax.disable_jit()``."""
+    import jax
+
+    @functools.wraps(function)
+    def jitted_even_in_eager_run(*args: Any, **kwargs: Any) -> Any:
+        with jax.disable_jit(False):
+            return function(*args, **kwargs)
+
+    return jitted_even_in_eager_run
+
+
 def describe_exception(error: BaseException) -> dict:
     kind = type(error)
     module = kind.__module__
@@ -111,25 +130,31 @@ class SiteRecorder:
     def stand_in(self, transform: str, transform_expression: Any) -> Callable:
         return stand_in_for(transform, transform_expression)
 
-    def site(self, line: int, col: int, transform: str, applied: Optional[Callable]) -> Callable:
+    def site(self, line: int, col: int, transform: str, applied: Optional[Callable], jit_enabled: bool = False) -> Callable:
+        """``jit_enabled``: this site stays jitted (caching) although the run is eager."""
         log = self._log(line, col, transform)
+        if jit_enabled and applied is not None:
+            applied = _original_transform(applied)
         if is_immediate(transform):
             if applied is None:
                 raise RuntimeError(f"{transform} cannot be switched off without a stand-in")
-            return lambda *args, **kwargs: self.record_call(log, applied, args, kwargs)
+            immediate = _with_jit_enabled(applied) if jit_enabled else applied
+            return lambda *args, **kwargs: self.record_call(log, immediate, args, kwargs)
 
         def apply(*args: Any, **kwargs: Any) -> Any:
             function = _function_argument(args, kwargs)
             if function is None:  # a decorator factory, e.g. `jax.jit(static_argnames=...)` used later
                 decorator = (lambda fn: fn) if applied is None else applied(*args, **kwargs)
-                return lambda fn: self._wrap(log, decorator(fn))
+                return lambda fn: self._wrap(log, decorator(fn), jit_enabled)
             transformed = function if applied is None else applied(*args, **kwargs)
-            return self._wrap(log, transformed)
+            return self._wrap(log, transformed, jit_enabled)
 
         return apply
 
-    def _wrap(self, log: SiteLog, transformed: Any) -> Any:
-        return RecordingCallable(self, log, transformed) if callable(transformed) else transformed
+    def _wrap(self, log: SiteLog, transformed: Any, jit_enabled: bool = False) -> Any:
+        if not callable(transformed):
+            return transformed
+        return RecordingCallable(self, log, _with_jit_enabled(transformed) if jit_enabled else transformed)
 
     # -- recording ---------------------------------------------------------------------------------
 

@@ -94,14 +94,16 @@ def merge(
     jit_functions: Optional[Sequence[str]] = None,
     state_aware_functions: Optional[Sequence[str]] = None,
 ) -> Config:
-    """Overlay the options that were given (not None) onto `config`. Exclude patterns with a slash
-    are relative to `base`; codes are validated, so a typo is an error rather than a silent no-op."""
+    """Overlay the options that were given (not None) onto `config`; extend_exclude adds to it.
+    Exclude patterns with a slash are relative to `base`; codes are validated, so a typo is an error
+    rather than a silent no-op."""
     settings = config.settings
     return Config(
         select=config.select if select is None else _codes(select),
         ignore=config.ignore if ignore is None else _codes(ignore),
         exclude=config.exclude if exclude is None else _patterns(exclude, base),
-        extend_exclude=config.extend_exclude if extend_exclude is None else _patterns(extend_exclude, base),
+        # "extend" adds to what is configured already, on the command line as in pyproject.toml.
+        extend_exclude=config.extend_exclude + _patterns(extend_exclude or (), base),
         settings=Settings(
             jit_functions=settings.jit_functions if jit_functions is None else frozenset(jit_functions),
             state_aware_functions=(

@@ -27,12 +27,24 @@ def excluded(path: Path, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatch(absolute, p) for p in patterns)
 
 
+def excluded_with_folders(path: Path, patterns: Sequence[str]) -> bool:
+    """A named path is excluded if it or a folder on its way is: `experiments/run.py` under
+    `exclude = ["experiments"]`. Folders above the working directory do not count."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        below_cwd = absolute.relative_to(Path.cwd())
+    except ValueError:
+        below_cwd = absolute
+    steps = [below_cwd, *below_cwd.parents][:-1] if below_cwd.parts else []  # [:-1] drops "." or "/"
+    return any(excluded(step, patterns) for step in steps)
+
+
 def discover(paths: Sequence[Path], patterns: Sequence[str], force_exclude: bool = False) -> Iterator[Path]:
     """Folders are walked, skipping excluded entries; a path named explicitly is always checked
     unless `force_exclude` (pre-commit names every changed file, excluded or not)."""
     seen: set[str] = set()
     for path in paths:
-        if force_exclude and excluded(path, patterns):
+        if force_exclude and excluded_with_folders(path, patterns):
             continue
         for candidate in _walk(path, patterns) if path.is_dir() else [path]:
             key = os.path.abspath(candidate)
