@@ -16,6 +16,8 @@ class GlobalRebinding(Rule):
     The assignment runs once, while the function is traced. Later calls replay the compiled program
     and never execute it again, so a counter stops counting after the first call; worse, the global
     may end up holding a tracer that escaped the trace.
+    Reads of that global in the same function (`n = n + 1`) belong to this finding and are not
+    reported again as JPL100.
 
     ## Example
     ```python
