@@ -145,7 +145,7 @@ def render_page(doc: RuleDoc) -> str:
     for heading, body in doc.sections.items():
         parts += [f"## {heading}", "", body, ""]
         if heading == CONFIRM_HEADING:
-            parts += [f"Run `jax-purity-lint confirm PATH` to see it; see {RUNTIME_CHECKER_LINK}.", ""]
+            parts += [f"`jax-purity-lint confirm PATH` runs the checks: see {RUNTIME_CHECKER_LINK}.", ""]
     parts += [
         "---",
         "",

@@ -163,6 +163,8 @@ class ScopeCollector:
             self._not_a_read.update(id(n) for n in chain)
             effect = EffectKind.ATTR_STORE if isinstance(target, cst.Attribute) else EffectKind.ITEM_STORE
             detail = "del" if kind is BindingKind.DELETION else ("augmented" if kind is BindingKind.AUGMENTED else "")
+            if isinstance(target, cst.Subscript) and _is_ref_update(target):
+                detail = "ref"  # `ref[...] = v`: a JAX Ref / hijax Variable update, carried out of the trace
             self._effect(effect, root.value if root else None, path, target, detail=detail)
 
     # -- scopes -----------------------------------------------------------------------------------
@@ -185,6 +187,8 @@ class ScopeCollector:
         ordered = [*params]
         for param in ordered:
             scope.params.append(param.name.value)
+            if param.annotation is not None:
+                scope.param_annotations[param.name.value] = param.annotation.annotation
             scope.add_binding(
                 Binding(param.name.value, BindingKind.ARGUMENT, param.name, self.order, (), False)
             )
@@ -302,6 +306,12 @@ class ScopeCollector:
             qualified = None if relative else f"{module}.{name}"
             self._bind(bound, BindingKind.IMPORT, alias, qualified=qualified)
         return False
+
+    def visit_Return(self, node: cst.Return) -> None:
+        assert self.scope is not None
+        value = node.value
+        elements = [e.value for e in value.elements] if isinstance(value, (cst.Tuple, cst.List)) else [value]
+        self.scope.returned_names.update(e.value for e in elements if isinstance(e, cst.Name))
 
     def visit_Global(self, node: cst.Global) -> bool:
         assert self.scope is not None
@@ -457,6 +467,15 @@ class ScopeCollector:
     def visit_Name(self, node: cst.Name) -> None:
         if id(node) not in self._not_a_read:
             self._effect(EffectKind.READ, node.value, (), node)
+
+
+def _is_ref_update(target: cst.Subscript) -> bool:
+    elements = target.slice
+    return (
+        len(elements) == 1
+        and isinstance(elements[0].slice, cst.Index)
+        and isinstance(elements[0].slice.value, cst.Ellipsis)
+    )
 
 
 def _dotted(node: Union[cst.Attribute, cst.Name]) -> str:

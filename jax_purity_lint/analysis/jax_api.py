@@ -60,6 +60,9 @@ HOST_CALLBACKS = frozenset(
     }
 )
 
+# Argument types whose in-place updates jit carries back out (JAX refs, flax nnx variables and modules).
+STATEFUL_ARGUMENT_PREFIXES = ("flax.nnx.", "jax.Ref", "jax.core.Ref", "jax.experimental.mutable_array")
+
 # Retrace on every call: not a site on their own; what they wrap is traced only when reached.
 TRANSPARENT = frozenset(
     {

@@ -95,6 +95,8 @@ class Scope:
     children: list["Scope"] = field(default_factory=list)
     params: list[str] = field(default_factory=list)
     decorators: list[cst.Decorator] = field(default_factory=list)
+    param_annotations: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    returned_names: set[str] = field(default_factory=set)  # names returned whole: `return state` / `return out, state`
 
     @property
     def is_function(self) -> bool:

@@ -34,6 +34,11 @@ class Change:
     scope: Scope
     order: int
     attribute: Optional[str] = None  # for attribute stores: which attribute
+    in_loop: bool = False
+
+    def before_tracing(self, site_order: int, module: Scope) -> bool:
+        """Straight-line module code above the site: it has run before anything can be traced."""
+        return self.scope is module and not self.in_loop and self.order < site_order
 
 
 def describe_binding(binding: Binding) -> str:
@@ -73,7 +78,8 @@ class StateModel:
     def _sweep(self, scopes: list[Scope]) -> None:
         for name, bindings in self.module.bindings.items():
             for binding in _rebindings(bindings):
-                self._add_global(name, Change(binding.node, describe_binding(binding), self.module, binding.order))
+                change = Change(binding.node, describe_binding(binding), self.module, binding.order, in_loop=binding.in_loop)
+                self._add_global(name, change)
         for scope in scopes:
             if scope.kind is ScopeKind.MODULE:
                 continue
@@ -89,7 +95,7 @@ class StateModel:
             for name, bindings in scope.bindings.items():
                 if name in scope.global_names or name in scope.nonlocal_names:
                     continue
-                for binding in bindings:
+                for binding in bindings[1:]:  # the first binding gives the cell its value; later ones change it
                     if binding.kind is not BindingKind.ARGUMENT:
                         change = Change(binding.node, describe_binding(binding), scope, binding.order)
                         self.closure_changes.setdefault((id(scope), name), []).append(change)
@@ -100,6 +106,8 @@ class StateModel:
 
     def is_mutation(self, scope: Scope, effect: Effect) -> bool:
         """False for `x.update(...)`/`x.add(...)` unless `x` is a dict/set (or an attribute of `self`)."""
+        if effect.detail == "ref":
+            return False  # `ref[...] = v` updates a JAX Ref, which jit carries out of the trace
         if effect.kind is not EffectKind.MUTATOR_CALL or effect.detail not in AMBIGUOUS_MUTATORS:
             return True
         assert effect.root is not None
@@ -130,6 +138,7 @@ class StateModel:
             scope,
             effect.order,
             attribute=effect.path[0] if effect.path else None,
+            in_loop=effect.in_loop,
         )
         method = self.resolver.self_method(scope, effect.root)
         if method is not None and method.enclosing_class is not None:

@@ -87,7 +87,11 @@ class MutableGlobalRead(Rule):
             attribute = effect.path[0] if effect.path else None
             if attribute is not None and _is_method_of_instance(context, effect.root, attribute):
                 continue  # `counter.count()`: a call followed into the method, not a stale value
-            changes = context.state.changes_of_global(effect.root, attribute)
+            changes = [
+                c
+                for c in context.state.changes_of_global(effect.root, attribute)
+                if not c.before_tracing(trace.site.order, context.resolver.module)
+            ]
             if not changes or all(c.scope is scope and c.order >= effect.order for c in changes):
                 continue
             state = dotted(effect.root, effect.path)

@@ -33,7 +33,8 @@ class SelfMutation(Rule):
     ## Why is this bad?
     `jax.jit(counter.count)` runs `count` once, while tracing: the attribute is updated once, with a
     tracer, and every later call replays the compiled program without touching `self`. The counter
-    returns 1, 1, 1 instead of 1, 2, 3, and `self.n` holds a leaked tracer.
+    returns 1, 1, 1 instead of 1, 2, 3; when the new value depends on an argument, the attribute is
+    left holding a leaked tracer.
 
     ## Example
     ```python

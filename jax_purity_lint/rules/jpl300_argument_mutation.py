@@ -2,11 +2,20 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from ..analysis import jax_api
 from ..analysis.scopes import BindingKind, EffectKind
 from ..analysis.state import describe_effect
 from .base import Finding, Rule, RuleContext, dotted, function_name, traced_effects, where_traced
 
 _MUTATIONS = (EffectKind.ATTR_STORE, EffectKind.ITEM_STORE, EffectKind.MUTATOR_CALL)
+
+
+def _stateful_annotation(context: RuleContext, scope, name: str) -> bool:
+    annotation = scope.param_annotations.get(name)
+    if annotation is None:
+        return False
+    qualified = context.resolver.qualify(scope.parent or scope, annotation) or ""
+    return qualified.startswith(jax_api.STATEFUL_ARGUMENT_PREFIXES)
 
 
 class ArgumentMutation(Rule):
@@ -72,6 +81,10 @@ class ArgumentMutation(Rule):
                 continue
             if any(b.kind is not BindingKind.ARGUMENT and b.order < effect.order for b in bindings):
                 continue  # rebound to a local copy first
+            if _stateful_annotation(context, scope, effect.root):
+                continue  # `metrics: nnx.Variable`: a reference type whose updates jit carries out
+            if effect.root in scope.returned_names:
+                continue  # mutated and returned: the caller rebinds from the result, explicit state
             state = dotted(effect.root, effect.path)
             how = describe_effect(effect)
             root = effect.root

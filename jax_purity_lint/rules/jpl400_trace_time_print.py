@@ -14,8 +14,8 @@ class TraceTimePrint(Rule):
     Flags `print`, `logging` calls and writes to `sys.stdout`/`sys.stderr` in traced code.
 
     ## Why is this bad?
-    They run while the function is traced, once, and print tracers such as
-    `Traced<ShapedArray(float32[])>` instead of values; later calls print nothing at all.
+    They run while the function is traced, once, and print
+    tracers such as `JitTracer(~float32[])` instead of values; later calls print nothing at all.
 
     ## Example
     ```python

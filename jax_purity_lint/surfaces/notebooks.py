@@ -68,8 +68,10 @@ def join_cells(notebook: dict[str, Any]) -> JoinedNotebook:
         for number, line in enumerate(cell_lines, start=1):
             lines.append(line)
             origins.append((code_cell, number))
-        lines.append("")  # a blank line keeps one cell's last block from running into the next
-        origins.append((code_cell, len(cell_lines) + 1))
+        # A blank line keeps one cell's last block from running into the next. What is reported on
+        # it (a syntax error at the end of the cell) belongs to the cell's last line.
+        lines.append("")
+        origins.append((code_cell, max(1, len(cell_lines))))
     return JoinedNotebook("\n".join(lines) + "\n", tuple(origins))
 
 
