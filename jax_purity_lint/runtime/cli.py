@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .confirm import ConfirmOptions, collect_files, confirm_paths
+    from .confirm import ConfirmOptions, confirm_paths
     from .report import ProgressBar, render_json, render_text
 
     missing = [path for path in args.paths if not os.path.exists(path)]

@@ -30,7 +30,16 @@ from .experiment import RunResult, Subject, describe_subject, run_experiment
 from .sandbox import SandboxLimits
 from .site_removal import SiteNotFound, SiteRequest, rewrite_sites
 from .transforms import is_trace_only
-from .verdicts import DiagnosisVerdict, ModuleRuns, SiteOutcome, Verdict, decide_verdict
+from .verdicts import (
+    ALONE_ON,
+    SWITCHED_OFF,
+    DiagnosisVerdict,
+    ModuleRuns,
+    SiteOutcome,
+    Verdict,
+    decide_verdict,
+    untraceable_failure,
+)
 
 Analyzer = Callable[[str, str], list[Diagnostic]]
 _SKIPPED_FOLDERS = {"__pycache__", "node_modules", "site-packages"}
@@ -68,7 +77,7 @@ class FileReport:
     path: str
     verdicts: list[DiagnosisVerdict] = field(default_factory=list)
     drive: Optional[str] = None  # scenario | import
-    # agree | diverge | nondeterministic | eager failed | not run
+    # agree | diverge | nondeterministic | untraceable (jit cannot trace the code) | eager failed | not run
     agreement: str = "not run"
     first_difference: Optional[str] = None
     error: Optional[str] = None  # the file could not be analysed or run at all
@@ -180,8 +189,11 @@ class _FileConfirmer:
             requests = {}
 
         runs = ModuleRuns(subject.drive, self._run(subject, instrumented, "eager", "eager"))
-        if runs.eager.ok:
-            self._run_the_rest(subject, runs, sites, requests)
+        reached = any(runs.eager.calls_at(key) for key in requests)
+        if runs.eager.ok and (reached or self.options.include_clean):
+            self._run_the_rest(subject, instrumented, runs, sites, requests)
+        elif runs.eager.ok:
+            self.report.notes.append("the eager run called none of the diagnosed trace sites: nothing to compare")
         else:
             self.report.agreement = "eager failed"
             self.report.first_difference = f"the eager run fails: {runs.eager.failure.summary()}"
@@ -211,26 +223,43 @@ class _FileConfirmer:
                 sites[key] = SiteOutcome(key)
         return sites, requests
 
-    def _run_the_rest(self, subject: Subject, runs: ModuleRuns, sites: dict[str, SiteOutcome], requests: dict[str, SiteRequest]) -> None:
-        instrumented = rewrite_sites(self.source, list(requests.values())) if requests else self.source
+    def _run_the_rest(
+        self, subject: Subject, instrumented: str, runs: ModuleRuns, sites: dict[str, SiteOutcome], requests: dict[str, SiteRequest]
+    ) -> None:
         runs.jit = self._run(subject, instrumented, "jit", "jitted")
         runs.jit_divergence = self._compare(runs.eager, runs.jit)
         if not runs.jit_divergence:
             self.report.agreement = "agree"
             return
-        self.report.agreement = "diverge"
         self.report.first_difference = runs.jit_divergence.differences[0].describe()
+        if untraceable_failure(runs):  # no statement about state: no attribution to make
+            self.report.agreement = "untraceable"
+            return
+        self.report.agreement = "diverge"
 
-        reproduced_exactly = False
         for key, site in sites.items():
             if site.problem or key not in requests or runs.eager.calls_at(key) == 0:
                 continue
             request = requests[key]
-            switched_off = rewrite_sites(self.source, list(requests.values()), switched_off=request)
-            site.removed_run = self._run(subject, switched_off, "jit", f"jitted, site {key} off")
-            site.removed_divergence = self._compare(runs.eager, site.removed_run)
-            reproduced_exactly |= site.removed_run.ok and not site.removed_divergence
+            jitted_log = runs.jit.records.get(key)
+            only_inside_other_traces = bool(jitted_log) and jitted_log["recorded_calls"] == 0 and jitted_log["nested_calls"] > 0
+            if only_inside_other_traces:
+                # It cannot be switched off alone (a loop inside a trace has tracer bounds): the dual
+                # experiment keeps everything eager but this one site.
+                alone_on = rewrite_sites(self.source, list(requests.values()), switched_on=request)
+                site.experiment = ALONE_ON
+                site.run = self._run(subject, alone_on, "eager", f"eager, only site {key} jitted")
+            else:
+                switched_off = rewrite_sites(self.source, list(requests.values()), switched_off=request)
+                site.experiment = SWITCHED_OFF
+                site.run = self._run(subject, switched_off, "jit", f"jitted, site {key} off")
+            site.divergence = self._compare(runs.eager, site.run)
 
+        # A switched-off run that matches eager exactly is a second, independent reproduction of the
+        # eager result: the determinism check a second eager run would have been.
+        reproduced_exactly = any(
+            site.experiment == SWITCHED_OFF and site.run.ok and not site.divergence for site in sites.values() if site.run is not None
+        )
         if self.options.always_rerun_eager or not reproduced_exactly:
             runs.eager_again = self._run(subject, instrumented, "eager", "eager again")
             if runs.eager_again.ok:
@@ -266,6 +295,7 @@ def confirm_paths(
     on_file_done: Optional[Callable[[int, int, FileReport], None]] = None,
 ) -> ConfirmReport:
     started = time.monotonic()
+    sandbox.allow_new_runs()
     files = collect_files(paths)
     if analyzer is None and diagnostics_by_file is None:
         analyzer = default_analyzer()  # fail early (ImportError) rather than once per file

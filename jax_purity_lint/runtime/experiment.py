@@ -22,8 +22,8 @@ from .sandbox import SandboxLimits, SandboxOutcome, run_sandboxed
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding jax_purity_lint/
 # -s: no user site; -P: the script's folder is not put on sys.path; -B: no .pyc written next to
-# a user's sibling modules. PYTHON* variables are dropped from the environment instead of -E, so
-# PYTHONHASHSEED can pin set/dict-of-str ordering across runs.
+# a user's sibling modules. PYTHON* variables are filtered (below) instead of -E, so PYTHONHASHSEED
+# can pin the ordering of sets of strings across runs.
 _INTERPRETER_FLAGS = ("-s", "-P", "-B")
 _BOOTSTRAP = (
     "import sys; root = sys.argv.pop(); sys.path.insert(0, root); "
@@ -126,7 +126,9 @@ def describe_subject(path: Path, source: str) -> Subject:
 
 
 def _child_environment(run_dir: Path) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("PYTHON")}
+    # PYTHONSTARTUP, PYTHONINSPECT and friends change how the interpreter behaves: dropped.
+    # PYTHONPATH is how some projects make their own packages importable: kept.
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PYTHON") or name == "PYTHONPATH"}
     env.update(
         PYTHONHASHSEED="0",
         JAX_PLATFORMS=os.environ.get("JPL_CONFIRM_JAX_PLATFORMS", "cpu"),

@@ -27,6 +27,7 @@ _DRAIN_AFTER_EXIT_SECONDS = 0.5
 # Process groups of children still running, so an interrupted checker can end them all.
 _live_groups: set[int] = set()
 _live_lock = threading.Lock()
+_stopping = threading.Event()  # set when interrupted: no new child starts
 
 
 @dataclass
@@ -134,8 +135,14 @@ def _kill_everything(group: int, token: str) -> int:
     return killed
 
 
+def allow_new_runs() -> None:
+    _stopping.clear()
+
+
 def kill_all_running() -> None:
-    """End every sandboxed process group still running (used when the checker is interrupted)."""
+    """End every sandboxed process group still running and start no new one (the checker is
+    interrupted: threads still working on a file then fail fast instead of starting its next run)."""
+    _stopping.set()
     with _live_lock:
         groups = list(_live_groups)
     for group in groups:
@@ -155,6 +162,8 @@ def run_sandboxed(
     token = uuid.uuid4().hex
     child_env = {**env, TOKEN_VARIABLE: token}
     started = time.monotonic()
+    if _stopping.is_set():
+        return SandboxOutcome(None, False, b"", b"", False, False, 0.0, 0, start_error="the checker was interrupted")
     try:
         process = subprocess.Popen(
             list(argv),

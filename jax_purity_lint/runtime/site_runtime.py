@@ -53,9 +53,9 @@ def describe_exception(error: BaseException) -> dict:
     kind = type(error)
     module = kind.__module__
     name = kind.__qualname__ if module in ("builtins", "") else f"{module}.{kind.__qualname__}"
-    message = str(error)
-    first_lines = "\n".join(message.splitlines()[:3])
-    return {"type": name, "message": first_lines[:MAX_ERROR_CHARS]}
+    lines = str(error).strip().splitlines()
+    first_line = lines[0] if lines else ""  # the rest is in the traceback
+    return {"type": name, "message": first_line[:MAX_ERROR_CHARS]}
 
 
 @dataclass

@@ -17,7 +17,7 @@ from enum import Enum
 from typing import Optional
 
 from ..diagnostics import Diagnostic
-from .divergence import Difference, Divergence
+from .divergence import Difference, Divergence, changed_between, failure_key
 from .experiment import RunResult
 
 # Errors that mean "this code cannot be traced at all", whatever the Python state: no evidence of
@@ -66,14 +66,19 @@ class DiagnosisVerdict:
     attribution: str = ""  # what switching the site off showed
 
 
+SWITCHED_OFF = "switched off"  # jitted run with this one site switched off
+ALONE_ON = "alone on"  # eager run with only this site jitted (when it cannot be switched off alone)
+
+
 @dataclass
 class SiteOutcome:
     """What was learnt about one trace site of a module."""
 
     key: str  # "line:col"
     problem: Optional[str] = None  # why the site cannot be driven or switched off (-> skipped)
-    removed_run: Optional[RunResult] = None  # jitted, with this site switched off
-    removed_divergence: Optional[Divergence] = None
+    experiment: str = ""  # SWITCHED_OFF or ALONE_ON
+    run: Optional[RunResult] = None
+    divergence: Optional[Divergence] = None  # of ``run`` from the eager run
 
 
 @dataclass
@@ -89,13 +94,19 @@ class ModuleRuns:
 
 
 def untraceable_failure(runs: ModuleRuns) -> Optional[str]:
-    """The jitted run failed only because the code cannot be traced, not because of state."""
+    """The jitted run failed only because the code cannot be traced (a concretization error raised
+    while a trace site was tracing), not because of Python state. The same error raised outside any
+    traced call -- `float()` of a tracer leaked into a global -- is state, and does not count."""
     jit = runs.jit
     if jit is None or jit.ok or jit.failure.kind != "exception":
         return None
-    if jit.failure.type.rsplit(".", 1)[-1] in UNTRACEABLE_ERRORS:
-        return jit.failure.summary()
-    return None
+    error_type = jit.failure.type
+    if error_type.rsplit(".", 1)[-1] not in UNTRACEABLE_ERRORS:
+        return None
+    raised_in_a_traced_call = any(
+        call.get("error", {}).get("type") == error_type for log in jit.records.values() for call in log["calls"]
+    )
+    return jit.failure.summary() if raised_in_a_traced_call else None
 
 
 def _eager_failure_verdict(diagnosis: Diagnostic, eager: RunResult) -> DiagnosisVerdict:
@@ -122,10 +133,16 @@ def choose_evidence(diagnosis: Diagnostic, divergence: Divergence, among: Option
         return None
     best = min(candidates, key=lambda d: _evidence_priority(diagnosis.code, d))  # stable: first of its kind
     detail = best.detail
+    site_key = None if diagnosis.site is None else f"{diagnosis.site.line}:{diagnosis.site.col}"
+    calls = [d for d in divergence.differences + divergence.supporting if d.key[0] == "call"]
     if best.key[0] == "failure":  # say which call raised, when a site saw it
-        raising = next((d for d in divergence.differences if d.key[0] == "call" and d.key[-1] == "error"), None)
+        raising = next((d for d in calls if d.key[-1] == "error"), None)
         if raising is not None:
             detail = f"{raising.where} {raising.other}"
+    elif best.key[0] != "call":  # scenario mode: name the first call of this site that differed
+        at_site = next((d for d in calls if d.key[1] == site_key), None)
+        if at_site is not None:
+            detail = "; ".join(filter(None, [detail, f"first differing call: {at_site.describe()}"]))
     return Evidence(best.where, best.eager, best.other, detail)
 
 
@@ -169,39 +186,83 @@ def decide_verdict(diagnosis: Diagnostic, runs: Optional[ModuleRuns], site: Opti
             return DiagnosisVerdict(
                 diagnosis, Verdict.INCONCLUSIVE, f"the eager run is not reproducible: two eager runs differ ({first.describe('second eager')})"
             )
-    if site is None or site.removed_run is None or site.removed_divergence is None:
+    if site is None or site.run is None or site.divergence is None:
         return DiagnosisVerdict(diagnosis, Verdict.SKIPPED, "this trace site was not switched off, so the divergence cannot be attributed to it")
-    removed = site.removed_run
+    if site.experiment == ALONE_ON:
+        return _decide_alone_on(diagnosis, divergence, site)
+    return _decide_switched_off(diagnosis, divergence, site)
+
+
+def _decide_switched_off(diagnosis: Diagnostic, divergence: Divergence, site: SiteOutcome) -> DiagnosisVerdict:
+    removed = site.run
     if not removed.ok:
-        failure_key = ("failure", removed.failure.kind, removed.failure.type)
-        if failure_key in divergence.keys:  # the same failure as the jitted run: the site is not the cause
-            fixed: set = set()
-        else:  # a run that stopped early has no values to compare: nothing can be concluded
+        if failure_key(removed) not in divergence.keys:  # stopped early: no values to compare
             return DiagnosisVerdict(
                 diagnosis, Verdict.INCONCLUSIVE, f"the jitted run with this site switched off fails: {removed.failure.summary()}"
             )
+        fixed: set = set()  # the same failure as the jitted run: this site is not its cause
+        changed: list[tuple[Difference, Difference]] = []
     else:
-        fixed = divergence.keys - site.removed_divergence.keys
-    if not fixed:
-        first = divergence.differences[0]
+        fixed = divergence.keys - site.divergence.keys
+        remaining = site.divergence.by_key()
+        changed = [
+            (difference, remaining[difference.key])
+            for difference in divergence.differences
+            if difference.key in remaining and changed_between(difference, remaining[difference.key])
+        ]
+    if fixed:
+        if site.divergence:
+            attribution = (
+                f"switching this site off removes {len(fixed)} of the jitted run's {len(divergence.keys)} differences from eager; "
+                "the others come from elsewhere"
+            )
+        else:
+            attribution = "with this site switched off the jitted run matches the eager run"
+        return DiagnosisVerdict(
+            diagnosis, Verdict.CONFIRMED, "the jitted run departs from the eager run",
+            evidence=choose_evidence(diagnosis, divergence, among=fixed), attribution=attribution,
+        )
+    if changed:
+        jitted, switched_off = changed[0]
+        attribution = (
+            f"switching this site off changes the departure without removing it: {jitted.where}: eager {jitted.eager}, "
+            f"jitted {jitted.other}, with this site off {switched_off.other}; the rest comes from elsewhere"
+        )
+        return DiagnosisVerdict(
+            diagnosis, Verdict.CONFIRMED, "the jitted run departs from the eager run",
+            evidence=choose_evidence(diagnosis, divergence, among={jitted.key for jitted, _ in changed}), attribution=attribution,
+        )
+    return DiagnosisVerdict(
+        diagnosis,
+        Verdict.NOT_REPRODUCED,
+        "divergence not attributable to this site: with it switched off the jitted run departs from eager just the same "
+        f"({divergence.differences[0].describe()})",
+        evidence=choose_evidence(diagnosis, divergence),
+    )
+
+
+def _decide_alone_on(diagnosis: Diagnostic, divergence: Divergence, site: SiteOutcome) -> DiagnosisVerdict:
+    """The site only ever ran inside another trace, so it cannot be switched off on its own: the dual
+    experiment -- everything eager but this site -- must reproduce part of the jitted departure."""
+    alone = site.run
+    if not alone.ok and failure_key(alone) not in divergence.keys:
+        return DiagnosisVerdict(
+            diagnosis, Verdict.INCONCLUSIVE, f"the eager run with only this site jitted fails: {alone.failure.summary()}"
+        )
+    reproduced = divergence.keys & site.divergence.keys
+    if not reproduced:
         return DiagnosisVerdict(
             diagnosis,
             Verdict.NOT_REPRODUCED,
-            "divergence not attributable to this site: the jitted run still departs from eager with this site switched off "
-            f"({first.describe()})",
+            "divergence not attributable to this site: it runs inside another traced function, and an eager run with only "
+            f"this site jitted does not depart from eager the way the jitted run does ({divergence.differences[0].describe()})",
             evidence=choose_evidence(diagnosis, divergence),
         )
-    if site.removed_divergence:
-        attribution = (
-            f"switching this site off removes {len(fixed)} of the jitted run's {len(divergence.keys)} differences from eager; "
-            "the others come from elsewhere"
-        )
-    else:
-        attribution = "with this site switched off the jitted run matches the eager run"
+    attribution = (
+        "this site runs inside another traced function, so it cannot be switched off alone; instead an eager run with only "
+        f"this site jitted reproduces {len(reproduced)} of the jitted run's {len(divergence.keys)} differences from eager"
+    )
     return DiagnosisVerdict(
-        diagnosis,
-        Verdict.CONFIRMED,
-        "the jitted run departs from the eager run",
-        evidence=choose_evidence(diagnosis, divergence, among=fixed),
-        attribution=attribution,
+        diagnosis, Verdict.CONFIRMED, "the jitted run departs from the eager run",
+        evidence=choose_evidence(diagnosis, divergence, among=reproduced), attribution=attribution,
     )
