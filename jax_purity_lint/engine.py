@@ -2,36 +2,120 @@
 
 from __future__ import annotations
 
+import io
+import tokenize
+import traceback
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Union
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .analysis import analyse_module, might_trace
 from .diagnostics import Diagnostic, TraceSite
+from .preflight import python_verdict, text_problem
 from .rules import ALL_RULES, ANALYSIS_FAILURE_CODE, Finding, RuleContext
 from .rules.base import function_name
 from .settings import DEFAULT_SETTINGS, Settings
 
 
-def analyze_source(source: str, filename: str = "<unknown>", settings: Optional[Settings] = None) -> list[Diagnostic]:
+def analyze_source(
+    source: Union[str, bytes], filename: str = "<unknown>", settings: Optional[Settings] = None
+) -> list[Diagnostic]:
     """All diagnostics for one module's source. Never raises: failures become one JPL001 diagnostic."""
-    settings = settings or DEFAULT_SETTINGS
+    try:
+        return _analyze(source, settings or DEFAULT_SETTINGS)
+    except Exception as error:  # the last line of defence: a bug of ours must not take flake8 down
+        try:
+            return [_failure_from(error, "analyse")]
+        except Exception:  # even describing it failed
+            return [analysis_failure(f"internal error {type(error).__name__}")]
+
+
+def _analyze(source: Union[str, bytes], settings: Settings) -> list[Diagnostic]:
+    if isinstance(source, bytes):
+        try:
+            source = decode_source(source)
+        except (UnicodeDecodeError, SyntaxError, LookupError) as error:  # bad bytes, cookie or codec
+            return [analysis_failure(f"cannot decode it: {describe_exception(error)}")]
+    source = source[1:] if source.startswith("\ufeff") else source
     if not might_trace(source, settings):
         return []
+    problem = text_problem(source)
+    if problem is not None:
+        return [analysis_failure(problem[0], problem[1])]
+    python = python_verdict(source)
+    if python.too_deep is not None:  # libcst would crash the process (SIGSEGV) or take minutes
+        return [analysis_failure(python.too_deep)]
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
-        return [analysis_failure(f"libcst cannot parse it: {_first_line(str(error))}", error.raw_line, error.raw_column)]
-    except (RecursionError, MemoryError) as error:
-        return [analysis_failure(f"it is too deeply nested to parse ({type(error).__name__})")]
+        return [syntax_failure(error, python.syntax_error)]
+    except Exception as error:
+        return [_failure_from(error, "parse")]
     try:
         return diagnose(module, settings)
-    except RecursionError:
-        return [analysis_failure("it is too deeply nested to analyse (RecursionError)")]
-    except Exception as error:  # a bug of ours must not take flake8 down for the whole repository
-        return [analysis_failure(f"internal error {type(error).__name__}: {error}")]
+    except Exception as error:
+        return [_failure_from(error, "analyse")]
+
+
+def syntax_failure(error: cst.ParserSyntaxError, python_error: Optional[SyntaxError]) -> Diagnostic:
+    """Python's own message and position when it also rejects the file: libcst's tokenizer errors
+    all say `@ 1:1`, while Python names the unclosed bracket or string and its line."""
+    if python_error is not None and python_error.lineno:
+        message = f"it is not valid Python: {python_error.msg}"
+        return analysis_failure(message, python_error.lineno, (python_error.offset or 1) - 1)
+    return analysis_failure(f"libcst cannot parse it: {_first_line(str(error))}", error.raw_line, error.raw_column)
+
+
+def _failure_from(error: Exception, stage: str) -> Diagnostic:
+    """JPL001 for an exception: resource limits are the file's doing, anything else is a bug of ours."""
+    if _raised_by(error, RecursionError):
+        return analysis_failure(f"it is too deeply nested to {stage} (RecursionError)")
+    if _raised_by(error, MemoryError):
+        return analysis_failure(f"it is too large to {stage} (MemoryError)")
+    if stage == "parse":
+        return analysis_failure(f"libcst cannot parse it: {describe_exception(error)}")
+    return analysis_failure(f"internal error {describe_exception(error)}{_where(error)}")
+
+
+def _raised_by(error: BaseException, kind: type[BaseException]) -> bool:
+    """`error` or an exception it was raised while handling (libcst turns a RecursionError in
+    position tracking into a KeyError) is a `kind`."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def describe_exception(error: BaseException) -> str:
+    """`Type: first line of the message`, short, and never failing itself: str() of an exception
+    holding a CST node renders the whole tree, which can be huge or recurse without end."""
+    name = type(error).__name__
+    try:
+        plain = all(isinstance(arg, (str, int, float)) for arg in error.args)
+        text = _first_line(str(error))[:200] if plain and error.args else ""
+    except Exception:
+        text = ""
+    return f"{name}: {text}" if text else name
+
+
+def _where(error: BaseException) -> str:
+    """` at analysis/sites.py:247`: the innermost frame of ours, so a user's bug report points somewhere."""
+    try:
+        frames = traceback.extract_tb(error.__traceback__)
+    except Exception:
+        return ""
+    package = str(Path(__file__).parent)
+    ours = [frame for frame in frames if frame.filename.startswith(package)]
+    if not ours:
+        return ""
+    relative = Path(ours[-1].filename).relative_to(package).as_posix()
+    return f" at {relative}:{ours[-1].lineno}"
 
 
 def analyze_path(path: Path, settings: Optional[Settings] = None) -> list[Diagnostic]:
@@ -44,17 +128,21 @@ def analyze_path(path: Path, settings: Optional[Settings] = None) -> list[Diagno
 
 def read_source(path: Path) -> str:
     """Decode as Python does: a coding cookie or BOM, else UTF-8."""
-    import tokenize
-
     with tokenize.open(path) as handle:
         return handle.read()
+
+
+def decode_source(data: bytes) -> str:
+    """Bytes decoded as Python decodes a file (coding cookie or BOM, else UTF-8), newlines kept."""
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return data.decode(encoding)
 
 
 def diagnose(module: cst.Module, settings: Settings) -> list[Diagnostic]:
     analysis = analyse_module(module, settings)
     if not analysis.traced:
         return []
-    context = RuleContext(analysis.resolver, analysis.state, analysis.traced)
+    context = RuleContext(analysis.resolver, analysis.state, analysis.traced, analysis.hijax)
     findings = [finding for rule in ALL_RULES for finding in rule().check(context)]
     if not findings:
         return []

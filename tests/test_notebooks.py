@@ -174,3 +174,14 @@ def test_github_format_puts_the_cell_in_the_message(project):
     [line] = result.stdout.splitlines()
     expected = f"::warning file={SEED_NOTEBOOK.as_posix()},title=JPL200 (self-mutation)::cell 1, line 12: JPL200 "
     assert line.startswith(expected)
+
+
+def test_a_shell_escape_that_is_the_only_statement_of_a_block_keeps_the_cell_parsable(project):
+    cells = [
+        "import os\nimport jax\nif not os.path.exists('data'):\n    !git clone https://example.invalid/data\n",
+        "g = 0.0\n\n@jax.jit\ndef f(x):\n    return x + g\n",
+        "g = 1.0\n",
+    ]
+    write_notebook(project / "nb.ipynb", cells)
+    result = run_cli("check", "nb.ipynb", cwd=project)
+    assert findings(result.stdout) == [(2, 5, "JPL100")]

@@ -22,6 +22,7 @@ class ModuleAnalysis:
     sites: list[TraceSite]
     traced: dict[Scope, TraceContext]
     state: StateModel
+    hijax: bool  # the module turns on flax nnx's hijax mode: Variables are refs jit carries out
 
 
 def might_trace(source: str, settings: Settings) -> bool:
@@ -40,4 +41,4 @@ def analyse_module(module: cst.Module, settings: Settings) -> ModuleAnalysis:
     first_site_order = min((site.order for site in sites), default=0)
     # State is only worth sweeping when something is traced.
     state = StateModel(resolver, collected.all_scopes if traced else [], first_site_order)
-    return ModuleAnalysis(module, resolver, sites, traced, state)
+    return ModuleAnalysis(module, resolver, sites, traced, state, collected.turns_on_hijax)

@@ -86,6 +86,7 @@ class ScopeCollector:
         self._loop_depth = 0
         self._not_a_read: set[int] = set()  # Names/Attributes that are stores, keywords or consumed roots
         self._statement_calls: set[int] = set()  # calls whose result is thrown away
+        self.turns_on_hijax = False  # a call with `hijax=True`: nnx Variables here are JAX refs
         self.applied_calls: set[int] = set()  # calls whose result is called at once: `jax.jit(f)(x)`
 
     # -- bookkeeping ------------------------------------------------------------------------------
@@ -405,6 +406,8 @@ class ScopeCollector:
     def visit_Arg(self, node: cst.Arg) -> None:
         if node.keyword is not None:
             self._not_a_read.add(id(node.keyword))
+            if node.keyword.value == "hijax" and isinstance(node.value, cst.Name) and node.value.value == "True":
+                self.turns_on_hijax = True
 
     def visit_Expr(self, node: cst.Expr) -> None:
         if isinstance(node.value, cst.Call):

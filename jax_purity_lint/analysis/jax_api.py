@@ -11,6 +11,8 @@ CANONICAL = {
     "jax.api.jit": "jax.jit",
     "eqx.filter_jit": "equinox.filter_jit",
     "flax.nnx.transforms.compilation.jit": "flax.nnx.jit",
+    "flax.nnx.compat.jit": "flax.nnx.jit",  # partial(nnx.jit, graph=True, graph_updates=True)
+    "flax.linen.transforms.jit": "flax.linen.jit",
 }
 
 # Compile-and-cache: the body runs once per cache key; globals, closures and a non-argument
@@ -26,11 +28,14 @@ COMPILE_AND_CACHE = frozenset(
         "equinox.filter_pmap",
         "flax.nnx.jit",
         "flax.nnx.pmap",
+        "flax.linen.jit",
+        "flax.core.lift.jit",
     }
 )
 
-# State-aware: Python-side mutation of modules passed in is carried back out.
-STATE_AWARE = frozenset({"flax.nnx.jit", "flax.nnx.pmap"})
+# State-aware: Python-side mutation of modules passed in is carried back out (nnx graph state,
+# linen variables through the lifted transformation).
+STATE_AWARE = frozenset({"flax.nnx.jit", "flax.nnx.pmap", "flax.linen.jit", "flax.core.lift.jit"})
 
 # Cached by function identity even without jit: positions of the function arguments.
 IDENTITY_CACHED_ARGUMENTS = {

@@ -31,6 +31,7 @@ class RuleContext:
     resolver: Resolver
     state: StateModel
     traced: dict[Scope, TraceContext]
+    hijax: bool = False  # item updates of nnx Variables are ref updates in this module
 
 
 class Rule:

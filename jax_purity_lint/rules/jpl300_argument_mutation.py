@@ -81,6 +81,8 @@ class ArgumentMutation(Rule):
                 continue
             if any(b.kind is not BindingKind.ARGUMENT and b.order < effect.order for b in bindings):
                 continue  # rebound to a local copy first
+            if context.hijax and effect.kind is EffectKind.ITEM_STORE:
+                continue  # `v["a"] += 1` on a hijax nnx Variable: a ref update jit carries out
             if _stateful_annotation(context, scope, effect.root):
                 continue  # `metrics: nnx.Variable`: a reference type whose updates jit carries out
             if effect.root in scope.returned_names:

@@ -1,5 +1,5 @@
 """Jupyter notebooks: code cells joined so cross-cell globals are understood; magics and shell lines
-blanked (line numbers kept); findings mapped back to `cell N:line L`."""
+replaced by `pass` (line numbers kept); findings mapped back to `cell N:line L`."""
 
 from __future__ import annotations
 
@@ -42,7 +42,16 @@ def _cell_lines(cell: dict[str, Any]) -> list[str]:
     lines = text.splitlines()
     if lines and lines[0].lstrip().startswith("%%"):
         return [""] * len(lines)  # a cell magic (%%bash, %%timeit): the cell is not plain Python
-    return ["" if _is_ipython_only(line) else line for line in lines]
+    return [_as_python(line) for line in lines]
+
+
+def _as_python(line: str) -> str:
+    """IPython-only lines become `pass` at their own indentation: blank, an `if` whose only
+    statement is `!git clone ...` would no longer parse."""
+    if not _is_ipython_only(line):
+        return line
+    indentation = line[: len(line) - len(line.lstrip())]
+    return f"{indentation}pass"
 
 
 def _is_ipython_only(line: str) -> bool:

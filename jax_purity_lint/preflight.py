@@ -1,0 +1,129 @@
+"""Cheap checks before libcst parses a file: text that would make it crash, hang or mislead.
+
+libcst's native parser recurses on the C stack: a few thousand nested brackets or chained operators
+crash the whole process (SIGSEGV), which no `except` can catch, and long chains take minutes before
+that. CPython's own parser has guards (at most 200 nested brackets, a bounded parse stack), so what
+it accepts is nearly always safe to hand to libcst. The exceptions are what CPython keeps flat and
+libcst nests: `a and b and ...` and dotted import names, which crash libcst near 10,000 terms. A
+file CPython rejects may still be newer syntax than the running Python (libcst knows 3.12-3.14
+syntax on any interpreter). Those two cases get a token-level estimate of the nesting instead.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+import warnings
+from dataclasses import dataclass
+from typing import Optional
+
+# CPython's tokenizer refuses deeper bracket nesting (MAXLEVEL); libcst crashes near 1,300.
+MAX_BRACKET_DEPTH = 200
+# Estimated expression depth past which libcst's parser risks the C stack. The analysis itself stops
+# (RecursionError, reported as JPL001) far earlier, so nothing analysable is turned away.
+MAX_EXPRESSION_DEPTH = 1000
+
+_OPENING, _CLOSING = "([{", ")]}"
+_SEPARATORS = frozenset({",", ";", "="})
+# Keywords that chain one expression into the next (`not not x`, `a if b else c if ...`, `lambda: ...`).
+_CHAINING_KEYWORDS = frozenset({"not", "and", "or", "if", "else", "lambda", "await", "in", "is", "yield"})
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+# Gates for the token estimate on files CPython accepts, cheap (C speed) and generous: a chain that
+# could crash libcst needs thousands of `and`/`or` in the file, or a thousand dots in a row.
+_BOOLEAN_OPERATOR = re.compile(r"\b(?:and|or)\b")
+_BOOLEAN_OPERATORS_WORTH_COUNTING = 2000
+_DOTTED_RUN = re.compile(r"(?:\.[\s\\]*\w+[\s\\]*){1000}")
+
+
+def text_problem(source: str) -> Optional[tuple[str, int]]:
+    """A reason (and line) why this text cannot be Python source at all, or None."""
+    null = source.find("\x00")
+    if null >= 0:
+        return "it contains a null byte", line_of(source, null)
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError as error:  # lone surrogates: a str no file decodes to
+        return f"it is not valid Unicode text (a lone surrogate, {source[error.start]!r})", line_of(source, error.start)
+    return None
+
+
+@dataclass(frozen=True)
+class PythonVerdict:
+    """What CPython's own parser says: fine, a syntax error (with its line), or nested too deeply."""
+
+    syntax_error: Optional[SyntaxError] = None
+    too_deep: Optional[str] = None
+
+
+def python_verdict(source: str) -> PythonVerdict:
+    """Parse with CPython (C, fast, guarded); where it rejects the syntax, estimate nesting from tokens."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes and the like are not our business
+            ast.parse(source)
+    except (RecursionError, MemoryError) as error:  # CPython's parse-stack guard
+        return PythonVerdict(too_deep=f"it is nested too deeply for Python's own parser ({type(error).__name__})")
+    except SyntaxError as error:
+        if _is_nesting_message(str(error.msg)):
+            return PythonVerdict(error, f"it is nested too deeply: {error.msg} (line {error.lineno})")
+        # Maybe syntax newer than this Python, which libcst may know: count tokens instead.
+        return PythonVerdict(error, token_nesting_problem(source))
+    except Exception:  # ValueError, OverflowError, ...: libcst gives its own verdict
+        return PythonVerdict(too_deep=token_nesting_problem(source))
+    if _may_hold_long_flat_chain(source):
+        return PythonVerdict(too_deep=token_nesting_problem(source))
+    return PythonVerdict()
+
+
+def _may_hold_long_flat_chain(source: str) -> bool:
+    """Could the file hold a chain CPython keeps flat but libcst nests (see the module docstring)?"""
+    many_boolean_operators = len(_BOOLEAN_OPERATOR.findall(source)) >= _BOOLEAN_OPERATORS_WORTH_COUNTING
+    return many_boolean_operators or _DOTTED_RUN.search(source) is not None
+
+
+def token_nesting_problem(source: str) -> Optional[str]:
+    """Estimate nesting from tokens: bracket depth, plus operators chained within one element.
+
+    An element is the text between separators (`,` `;` `=` or a new statement) at one bracket level;
+    `- - - x`, `a + b + ...` or `a.b.c...` deepen the tree inside one element, `[-1, -2, ...]` does not.
+    """
+    chained = [0]  # per open bracket: chaining tokens in the current element
+    estimate = 0  # sum(chained) + open brackets: an upper bound on the tree depth so far
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            text = token.string
+            if token.type == tokenize.OP and text in _OPENING:
+                chained[-1] += 1
+                chained.append(0)
+                estimate += 2
+                if len(chained) - 1 > MAX_BRACKET_DEPTH:
+                    return f"brackets are nested more than {MAX_BRACKET_DEPTH} deep (line {token.start[0]})"
+            elif token.type == tokenize.OP and text in _CLOSING:
+                if len(chained) > 1:
+                    estimate -= chained.pop() + 1
+            elif token.type in (tokenize.NEWLINE, tokenize.ENDMARKER) or (
+                token.type == tokenize.OP and text in _SEPARATORS
+            ):
+                estimate -= chained[-1]
+                chained[-1] = 0
+            elif token.type == tokenize.OP or (token.type == tokenize.NAME and text in _CHAINING_KEYWORDS):
+                chained[-1] += 1
+                estimate += 1
+            if estimate > MAX_EXPRESSION_DEPTH:
+                return f"an expression is nested more than {MAX_EXPRESSION_DEPTH} deep (line {token.start[0]})"
+    except (tokenize.TokenError, SyntaxError, ValueError) as error:
+        # Tokenizers that enforce Python's own limit (3.12+) say so; other errors are libcst's to report.
+        if _is_nesting_message(str(error)):
+            return f"it is nested too deeply: {error}"
+    return None
+
+
+def line_of(source: str, index: int) -> int:
+    """The 1-based line of `source[index]`, counting lines as Python does (\\n, \\r\\n or \\r)."""
+    return len(_NEWLINE.findall(source, 0, index)) + 1
+
+
+def _is_nesting_message(message: str) -> bool:
+    return "too many nested" in message or "too deeply nested" in message
