@@ -40,5 +40,5 @@ def analyse_module(module: cst.Module, settings: Settings) -> ModuleAnalysis:
     traced = Reachability(resolver).traced_scopes(sites) if sites else {}
     first_site_order = min((site.order for site in sites), default=0)
     # State is only worth sweeping when something is traced.
-    state = StateModel(resolver, collected.all_scopes if traced else [], first_site_order)
+    state = StateModel(resolver, collected.all_scopes if traced else [], first_site_order, collected.loop_ends)
     return ModuleAnalysis(module, resolver, sites, traced, state, collected.turns_on_hijax)

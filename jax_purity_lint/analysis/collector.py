@@ -83,7 +83,8 @@ class ScopeCollector:
         self.all_scopes: list[Scope] = []
         self.scope_of_node: dict[int, Scope] = {}
         self._branch: list[tuple[int, int]] = []
-        self._loop_depth = 0
+        self._loops: tuple[int, ...] = ()  # enclosing loop statements in the current scope, outermost first
+        self.loop_ends: dict[int, int] = {}  # loop statement id -> order of the last node inside it
         self._not_a_read: set[int] = set()  # Names/Attributes that are stores, keywords or consumed roots
         self._statement_calls: set[int] = set()  # calls whose result is thrown away
         self.turns_on_hijax = False  # a call with `hijax=True`: nnx Variables here are JAX refs
@@ -122,10 +123,10 @@ class ScopeCollector:
         return scope
 
     def _in_scope(self, scope: Scope, body: Sequence[Optional[cst.CSTNode]]) -> None:
-        saved = (self.scope, self._branch, self._loop_depth)
-        self.scope, self._branch, self._loop_depth = scope, [], 0
+        saved = (self.scope, self._branch, self._loops)
+        self.scope, self._branch, self._loops = scope, [], ()
         self._walk(body)
-        self.scope, self._branch, self._loop_depth = saved
+        self.scope, self._branch, self._loops = saved
 
     def _bind(self, name: str, kind: BindingKind, node: cst.CSTNode, **extra) -> Binding:
         assert self.scope is not None
@@ -135,7 +136,8 @@ class ScopeCollector:
             node=node,
             order=self.order,
             branch=tuple(self._branch),
-            in_loop=self._loop_depth > 0,
+            in_loop=bool(self._loops),
+            loop=self._loops[0] if self._loops else None,
             **extra,
         )
         self.scope.add_binding(binding)
@@ -144,7 +146,16 @@ class ScopeCollector:
     def _effect(self, kind: EffectKind, root: Optional[str], path: tuple[str, ...], node: cst.CSTNode, **extra) -> None:
         assert self.scope is not None
         self.scope.effects.append(
-            Effect(kind=kind, root=root, path=path, node=node, order=self.order, in_loop=self._loop_depth > 0, **extra)
+            Effect(
+                kind=kind,
+                root=root,
+                path=path,
+                node=node,
+                order=self.order,
+                in_loop=bool(self._loops),
+                loop=self._loops[0] if self._loops else None,
+                **extra,
+            )
         )
 
     # -- stores -----------------------------------------------------------------------------------
@@ -224,8 +235,8 @@ class ScopeCollector:
         first_iterable = node.for_in.iter  # evaluated in the enclosing scope
         self._walk([first_iterable])
         scope = self._open_scope(ScopeKind.COMPREHENSION, "<comprehension>", node)
-        saved = (self.scope, self._branch, self._loop_depth)
-        self.scope, self._branch, self._loop_depth = scope, [], 0
+        saved = (self.scope, self._branch, self._loops)
+        self.scope, self._branch, self._loops = scope, [], ()
         for_in: Optional[cst.CompFor] = node.for_in
         while for_in is not None:
             self._store(for_in.target, BindingKind.OTHER)
@@ -235,7 +246,7 @@ class ScopeCollector:
             self._walk(condition.test for condition in for_in.ifs)
             for_in = for_in.inner_for_in
         self._walk(parts)
-        self.scope, self._branch, self._loop_depth = saved
+        self.scope, self._branch, self._loops = saved
         return False
 
     def visit_ListComp(self, node: cst.ListComp) -> bool:
@@ -346,10 +357,12 @@ class ScopeCollector:
         self._walk(nodes)
         self._branch.pop()
 
-    def _loop_body(self, nodes: Sequence[Optional[cst.CSTNode]]) -> None:
-        self._loop_depth += 1
+    def _loop_body(self, loop: cst.CSTNode, nodes: Sequence[Optional[cst.CSTNode]]) -> None:
+        saved = self._loops
+        self._loops = (*saved, id(loop))
         self._walk(nodes)
-        self._loop_depth -= 1
+        self._loops = saved
+        self.loop_ends[id(loop)] = self.order
 
     def visit_If(self, node: cst.If) -> bool:
         self._walk([node.test])
@@ -380,15 +393,17 @@ class ScopeCollector:
 
     def visit_For(self, node: cst.For) -> bool:
         self._walk([node.iter])
-        self._loop_depth += 1
+        saved = self._loops
+        self._loops = (*saved, id(node))
         self._store(node.target, BindingKind.LOOP_TARGET)
         self._walk([node.target, node.body])
-        self._loop_depth -= 1
+        self._loops = saved
+        self.loop_ends[id(node)] = self.order
         self._walk([node.orelse])
         return False
 
     def visit_While(self, node: cst.While) -> bool:
-        self._loop_body([node.test, node.body])
+        self._loop_body(node, [node.test, node.body])
         self._walk([node.orelse])
         return False
 

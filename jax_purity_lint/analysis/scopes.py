@@ -38,6 +38,7 @@ class Binding:
     order: int  # pre-order position in the module: "before"/"after" without positions
     branch: tuple[tuple[int, int], ...]  # (compound statement id, branch index) from the scope root
     in_loop: bool
+    loop: Optional[int] = None  # the outermost loop statement around it, in its scope
     value: Optional[cst.BaseExpression] = None  # right-hand side of a plain assignment
     qualified: Optional[str] = None  # for imports: the dotted name the binding stands for
     scope: Optional["Scope"] = None  # for FUNCTION/CLASS bindings and lambdas: the scope they open
@@ -69,6 +70,7 @@ class Effect:
     node: cst.CSTNode  # where to report
     order: int
     in_loop: bool = False
+    loop: Optional[int] = None  # the outermost loop statement around it, in its scope
     detail: str = ""  # the mutating method's name, or "shape" for metadata reads
     call: Optional[cst.Call] = None  # for CALL effects
 

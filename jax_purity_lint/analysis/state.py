@@ -35,10 +35,15 @@ class Change:
     order: int
     attribute: Optional[str] = None  # for attribute stores: which attribute
     in_loop: bool = False
+    loop_end: Optional[int] = None  # order of the last node of the module-level loop around it
 
     def before_tracing(self, site_order: int, module: Scope) -> bool:
-        """Straight-line module code above the site: it has run before anything can be traced."""
-        return self.scope is module and not self.in_loop and self.order < site_order
+        """Module code above the site (a whole loop included): it has run before anything is traced."""
+        if self.scope is not module:
+            return False
+        if self.in_loop:
+            return self.loop_end is not None and self.loop_end < site_order
+        return self.order < site_order
 
 
 def describe_binding(binding: Binding) -> str:
@@ -64,8 +69,11 @@ def describe_effect(effect: Effect) -> str:
 
 
 class StateModel:
-    def __init__(self, resolver: Resolver, scopes: list[Scope], first_site_order: int) -> None:
+    def __init__(
+        self, resolver: Resolver, scopes: list[Scope], first_site_order: int, loop_ends: Optional[dict[int, int]] = None
+    ) -> None:
         self.resolver = resolver
+        self._loop_ends = loop_ends or {}
         self.module = resolver.module
         self._first_site_order = first_site_order
         self.global_changes: dict[str, list[Change]] = {}
@@ -78,7 +86,14 @@ class StateModel:
     def _sweep(self, scopes: list[Scope]) -> None:
         for name, bindings in self.module.bindings.items():
             for binding in _rebindings(bindings):
-                change = Change(binding.node, describe_binding(binding), self.module, binding.order, in_loop=binding.in_loop)
+                change = Change(
+                    binding.node,
+                    describe_binding(binding),
+                    self.module,
+                    binding.order,
+                    in_loop=binding.in_loop,
+                    loop_end=self._loop_ends.get(binding.loop) if binding.loop is not None else None,
+                )
                 self._add_global(name, change)
         for scope in scopes:
             if scope.kind is ScopeKind.MODULE:
@@ -139,6 +154,7 @@ class StateModel:
             effect.order,
             attribute=effect.path[0] if effect.path else None,
             in_loop=effect.in_loop,
+            loop_end=self._loop_ends.get(effect.loop) if effect.loop is not None else None,
         )
         method = self.resolver.self_method(scope, effect.root)
         if method is not None and method.enclosing_class is not None:
