@@ -82,7 +82,7 @@ class ChangingClosure(Rule):
                 continue
             if resolver.self_method(scope, effect.root) is not None or owner_is_traced(context, resolved, trace):
                 continue
-            if effect.root in scope.nonlocal_names:
+            if effect.root in scope.nonlocal_names and effect.kind is EffectKind.READ:
                 continue  # the writes are reported; the read of the same cell adds nothing
             if effect.kind is EffectKind.READ:
                 changes = context.state.changes_of_closure(resolved.scope, effect.root, _outermost_untraced(context, scope, trace))
