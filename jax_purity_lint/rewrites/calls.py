@@ -13,7 +13,7 @@ from typing import Callable, Optional, Sequence
 
 import libcst as cst
 
-from .edits import Edits, Lookup, tuple_of
+from .edits import Edits, Lookup, keyword_arg, tuple_of
 from .names import NamePool
 from .view import COMPREHENSIONS, FunctionNode, ModuleView, walk
 
@@ -21,9 +21,7 @@ NewArgument = tuple[Optional[str], cst.BaseExpression]  # (keyword or None, valu
 
 
 def append_arguments(call: cst.Call, arguments: Sequence[NewArgument]) -> cst.Call:
-    new = [cst.Arg(value=value, keyword=cst.Name(keyword) if keyword else None,
-                   equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")) if keyword else cst.MaybeSentinel.DEFAULT)
-           for keyword, value in arguments]
+    new = [keyword_arg(keyword, value) if keyword else cst.Arg(value) for keyword, value in arguments]
     args = list(call.args)
     if args and isinstance(args[-1].comma, cst.Comma):
         # A trailing comma (often a multi-line call): keep the layout, the new arguments follow it.
@@ -84,6 +82,14 @@ class OutputThreader:
     pool: NamePool
     problems: list[str] = field(default_factory=list)
     _restructured: set[int] = field(default_factory=set)  # statements already rebuilt by this rewrite
+    _temporaries: dict[tuple[int, str], str] = field(default_factory=dict)
+
+    def temporary(self, region: cst.CSTNode, base: str) -> str:
+        """A name for a value used right after it is assigned: one per function is enough."""
+        key = (id(region), base)
+        if key not in self._temporaries:
+            self._temporaries[key] = self.pool.fresh(region, base)
+        return self._temporaries[key]
 
     def thread(self, call: cst.Call, shape: ResultShape) -> bool:
         """Edit the statement around ``call``; False (and a problem) when that cannot be done safely."""
@@ -110,40 +116,44 @@ class OutputThreader:
         return self._hoist(line, call, shape, region)
 
     def _problem(self, call: cst.Call, why: str) -> bool:
-        self.problems.append(f"line {self.view.line(call)}: cannot take the returned state from `{_short(self.view, call)}`: {why}")
+        where = f"line {self.view.line(call)}: cannot take the returned state from `{_short(self.view, call)}`"
+        self.problems.append(f"{where}: {why}")
         return False
 
     # -- the call is the whole statement, or the whole right-hand side -------------------------------------------
 
     def _whole_statement(self, line, small, call, shape: ResultShape, region, discarded: bool) -> bool:
         self._restructured.add(id(line))
-        discard_name = self.pool.fresh(region, "_")
+        discard_name = "_" if not self._reads_underscore(region) else self.pool.fresh(region, "unused")
         target = _rename_discard(shape.discards_output(), discard_name)
         self.edits.replace_statement(
-            line, lambda updated, lookup: [updated.with_changes(body=[cst.Assign([cst.AssignTarget(target)], lookup(call))])]
+            line, lambda updated, lookup: [updated.with_changes(body=[_assignment(target, lookup(call))])]
         )
         return True
 
     def _assignment(self, line, small: cst.Assign, call, shape: ResultShape) -> bool:
         self._restructured.add(id(line))
         region = self.view.enclosing_function(call) or self.view.module
-        target, replacement = shape.make(lambda base: self.pool.fresh(region, base))
+        target, replacement = shape.make(lambda base: self.temporary(region, base))
         original_target = small.targets[0].target
         if replacement is not None and isinstance(replacement, cst.Name) and isinstance(target, cst.Tuple):
             # `v = f(x)` -> `v, s = f(x, s)`: the temporary is the old target itself.
-            elements = [cst.Element(_paren(original_target)) if _is_name(e.value, replacement.value) else e for e in target.elements]
+            elements = [
+                cst.Element(_paren(original_target)) if _is_name(e.value, replacement.value) else e
+                for e in target.elements
+            ]
             new_target = target.with_changes(elements=elements)
 
             def rebuild(updated, lookup):
-                return [updated.with_changes(body=[cst.Assign([cst.AssignTarget(new_target)], lookup(call))])]
+                return [updated.with_changes(body=[_assignment(new_target, lookup(call))])]
 
             self.edits.replace_statement(line, rebuild)
             return True
 
         def rebuild_two(updated, lookup):
             return [
-                updated.with_changes(body=[cst.Assign([cst.AssignTarget(target)], lookup(call))]),
-                cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(original_target)], replacement or cst.Name("None"))]),
+                updated.with_changes(body=[_assignment(target, lookup(call))]),
+                cst.SimpleStatementLine([_assignment(original_target, replacement or cst.Name("None"))]),
             ]
 
         self.edits.replace_statement(line, rebuild_two)
@@ -153,10 +163,23 @@ class OutputThreader:
 
     def _hoist(self, line, call, shape: ResultShape, region) -> bool:
         self._restructured.add(id(line))
-        target, replacement = shape.make(lambda base: self.pool.fresh(region, base))
+        target, replacement = shape.make(lambda base: self.temporary(region, base))
         self.edits.insert_before(line, lambda lookup: [_assign_line(target, lookup(call))])
-        self.edits.substitute(call, replacement or cst.Name("None"))
+        self._put_back(call, replacement or cst.Name("None"))
         return True
+
+    def _put_back(self, call: cst.Call, replacement: cst.BaseExpression) -> None:
+        """`(carry, ys)[0]` is just `carry`: a constant index into the rebuilt tuple takes the element."""
+        parent = self.view.parent(call)
+        if isinstance(replacement, cst.Tuple) and isinstance(parent, cst.Subscript) and parent.value is call:
+            index = _constant_integer(parent)
+            if index is not None and 0 <= index < len(replacement.elements):
+                self.edits.substitute(parent, replacement.elements[index].value)
+                return
+        self.edits.substitute(call, replacement)
+
+    def _reads_underscore(self, region) -> bool:
+        return any(isinstance(n, cst.Name) and n.value == "_" and self.view.is_load(n) for n in walk(region))
 
     def _hoistable(self, node: cst.CSTNode, line: cst.CSTNode) -> bool:
         """``node`` is always evaluated, and first among the things with side effects in its statement."""
@@ -225,14 +248,15 @@ class OutputThreader:
             return self._problem(call, "something with side effects is evaluated before the comprehension")
         self._restructured.add(id(line))
         list_name = small.targets[0].target.value if whole_value else self.pool.fresh(region, "values")
-        target, replacement = shape.make(lambda base: self.pool.fresh(region, base))
+        target, replacement = shape.make(lambda base: self.temporary(region, base))
         self.edits.substitute(call, replacement or cst.Name("None"))
 
         def loop(lookup: Lookup) -> list[cst.BaseStatement]:
+            element = (replacement or cst.Name("None")) if comprehension.elt is call else lookup(comprehension.elt)
             body: list[cst.BaseStatement] = [
                 _assign_line(target, lookup(call)),
                 cst.SimpleStatementLine([cst.Expr(cst.Call(
-                    cst.Attribute(cst.Name(list_name), cst.Name("append")), [cst.Arg(lookup(comprehension.elt))]))]),
+                    cst.Attribute(cst.Name(list_name), cst.Name("append")), [cst.Arg(element)]))]),
             ]
             for condition in reversed(clause.ifs):
                 body = [cst.If(test=lookup(condition.test), body=cst.IndentedBlock(body))]
@@ -276,8 +300,20 @@ class OutputThreader:
 # -- helpers ---------------------------------------------------------------------------------------------------
 
 
+def _assignment(target: cst.BaseAssignTargetExpression, value: cst.BaseExpression) -> cst.Assign:
+    return cst.Assign([cst.AssignTarget(target)], value)
+
+
 def _assign_line(target: cst.BaseAssignTargetExpression, value: cst.BaseExpression) -> cst.SimpleStatementLine:
     return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)])
+
+
+def _constant_integer(subscript: cst.Subscript) -> Optional[int]:
+    if len(subscript.slice) == 1 and isinstance(subscript.slice[0].slice, cst.Index):
+        value = subscript.slice[0].slice.value
+        if isinstance(value, cst.Integer):
+            return int(value.value)
+    return None
 
 
 def _keep_comments(original: cst.SimpleStatementLine, statements: list[cst.BaseStatement]) -> list[cst.BaseStatement]:

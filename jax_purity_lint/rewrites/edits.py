@@ -29,6 +29,7 @@ class Edits:
     _replacements: dict[int, Replacement] = field(default_factory=dict)
     _removed: set[int] = field(default_factory=set)
     _comments: dict[int, list[str]] = field(default_factory=dict)
+    _separated: dict[int, int] = field(default_factory=dict)  # statement -> blank lines kept above it
     _pinned: list[cst.CSTNode] = field(default_factory=list)  # keeps ids valid
 
     def _pin(self, node: cst.CSTNode) -> int:
@@ -48,8 +49,17 @@ class Edits:
 
     # -- statements ---------------------------------------------------------------------------------
 
-    def insert_before(self, statement: cst.CSTNode, make: Union[Sequence[cst.BaseStatement], StatementsFactory]) -> None:
-        self._before.setdefault(self._pin(statement), []).append(_factory(make))
+    def insert_before(
+        self,
+        statement: cst.CSTNode,
+        make: Union[Sequence[cst.BaseStatement], StatementsFactory],
+        blank_lines: int = 0,
+    ) -> None:
+        """``blank_lines``: how many blank lines the statement keeps above it (a def after new code)."""
+        key = self._pin(statement)
+        self._before.setdefault(key, []).append(_factory(make))
+        if blank_lines:
+            self._separated[key] = blank_lines
 
     def insert_after(self, statement: cst.CSTNode, make: Union[Sequence[cst.BaseStatement], StatementsFactory]) -> None:
         self._after.setdefault(self._pin(statement), []).append(_factory(make))
@@ -108,19 +118,25 @@ class _Applier(cst.CSTTransformer):
 
     def _statement(self, key: int, updated: cst.BaseStatement):
         edits = self.edits
-        if key in edits._comments:
-            updated = _with_comments(updated, edits._comments[key])
         statements: list[cst.BaseStatement] = (
             list(edits._replacements[key](updated, self.lookup)) if key in edits._replacements else [updated]
         )
         before = [s for make in edits._before.get(key, ()) for s in make(self.lookup)]
         after = [s for make in edits._after.get(key, ()) for s in make(self.lookup)]
-        if not before and not after and len(statements) == 1:
-            return statements[0]
         combined = [*before, *statements, *after]
         if not combined:
             return cst.RemovalSentinel.REMOVE
-        return cst.FlattenSentinel(_leading_lines_first(updated, combined))
+        if before:
+            combined = _leading_lines_first(updated, combined)
+            if key in edits._separated:
+                position = len(before)
+                blank = [cst.EmptyLine(indent=False) for _ in range(edits._separated[key])]
+                combined[position] = combined[position].with_changes(leading_lines=blank)
+        if key in edits._comments:
+            # The explanation stays right above the statement it is about, below the moved lines.
+            position = len(before)
+            combined[position] = _with_comments(combined[position], edits._comments[key])
+        return combined[0] if len(combined) == 1 else cst.FlattenSentinel(combined)
 
 
 def _with_comments(statement: cst.BaseStatement, texts: list[str]) -> cst.BaseStatement:
@@ -159,6 +175,12 @@ def expression(code: str) -> cst.BaseExpression:
 
 def statement(code: str) -> cst.BaseStatement:
     return cst.parse_statement(code)
+
+
+def keyword_arg(keyword: str, value: cst.BaseExpression) -> cst.Arg:
+    """`keyword=value`, without spaces around `=`."""
+    no_space = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
+    return cst.Arg(value, keyword=cst.Name(keyword), equal=no_space)
 
 
 def tuple_of(items: Sequence[cst.BaseExpression], parenthesized: bool = False) -> cst.Tuple:

@@ -56,7 +56,7 @@ class Conversion:
             found.append(f"`{name}` is a lambda: it cannot unpack a returned state (make it a def)")
         if isinstance(function, cst.FunctionDef) and not isinstance(function.body, cst.IndentedBlock):
             found.append(f"`{name}` has a one-line body")
-        if any(isinstance(n, (cst.Yield,)) for n in own_nodes(function)) if isinstance(function, cst.FunctionDef) else False:
+        if isinstance(function, cst.FunctionDef) and any(isinstance(n, cst.Yield) for n in own_nodes(function)):
             found.append(f"`{name}` is a generator")
         if isinstance(function, cst.FunctionDef) and function.asynchronous is not None:
             found.append(f"`{name}` is async")
@@ -69,7 +69,8 @@ class Conversion:
 def new_parameters_are_keyword_only(function: FunctionNode) -> bool:
     """Appended parameters must be keyword-only after defaults or `*args`."""
     params = function.params
-    return any(p.default is not None for p in params.params) or isinstance(params.star_arg, cst.Param) or bool(params.kwonly_params)
+    has_default = any(p.default is not None for p in params.params)
+    return has_default or isinstance(params.star_arg, cst.Param) or bool(params.kwonly_params)
 
 
 def add_parameters(edits: Edits, function: FunctionNode, slots: Sequence[Slot]) -> None:
@@ -80,13 +81,7 @@ def add_parameters(edits: Edits, function: FunctionNode, slots: Sequence[Slot]) 
 
     def change(node: Union[cst.FunctionDef, cst.Lambda]):
         params = node.params
-        new = [
-            cst.Param(
-                cst.Name(slot.local),
-                annotation=cst.Annotation(cst.parse_expression(slot.annotation)) if slot.annotation and with_annotations else None,
-            )
-            for slot in slots
-        ]
+        new = [cst.Param(cst.Name(slot.local), annotation=_annotation(slot, with_annotations)) for slot in slots]
         if keyword_only:
             star = params.star_arg if isinstance(params.star_arg, (cst.Param, cst.ParamStar)) else cst.ParamStar()
             params = params.with_changes(star_arg=star, kwonly_params=[*params.kwonly_params, *new])
@@ -95,6 +90,10 @@ def add_parameters(edits: Edits, function: FunctionNode, slots: Sequence[Slot]) 
         return node.with_changes(params=params)
 
     edits.transform(function, change)
+
+
+def _annotation(slot: Slot, wanted: bool) -> Optional[cst.Annotation]:
+    return cst.Annotation(cst.parse_expression(slot.annotation)) if slot.annotation and wanted else None
 
 
 # -- returns --------------------------------------------------------------------------------------------------
@@ -137,14 +136,18 @@ def _block_leaves(block) -> bool:
     return isinstance(block, cst.IndentedBlock) and bool(block.body) and _always_leaves(block.body[-1])
 
 
-def returned_value(original: Optional[cst.BaseExpression], outputs: Sequence[Slot], has_output: bool) -> cst.BaseExpression:
+def returned_value(
+    original: Optional[cst.BaseExpression], outputs: Sequence[Slot], has_output: bool
+) -> cst.BaseExpression:
     states = [cst.Name(slot.local) for slot in outputs]
     if has_output:
         return tuple_of([original if original is not None else cst.Name("None"), *states])
     return states[0] if len(states) == 1 else tuple_of(states)
 
 
-def return_states(edits: Edits, function: cst.FunctionDef, outputs: Sequence[Slot], has_output: bool) -> None:
+def return_states(
+    edits: Edits, function: cst.FunctionDef, outputs: Sequence[Slot], has_output: bool, assigns=None
+) -> None:
     """Every `return x` becomes `return x, state` (or `return state` when the function returned nothing)."""
     if not outputs:
         return
@@ -153,9 +156,34 @@ def return_states(edits: Edits, function: cst.FunctionDef, outputs: Sequence[Slo
             value=returned_value(r.value, outputs, has_output),
             whitespace_after_return=cst.SimpleWhitespace(" "),
         ))
-    if falls_off_end(function):
-        final = cst.SimpleStatementLine([cst.Return(returned_value(None, outputs, has_output))])
-        edits.insert_after(function.body.body[-1], [final])
+    if not falls_off_end(function):
+        return
+    last = function.body.body[-1]
+    final_assignment = _final_assignment(last, outputs, has_output, assigns)
+    if final_assignment is not None:
+        # `n = 0` then `return n`: just `return 0`, as the tutorial's `reset` does.
+        edits.transform(final_assignment, _return_its_value)
+        return
+    final = cst.SimpleStatementLine([cst.Return(returned_value(None, outputs, has_output))])
+    edits.insert_after(last, [final])
+
+
+def _return_its_value(assignment: cst.Assign) -> cst.Return:
+    return cst.Return(assignment.value, whitespace_after_return=cst.SimpleWhitespace(" "))
+
+
+def _final_assignment(last, outputs, has_output: bool, assigns) -> Optional[cst.Assign]:
+    if has_output or len(outputs) != 1 or not isinstance(last, cst.SimpleStatementLine) or len(last.body) != 1:
+        return None
+    small = last.body[0]
+    if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+        return None
+    target = small.targets[0].target
+    local = outputs[0].local
+    if (isinstance(target, cst.Name) and target.value == local) or (assigns is not None and assigns(target)):
+        if not any(isinstance(n, cst.Name) and n.value == local for n in walk(small.value)):
+            return small
+    return None
 
 
 def return_annotation(edits: Edits, function: cst.FunctionDef, outputs: Sequence[Slot], has_output: bool) -> None:
@@ -267,6 +295,54 @@ def is_top_level(view: ModuleView, function: cst.FunctionDef, node: cst.CSTNode)
     """``node`` runs unconditionally: its statement sits directly in the function's body."""
     statement = view.statement_of(node)
     return statement is not None and view.parent(statement) is function.body
+
+
+CONCRETIZING_CALLS = frozenset({"range", "int", "bool", "float", "len", "complex"})
+# Functions and methods whose arguments are shapes or sizes: they need Python values under jit.
+SHAPE_TAKING = frozenset(
+    {"zeros", "ones", "full", "empty", "arange", "linspace", "eye", "identity", "reshape", "broadcast_to", "tile",
+     "repeat", "split", "one_hot"}
+)
+
+
+def python_control_use(view: ModuleView, node: cst.CSTNode, function: FunctionNode) -> Optional[str]:
+    """Where a traced value would be turned into a Python value (and fail to trace): an `if`/`while` test,
+    `and`/`or`, a conditional expression, `range(...)`, `int(...)`. `x is None` is fine (no value needed)."""
+    child = node
+    for ancestor in view.ancestors(node):
+        if ancestor is function:
+            return None
+        if isinstance(ancestor, cst.Comparison) and all(
+            isinstance(t.operator, (cst.Is, cst.IsNot)) for t in ancestor.comparisons
+        ):
+            return None
+        if isinstance(ancestor, (cst.If, cst.While, cst.Assert)) and child is ancestor.test:
+            return f"line {view.line(node)}: it decides a Python `{type(ancestor).__name__.lower()}`"
+        if isinstance(ancestor, cst.IfExp) and child is ancestor.test:
+            return f"line {view.line(node)}: it decides a conditional expression"
+        if isinstance(ancestor, cst.BooleanOperation) and child is ancestor.left:
+            return f"line {view.line(node)}: it is tested by `and`/`or`"
+        if isinstance(ancestor, cst.Call) and child is not ancestor.func:
+            called = _called_name(ancestor)
+            if called in CONCRETIZING_CALLS or called in SHAPE_TAKING:
+                return f"line {view.line(node)}: it is passed to `{called}()`, which needs a Python value"
+        if isinstance(ancestor, cst.Slice):
+            return f"line {view.line(node)}: it is a slice bound, which needs a Python value"
+        if isinstance(ancestor, (cst.BaseSmallStatement, cst.BaseCompoundStatement)) and not isinstance(
+            ancestor, (cst.If, cst.While, cst.Assert)
+        ):
+            return None
+        child = ancestor
+    return None
+
+
+def _called_name(call: cst.Call) -> str:
+    func = call.func
+    if isinstance(func, cst.Name):
+        return func.value
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return ""
 
 
 def nested_scopes_use(function: FunctionNode, name: str) -> bool:

@@ -29,7 +29,9 @@ class Imports:
     def name(self, dotted_module: str, attribute: str) -> str:
         """How to refer to ``dotted_module.attribute``: `from m import a [as b]`, `m.a`, or a new from-import."""
         for statement in self._top_level_imports():
-            for alias in statement.names if isinstance(statement, cst.ImportFrom) and not isinstance(statement.names, cst.ImportStar) else ():
+            if not isinstance(statement, cst.ImportFrom) or isinstance(statement.names, cst.ImportStar):
+                continue
+            for alias in statement.names:
                 if _dotted(statement.module) == dotted_module and alias.name.value == attribute:
                     return alias.asname.name.value if alias.asname else attribute
         existing = self._imported_module(dotted_module)
@@ -73,7 +75,7 @@ class Imports:
             return
         self._anchor_registered = True
         anchor, before = self._anchor()
-        make = lambda _lookup: [cst.parse_statement(line + "\n") for line in self._new]  # noqa: E731
+        make = lambda _lookup: [cst.parse_statement(line + "\n") for line in _merged(self._new)]  # noqa: E731
         if anchor is None:
             return
         if before:
@@ -96,6 +98,28 @@ class Imports:
             if not _is_docstring(statement, index):
                 return statement, True
         return (body[-1], False) if body else (None, False)
+
+
+def _merged(lines: list[str]) -> list[str]:
+    """`from typing import NamedTuple` and `from typing import Any` -> `from typing import Any, NamedTuple`."""
+    merged: list[str] = []
+    names_by_module: dict[str, list[str]] = {}
+    for line in lines:
+        if line.startswith("from "):
+            module, name = line[len("from "):].split(" import ")
+            if module not in names_by_module:
+                names_by_module[module] = []
+                merged.append(f"from {module} import ")
+            names_by_module[module].append(name)
+        else:
+            merged.append(line)
+
+    def complete(line: str) -> str:
+        if not line.endswith(" import "):
+            return line
+        return line + ", ".join(sorted(names_by_module[line[len("from "):-len(" import ")]]))
+
+    return [complete(line) for line in merged]
 
 
 def _is_docstring(statement: cst.BaseStatement, index: int) -> bool:

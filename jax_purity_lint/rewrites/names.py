@@ -19,6 +19,17 @@ def identifiers_in(node: cst.CSTNode) -> set[str]:
     return {child.value for child in walk(node) if isinstance(child, cst.Name)}
 
 
+def variables_in(node: cst.CSTNode) -> set[str]:
+    """Names used as variables under ``node``: not attribute names (`x.name`) nor keywords (`f(name=1)`)."""
+    attribute_names = set()
+    for child in walk(node):
+        if isinstance(child, cst.Attribute):
+            attribute_names.add(id(child.attr))
+        elif isinstance(child, cst.Arg) and child.keyword is not None:
+            attribute_names.add(id(child.keyword))
+    return {c.value for c in walk(node) if isinstance(c, cst.Name) and id(c) not in attribute_names}
+
+
 def python_identifier(text: str) -> str:
     """`CONFIG["temperature"]` -> `config_temperature`, `settings.l2` -> `settings_l2`."""
     words = re.findall(r"[A-Za-z0-9]+", text)

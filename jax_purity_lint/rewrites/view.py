@@ -6,6 +6,7 @@ The analysis runs on the very same tree (no copy), so its scopes point at our no
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cached_property
 from typing import Iterator, Optional, Union
 
@@ -14,7 +15,6 @@ from libcst.metadata import (
     ExpressionContext,
     ExpressionContextProvider,
     MetadataWrapper,
-    ParentNodeProvider,
     PositionProvider,
     ScopeProvider,
 )
@@ -22,7 +22,7 @@ from libcst.metadata import (
 from ..analysis import analyse_module
 from ..analysis.jax_api import canonical
 from ..diagnostics import Diagnostic
-from ..settings import DEFAULT_SETTINGS
+from ..settings import DEFAULT_SETTINGS, Settings
 
 FunctionNode = Union[cst.FunctionDef, cst.Lambda]
 # Nodes that open a new Python scope: a search for "the enclosing function" stops at them.
@@ -31,20 +31,32 @@ COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 
 
 class ModuleView:
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, settings: Optional[Settings] = None) -> None:
         self.source = source
+        self.settings = settings or DEFAULT_SETTINGS
         self.module = cst.parse_module(source)
         self.wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
         self.positions = self.wrapper.resolve(PositionProvider)
-        self.parents = self.wrapper.resolve(ParentNodeProvider)
-        self.scopes = self.wrapper.resolve(ScopeProvider)
-        self.contexts = self.wrapper.resolve(ExpressionContextProvider)
+        self.parents = _parent_map(self.module)  # libcst's ParentNodeProvider is several times slower
+
+    # Scopes and expression contexts cost a traversal each: only rewrites that follow names need them.
+    @cached_property
+    def _names_metadata(self):
+        return self.wrapper.resolve_many([ScopeProvider, ExpressionContextProvider])
+
+    @property
+    def scopes(self):
+        return self._names_metadata[ScopeProvider]
+
+    @property
+    def contexts(self):
+        return self._names_metadata[ExpressionContextProvider]
 
     # -- the analysis ------------------------------------------------------------------------------
 
     @cached_property
     def analysis(self):
-        return analyse_module(self.module, DEFAULT_SETTINGS)
+        return analyse_module(self.module, self.settings)
 
     @cached_property
     def traced_nodes(self) -> set[int]:
@@ -100,6 +112,10 @@ class ModuleView:
                 return current
             current = self.parents.get(current)
         return None
+
+    def anchor_of(self, function: cst.CSTNode) -> Optional[cst.BaseStatement]:
+        """The statement a comment about ``function`` goes above: the def itself, or the lambda's statement."""
+        return function if isinstance(function, cst.FunctionDef) else self.statement_of(function)
 
     def small_statement_of(self, node: cst.CSTNode) -> Optional[cst.BaseSmallStatement]:
         current: Optional[cst.CSTNode] = node
@@ -183,13 +199,45 @@ def function_body_statements(function: cst.FunctionDef) -> list[cst.BaseStatemen
     return []
 
 
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The node's children from its fields: much cheaper than libcst's `children`, which runs a visitor.
+    (Field order is not always source order; callers that need source order use `.children`.)"""
+    kind = type(node)
+    names = _CHILD_FIELDS.get(kind)
+    if names is None:
+        names = _CHILD_FIELDS[kind] = tuple(f.name for f in dataclasses.fields(node))
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, cst.CSTNode):
+                    yield item
+
+
+def _parent_map(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
+    parents: dict[cst.CSTNode, cst.CSTNode] = {}
+    stack: list[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        for child in _child_nodes(node):
+            parents[child] = node
+            stack.append(child)
+    return parents
+
+
 def walk(node: cst.CSTNode, into_scopes: bool = True) -> Iterator[cst.CSTNode]:
     """Pre-order walk; with ``into_scopes=False`` nested defs, lambdas and classes are not entered."""
-    yield node
-    for child in node.children:
-        if not into_scopes and isinstance(child, SCOPE_NODES):
-            continue
-        yield from walk(child, into_scopes)
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        children = [c for c in _child_nodes(current) if into_scopes or not isinstance(c, SCOPE_NODES)]
+        stack.extend(reversed(children))
 
 
 def own_nodes(function: FunctionNode) -> Iterator[cst.CSTNode]:
