@@ -88,17 +88,17 @@ def _failure(phase: str, error: BaseException) -> dict:
 def _load_and_run(job: dict, recorder: SiteRecorder, outcome: dict) -> None:
     import jax
 
-    if job["mode"] == "eager":
-        from .eager_patches import apply_eager_patches
-
-        apply_eager_patches()
-        context = jax.disable_jit()
-    else:
-        context = nullcontext()
-
     source_path = job["source_path"]
     with open(source_path, encoding="utf-8") as handle:
         source = handle.read()
+
+    if job["mode"] == "eager":
+        from .eager_patches import apply_eager_patches
+
+        apply_eager_patches(uses_flax_linen="linen" in source)
+        context = jax.disable_jit()
+    else:
+        context = nullcontext()
     module = types.ModuleType(job["module_name"])
     module.__file__ = source_path
     sys.modules[job["module_name"]] = module

@@ -1,6 +1,8 @@
 """Child side: the eager run is ``jax.disable_jit()`` plus fixes for the places where disable_jit is
 not the eager program the user has in mind (the known gaps, docs/runtime-checker.md):
 
+- ``flax.linen.jit`` fails under disable_jit (it passes its scope as an extra argument): eagerly it
+  becomes the identity;
 - ``jax.checkpoint``/``jax.remat`` keep caching their trace by function identity under disable_jit:
   eagerly they become the identity;
 - a zero-length ``lax.scan`` raises under disable_jit (its output shapes are unknown): it is traced
@@ -69,10 +71,25 @@ def _patch(namespace: Any, name: str, replacement: Any) -> None:
     setattr(namespace, name, replacement)
 
 
-def apply_eager_patches() -> None:
+def identity_linen_jit(target: Any = None, *args: Any, **options: Any) -> Any:
+    """`flax.linen.jit` under disable_jit passes its scope as an extra argument and fails; eagerly
+    it is the identity, on a method or a Module class alike."""
+    if target is None:
+        return lambda inner: inner
+    return target
+
+
+def apply_eager_patches(uses_flax_linen: bool = False) -> None:
     """Patch the jax namespace in place, before the user's module is loaded (so that `from jax import
     checkpoint` picks up the patched version too)."""
     import jax.ad_checkpoint
+
+    if uses_flax_linen:  # importing flax costs a second: only for modules that use it
+        import flax.linen
+        import flax.linen.transforms
+
+        for namespace in (flax.linen, flax.linen.transforms):
+            _patch(namespace, "jit", identity_linen_jit)
 
     for namespace in (jax, jax.ad_checkpoint):
         for name in ("checkpoint", "remat"):
