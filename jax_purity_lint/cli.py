@@ -68,6 +68,10 @@ def add_check_arguments(check: argparse.ArgumentParser) -> None:
     )
     check.add_argument("--config", type=Path, help="the pyproject.toml to read (default: the nearest one)")
     check.add_argument("-j", "--jobs", type=_positive, default=1, help="files analysed in parallel (default: 1)")
+    check.add_argument("--no-cache", action="store_true", help="neither read nor write the results cache")
+    check.add_argument(
+        "--cache-dir", type=Path, help="where results are cached (default: .jpl_cache beside pyproject.toml)"
+    )
 
 
 def _list(value: str) -> list[str]:
@@ -92,9 +96,19 @@ def run_check(args: argparse.Namespace) -> int:
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         return usage_error(f"no such file or folder: {', '.join(missing)}")
-    results = check_paths(args.paths, config, jobs=args.jobs, force_exclude=args.force_exclude)
+    cache = results_cache(args, config)
+    results = check_paths(args.paths, config, jobs=args.jobs, force_exclude=args.force_exclude, cache=cache)
     sys.stdout.write(FORMATTERS[args.format](results))
     return EXIT_FINDINGS if any(r.diagnostics for r in results) else EXIT_CLEAN
+
+
+def results_cache(args: argparse.Namespace, config: Config):
+    """Results cached per file content (surfaces/cache.py), unless --no-cache."""
+    if args.no_cache:
+        return None
+    from .surfaces.cache import ResultCache, default_cache_folder
+
+    return ResultCache(args.cache_dir or default_cache_folder(config))
 
 
 def command_line_config(args: argparse.Namespace) -> Config:

@@ -36,17 +36,20 @@ def _analyze(source: Union[str, bytes], settings: Settings) -> list[Diagnostic]:
     if isinstance(source, bytes):
         try:
             source = decode_source(source)
-        except (UnicodeDecodeError, SyntaxError, LookupError) as error:  # bad bytes, cookie or codec
+        except UnicodeDecodeError as error:
+            line = error.object[: error.start].count(b"\n") + 1
+            return [analysis_failure(f"cannot decode it as {error.encoding}: {error.reason}", line)]
+        except (SyntaxError, LookupError) as error:  # a bad coding cookie or an unknown codec
             return [analysis_failure(f"cannot decode it: {describe_exception(error)}")]
     source = source[1:] if source.startswith("\ufeff") else source
     if not might_trace(source, settings):
         return []
     problem = text_problem(source)
     if problem is not None:
-        return [analysis_failure(problem[0], problem[1])]
+        return [analysis_failure(problem.reason, problem.line)]
     python = python_verdict(source)
     if python.too_deep is not None:  # libcst would crash the process (SIGSEGV) or take minutes
-        return [analysis_failure(python.too_deep)]
+        return [analysis_failure(python.too_deep.reason, python.too_deep.line)]
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
@@ -119,11 +122,12 @@ def _where(error: BaseException) -> str:
 
 
 def analyze_path(path: Path, settings: Optional[Settings] = None) -> list[Diagnostic]:
+    """Like analyze_source for a file; the bytes are decoded there, so a bad byte is reported at its line."""
     try:
-        source = read_source(path)
-    except (OSError, UnicodeDecodeError, SyntaxError) as error:
+        data = Path(path).read_bytes()
+    except OSError as error:
         return [analysis_failure(f"cannot read it: {error}")]
-    return analyze_source(source, str(path), settings)
+    return analyze_source(data, str(path), settings)
 
 
 def read_source(path: Path) -> str:

@@ -6,7 +6,7 @@ import ast
 from typing import Any, ClassVar, Iterator, Sequence
 
 from . import __version__
-from .engine import analyze_source
+from .engine import analysis_failure, analyze_source, describe_exception
 from .settings import DEFAULT_SETTINGS, Settings
 
 
@@ -45,10 +45,14 @@ class JaxPurityPlugin:
         )
 
     def run(self) -> Iterator[tuple[int, int, str, type]]:
-        source = "".join(self.lines)
-        if source.startswith("\ufeff"):
-            source = source[1:]
-        for diagnostic in analyze_source(source, self.filename, self.settings):
+        # flake8 iterates this outside its own plugin guard: anything raised here aborts the whole
+        # run with a traceback, so even a failure to join the lines becomes JPL001.
+        try:
+            source = "".join(self.lines)
+            diagnostics = analyze_source(source, self.filename, self.settings)
+        except Exception as error:
+            diagnostics = [analysis_failure(f"internal error {describe_exception(error)}")]
+        for diagnostic in diagnostics:
             yield diagnostic.line, diagnostic.col, diagnostic.as_flake8(), type(self)
 
 

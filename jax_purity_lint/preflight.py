@@ -37,15 +37,25 @@ _BOOLEAN_OPERATORS_WORTH_COUNTING = 2000
 _DOTTED_RUN = re.compile(r"(?:\.[\s\\]*\w+[\s\\]*){1000}")
 
 
-def text_problem(source: str) -> Optional[tuple[str, int]]:
-    """A reason (and line) why this text cannot be Python source at all, or None."""
+@dataclass(frozen=True)
+class Problem:
+    """Why a file is not analysed, and the line to report it at."""
+
+    reason: str
+    line: int = 1
+
+
+def text_problem(source: str) -> Optional[Problem]:
+    """Why this text cannot be Python source at all, or None."""
     null = source.find("\x00")
     if null >= 0:
-        return "it contains a null byte", line_of(source, null)
+        return Problem("it contains a null byte", line_of(source, null))
     try:
         source.encode("utf-8")
     except UnicodeEncodeError as error:  # lone surrogates: a str no file decodes to
-        return f"it is not valid Unicode text (a lone surrogate, {source[error.start]!r})", line_of(source, error.start)
+        return Problem(
+            f"it is not valid Unicode text (a lone surrogate, {source[error.start]!r})", line_of(source, error.start)
+        )
     return None
 
 
@@ -54,7 +64,7 @@ class PythonVerdict:
     """What CPython's own parser says: fine, a syntax error (with its line), or nested too deeply."""
 
     syntax_error: Optional[SyntaxError] = None
-    too_deep: Optional[str] = None
+    too_deep: Optional[Problem] = None
 
 
 def python_verdict(source: str) -> PythonVerdict:
@@ -64,10 +74,12 @@ def python_verdict(source: str) -> PythonVerdict:
             warnings.simplefilter("ignore")  # invalid escapes and the like are not our business
             ast.parse(source)
     except (RecursionError, MemoryError) as error:  # CPython's parse-stack guard
-        return PythonVerdict(too_deep=f"it is nested too deeply for Python's own parser ({type(error).__name__})")
+        return PythonVerdict(
+            too_deep=Problem(f"it is nested too deeply for Python's own parser ({type(error).__name__})")
+        )
     except SyntaxError as error:
         if _is_nesting_message(str(error.msg)):
-            return PythonVerdict(error, f"it is nested too deeply: {error.msg} (line {error.lineno})")
+            return PythonVerdict(error, Problem(f"it is nested too deeply: {error.msg}", error.lineno or 1))
         # Maybe syntax newer than this Python, which libcst may know: count tokens instead.
         return PythonVerdict(error, token_nesting_problem(source))
     except Exception:  # ValueError, OverflowError, ...: libcst gives its own verdict
@@ -83,7 +95,7 @@ def _may_hold_long_flat_chain(source: str) -> bool:
     return many_boolean_operators or _DOTTED_RUN.search(source) is not None
 
 
-def token_nesting_problem(source: str) -> Optional[str]:
+def token_nesting_problem(source: str) -> Optional[Problem]:
     """Estimate nesting from tokens: bracket depth, plus operators chained within one element.
 
     An element is the text between separators (`,` `;` `=` or a new statement) at one bracket level;
@@ -99,7 +111,7 @@ def token_nesting_problem(source: str) -> Optional[str]:
                 chained.append(0)
                 estimate += 2
                 if len(chained) - 1 > MAX_BRACKET_DEPTH:
-                    return f"brackets are nested more than {MAX_BRACKET_DEPTH} deep (line {token.start[0]})"
+                    return Problem(f"brackets are nested more than {MAX_BRACKET_DEPTH} deep", token.start[0])
             elif token.type == tokenize.OP and text in _CLOSING:
                 if len(chained) > 1:
                     estimate -= chained.pop() + 1
@@ -112,11 +124,11 @@ def token_nesting_problem(source: str) -> Optional[str]:
                 chained[-1] += 1
                 estimate += 1
             if estimate > MAX_EXPRESSION_DEPTH:
-                return f"an expression is nested more than {MAX_EXPRESSION_DEPTH} deep (line {token.start[0]})"
+                return Problem(f"an expression is nested more than {MAX_EXPRESSION_DEPTH} deep", token.start[0])
     except (tokenize.TokenError, SyntaxError, ValueError) as error:
         # Tokenizers that enforce Python's own limit (3.12+) say so; other errors are libcst's to report.
         if _is_nesting_message(str(error)):
-            return f"it is nested too deeply: {error}"
+            return Problem(f"it is nested too deeply: {error}", getattr(error, "lineno", None) or 1)
     return None
 
 

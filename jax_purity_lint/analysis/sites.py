@@ -274,7 +274,10 @@ def _with_options(transform: Transform, call: cst.Call) -> Transform:
 
 def _literal_ints(expr: cst.BaseExpression) -> list[int]:
     if isinstance(expr, cst.Integer):
-        return [int(expr.value)]
+        try:
+            return [int(expr.evaluated_value)]  # `0x1`, `1_000`; a 5,000-digit literal raises
+        except (ValueError, SyntaxError):
+            return []
     if isinstance(expr, (cst.Tuple, cst.List)):
         return [v for e in expr.elements for v in _literal_ints(e.value)]
     return []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +35,20 @@ def check_file(path: Path, config: Config) -> FileResult:
     return FileResult(path, tuple(filter_diagnostics(diagnostics, source, config)))
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def python_lines(text: str) -> list[str]:
+    """Lines as Python numbers them: `str.splitlines` also breaks at form feeds and other separators."""
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def filter_diagnostics(diagnostics: Sequence[Diagnostic], source: str, config: Config) -> list[Diagnostic]:
     """Keep the selected, not ignored codes whose line has no `# noqa` for them."""
-    lines = source.splitlines()
+    lines = python_lines(source)
     kept = []
     for diagnostic in diagnostics:
         if not config.enabled(diagnostic.code):
@@ -46,10 +59,14 @@ def filter_diagnostics(diagnostics: Sequence[Diagnostic], source: str, config: C
     return kept
 
 
-def check_paths(paths: Sequence[Path], config: Config, jobs: int = 1, force_exclude: bool = False) -> list[FileResult]:
+def check_paths(
+    paths: Sequence[Path], config: Config, jobs: int = 1, force_exclude: bool = False, cache=None
+) -> list[FileResult]:
+    """`cache`: a `cache.ResultCache`, whose `check` stands in for `check_file`."""
     files = list(discover(paths, config.exclusions, force_exclude))
+    check = check_file if cache is None else cache.check
     if jobs <= 1 or len(files) < 2:
-        return [check_file(path, config) for path in files]
+        return [check(path, config) for path in files]
     # Results come back in the order of `files`, so the output does not depend on `jobs`.
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(check_file, files, [config] * len(files), chunksize=8))
+        return list(pool.map(check, files, [config] * len(files), chunksize=8))

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from ..diagnostics import Diagnostic, TraceSite
 from ..engine import analysis_failure, analyze_source
-from .check import filter_diagnostics
+from .check import filter_diagnostics, python_lines
 from .config import Config
 
 # `files = !ls`, `t = %timeit -o f()`: IPython assignments from a shell command or a magic.
@@ -39,7 +39,7 @@ class JoinedNotebook:
 def _cell_lines(cell: dict[str, Any]) -> list[str]:
     source = cell.get("source", "")
     text = "".join(source) if isinstance(source, list) else str(source)
-    lines = text.splitlines()
+    lines = python_lines(text)
     if lines and lines[0].lstrip().startswith("%%"):
         return [""] * len(lines)  # a cell magic (%%bash, %%timeit): the cell is not plain Python
     return [_as_python(line) for line in lines]
@@ -102,11 +102,14 @@ def load_notebook(path: Path) -> dict[str, Any]:
 def check_notebook(path: Path, config: Config) -> list[Diagnostic]:
     try:
         notebook = load_notebook(path)
+        if not is_python_notebook(notebook):
+            return []
+        joined = join_cells(notebook)
     except (OSError, UnicodeDecodeError, ValueError) as error:
         return filter_diagnostics([analysis_failure(f"cannot read the notebook: {error}")], "", config)
-    if not is_python_notebook(notebook):
-        return []
-    joined = join_cells(notebook)
+    except (TypeError, AttributeError, KeyError, RecursionError) as error:  # JSON of the wrong shape
+        reason = f"not a well-formed notebook ({type(error).__name__})"
+        return filter_diagnostics([analysis_failure(f"cannot read the notebook: {reason}")], "", config)
     diagnostics = filter_diagnostics(analyze_source(joined.source, str(path), config.settings), joined.source, config)
     return [to_cells(d, joined) for d in diagnostics]
 

@@ -1,0 +1,227 @@
+"""`check`'s results cached per file content (as ruff's cache does), so that linting an unchanged
+tree again reads small JSON files instead of parsing every file.
+
+An entry is found by a hash of the file's bytes, the file's kind (its suffix) and a key of
+everything else a result depends on: the package version, a fingerprint of the linter's own code
+(a change to a rule invalidates everything, even without a version bump), the rule codes, and the
+configuration that changes results (select, ignore, the settings). A changed file or configuration
+therefore looks up another entry: a result is never served for content or options it was not
+computed for. The stored entry repeats its whole key and is checked against it when read.
+
+Entries are JSON, never pickle: a cache folder found inside a repository is not trusted code.
+Writes go to a temporary file renamed into place (os.replace is atomic), so a crash leaves the old
+entry or the new one, never half of one; an entry that cannot be read or decoded, or that is for
+another key, counts as a miss and is overwritten. A cache that cannot be written costs only speed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+from .. import __version__
+from ..diagnostics import Diagnostic, TraceSite
+from ..rules import ALL_RULES, ANALYSIS_FAILURE_CODE
+from .check import FileResult, check_file
+from .config import Config
+from .notebooks import NotebookTraceSite
+
+CACHE_FOLDER_NAME = ".jpl_cache"
+ENTRY_FORMAT = 1  # bump when the layout of an entry changes
+SITE_TYPES = {cls.__name__: cls for cls in (TraceSite, NotebookTraceSite)}
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+# Subpackages that never feed a `check` result: the runtime checker (`confirm`) and the rewrites (`fix`).
+NOT_FEEDING_CHECK = frozenset({"runtime", "rewrites"})
+# Config fields that decide which files are checked, not what a file's result is.
+FILE_SELECTION_FIELDS = frozenset({"exclude", "extend_exclude", "source"})
+
+# Written into a new cache folder: git ignores it and backup tools skip it (as ruff and pytest do).
+FOLDER_MARKERS = {
+    ".gitignore": "# Created by jax-purity-lint: a cache, not to be committed.\n*\n",
+    "CACHEDIR.TAG": "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by jax-purity-lint.\n",
+}
+
+
+@dataclasses.dataclass
+class CacheStats:
+    """Counted in the process that looks entries up (with -j N, in each worker)."""
+
+    hits: int = 0
+    misses: int = 0
+    stores: int = 0
+
+
+def default_cache_folder(config: Config) -> Path:
+    """Beside the pyproject.toml the configuration came from, else in the working directory."""
+    root = config.source.parent if config.source is not None else Path.cwd()
+    return root / CACHE_FOLDER_NAME
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of the package's own sources: an edited rule in a development checkout, whose
+    version has not changed, must not be answered with results of the old code. The surfaces
+    that only run after `check` (confirm, fix) are left out; anything new is counted."""
+    digest = hashlib.blake2b(digest_size=16)
+    for source in sorted(PACKAGE_ROOT.rglob("*.py")):
+        relative = source.relative_to(PACKAGE_ROOT)
+        if relative.parts[0] in NOT_FEEDING_CHECK:
+            continue
+        digest.update(relative.as_posix().encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def configuration_key(config: Config) -> str:
+    """Everything besides the file's bytes that a file's result depends on. Every field of the
+    configuration counts except those that only choose which files are checked, so an option
+    added to Config later invalidates entries without anyone remembering to add it here."""
+    options = {
+        field.name: getattr(config, field.name)
+        for field in dataclasses.fields(config)
+        if field.name not in FILE_SELECTION_FIELDS
+    }
+    return json.dumps(
+        {
+            "format": ENTRY_FORMAT,
+            "version": __version__,
+            "code": code_fingerprint(),
+            "rules": sorted([rule.code for rule in ALL_RULES] + [ANALYSIS_FAILURE_CODE]),
+            "options": options,
+        },
+        sort_keys=True,
+        default=_plain,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what a Config holds: frozensets (in a stable order), nested dataclasses, paths."""
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if dataclasses.is_dataclass(value):
+        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    return str(value)
+
+
+def content_digest(path: Path) -> Optional[str]:
+    try:
+        return hashlib.blake2b(path.read_bytes(), digest_size=20).hexdigest()
+    except OSError:
+        return None
+
+
+class ResultCache:
+    """A drop-in for `check_file`: `ResultCache(folder).check(path, config)`. Picklable, so the
+    process pool of `check -j N` runs it in its workers."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.stats = CacheStats()
+        self._keys: dict[Config, str] = {}
+        self._folder_marked = False
+
+    def check(self, path: Path, config: Config) -> FileResult:
+        before = content_digest(path)
+        if before is None:  # unreadable: check_file reports why; nothing to key a result on
+            return check_file(path, config)
+        key = self._entry_key(before, path, config)
+        entry = self._entry_path(key)
+        cached = self._load(entry, key)
+        if cached is not None:
+            self.stats.hits += 1
+            return FileResult(path, cached)
+        self.stats.misses += 1
+        result = check_file(path, config)
+        # Stored only if the file did not change while it was being checked (an editor saving it).
+        if content_digest(path) == before:
+            self._store(entry, key, result.diagnostics)
+        return result
+
+    # -- keys --------------------------------------------------------------------------------------
+
+    def _entry_key(self, digest: str, path: Path, config: Config) -> str:
+        configuration = self._keys.get(config)
+        if configuration is None:
+            configuration = self._keys[config] = configuration_key(config)
+        return f"{configuration}|{path.suffix}|{digest}"
+
+    def _entry_path(self, key: str) -> Path:
+        name = hashlib.blake2b(key.encode(), digest_size=20).hexdigest()
+        return self.folder / name[:2] / f"{name[2:]}.json"
+
+    # -- reading and writing -----------------------------------------------------------------------
+
+    def _load(self, entry: Path, key: str) -> Optional[tuple[Diagnostic, ...]]:
+        """The stored diagnostics, or None for a missing, unreadable, corrupt or foreign entry."""
+        try:
+            with open(entry, encoding="utf-8") as handle:
+                stored = json.load(handle)
+            if stored["key"] != key:
+                return None
+            return tuple(decode_diagnostic(item) for item in stored["diagnostics"])
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None
+
+    def _store(self, entry: Path, key: str, diagnostics: tuple[Diagnostic, ...]) -> None:
+        payload = {"key": key, "diagnostics": [encode_diagnostic(d) for d in diagnostics]}
+        try:
+            self._mark_folder()
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomically(entry, json.dumps(payload))
+        except (OSError, TypeError, ValueError):
+            return  # a read-only or full disk, or an unencodable result: only speed is lost
+        self.stats.stores += 1
+
+    def _mark_folder(self) -> None:
+        if self._folder_marked:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for name, text in FOLDER_MARKERS.items():
+            marker = self.folder / name
+            if not marker.exists():
+                _write_atomically(marker, text)
+        self._folder_marked = True
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    """A temporary file in the same folder, renamed over the target: readers see all or nothing."""
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+# -- diagnostics as JSON -------------------------------------------------------------------------------
+
+
+def encode_diagnostic(diagnostic: Diagnostic) -> dict[str, Any]:
+    data = dataclasses.asdict(diagnostic)
+    site = diagnostic.site
+    if site is not None:
+        # The site's class is kept: a notebook's site carries its cell (notebooks.NotebookTraceSite).
+        data["site"] = {"type": type(site).__name__, **dataclasses.asdict(site)}
+    return data
+
+
+def decode_diagnostic(data: dict[str, Any]) -> Diagnostic:
+    fields = dict(data)
+    site = fields.pop("site")
+    if site is not None:
+        site = dict(site)
+        site = SITE_TYPES[site.pop("type")](**site)
+    fields["path"] = tuple(fields["path"])
+    return Diagnostic(site=site, **fields)
