@@ -154,9 +154,13 @@ SITE_PRELUDE = PRELUDE + "g = []\ndef f(x, *args, **kwargs):\n    return x + g[0
 SITE_PRELUDE += "        return x\nc = C()\n"
 
 
+# Built once: each from_grammar() call compiles the Python grammar with lark, which takes seconds.
+EXPRESSIONS = st.one_of(st.sampled_from(ODD_EXPRESSIONS), hypothesmith.from_grammar("eval_input").map(str.strip))
+
+
 @st.composite
 def jax_shaped_programs(draw) -> str:
-    expressions = st.one_of(st.sampled_from(ODD_EXPRESSIONS), hypothesmith.from_grammar("eval_input").map(str.strip))
+    expressions = EXPRESSIONS
     parts = [SITE_PRELUDE]
     for template in draw(st.lists(st.sampled_from(SITE_TEMPLATES), min_size=1, max_size=4)):
         holes = [draw(expressions) for _ in range(4)]
@@ -180,7 +184,7 @@ def test_libcst_node_programs_with_jax_woven_in(source):
     assert_well_behaved(source)
 
 
-@examples(0.25)
+@examples(0.08)  # each example draws a dozen grammar-generated expressions: slow, so fewer
 @given(jax_shaped_programs())
 def test_jax_shaped_programs(source):
     assert_well_behaved(source)

@@ -74,11 +74,11 @@ HOSTILE = [
     Hostile("BOM then code", "\ufeff" + SEED, findings=SEED_FINDING),
     Hostile("BOM bytes", b"\xef\xbb\xbf" + SEED.encode(), findings=SEED_FINDING),
     Hostile("latin-1 cookie", b"# -*- coding: latin-1 -*-\ns = '\xe9'\n" + SEED.encode(), findings=[("JPL100", 7)]),
-    Hostile("invalid UTF-8", b"import jax\ns = '\xe9\xff'\n" + SEED.encode(), failure="decode"),
+    Hostile("invalid UTF-8", b"from jax import jit\ns = '\xe9\xff'\n" + SEED.encode(), failure="decode"),
     Hostile("unknown cookie", b"# coding: klingon\n" + SEED.encode(), failure="decode"),
     Hostile("UTF-16 bytes", ("\ufeff" + SEED).encode("utf-16"), failure="decode"),
-    Hostile("lone surrogate", "import jax\ns = '\udc80'\n", failure="lone surrogate", failure_line=2),
-    Hostile("null byte", "import jax\nx = 1\n\x00y = 2\n", failure="null byte", failure_line=3),
+    Hostile("lone surrogate", "from jax import jit\ns = '\udc80'\n", failure="lone surrogate", failure_line=2),
+    Hostile("null byte", "from jax import jit\nx = 1\n\x00y = 2\n", failure="null byte", failure_line=3),
     Hostile("null byte in a comment", SEED + "# \x00\n", failure="null byte", failure_line=7),
     # -- newlines: Python's own lines, not str.splitlines()'s
     Hostile("CRLF", with_newlines(SEED, "\r\n"), findings=SEED_FINDING),
@@ -100,8 +100,8 @@ HOSTILE = [
     ),
     Hostile("backslash at the end", SEED + "x = 1 \\", failure="not valid Python", failure_line=7),
     Hostile("tabs", SEED.replace("    ", "\t"), findings=SEED_FINDING),
-    Hostile("inconsistent tabs", "import jax\nif x:\n        a = 1\n\tb = 2\n", failure="tabs", failure_line=4),
-    Hostile("unexpected indent", "import jax\n  x = 1\n", failure="indent", failure_line=2),
+    Hostile("inconsistent tabs", "from jax import jit\nif x:\n        a = 1\n\tb = 2\n", failure="tabs", failure_line=4),
+    Hostile("unexpected indent", "from jax import jit\n  x = 1\n", failure="indent", failure_line=2),
     # -- syntax errors: reported at their line
     Hostile(
         "missing operand",
@@ -109,11 +109,11 @@ HOSTILE = [
         failure="not valid Python",
         failure_line=4,
     ),
-    Hostile("unclosed bracket", "import jax\ny = (1,\n\nz = 2\n", failure="never closed", failure_line=2),
-    Hostile("unterminated string", "import jax\ns = 'abc\n", failure="unterminated", failure_line=2),
-    Hostile("unterminated triple quote", "import jax\ns = '''abc\n\n", failure="unterminated", failure_line=2),
-    Hostile("stray bracket", "import jax\n)\n", failure="not valid Python", failure_line=2),
-    Hostile("Python 2 print", "import jax\nprint 'x'\n", failure="Missing parentheses", failure_line=2),
+    Hostile("unclosed bracket", "from jax import jit\ny = (1,\n\nz = 2\n", failure="never closed", failure_line=2),
+    Hostile("unterminated string", "from jax import jit\ns = 'abc\n", failure="unterminated", failure_line=2),
+    Hostile("unterminated triple quote", "from jax import jit\ns = '''abc\n\n", failure="unterminated", failure_line=2),
+    Hostile("stray bracket", "from jax import jit\n)\n", failure="not valid Python", failure_line=2),
+    Hostile("Python 2 print", "from jax import jit\nprint 'x'\n", failure="Missing parentheses", failure_line=2),
     # -- newer syntax than the running Python: libcst reads 3.12-3.14 on any interpreter
     Hostile(
         "type parameters",
@@ -166,8 +166,8 @@ HOSTILE = [
     # CPython keeps these flat (so it accepts them) while libcst nests them.
     Hostile("10,000 ands", chain(" and ".join(["x"] * DEEP)), failure="nested"),
     Hostile("10,000 ors over lines", chain("(" + " or\n".join(["x"] * DEEP) + ")"), failure="nested"),
-    Hostile("10,000-part import", "import jax\nimport " + ".".join(["a"] * DEEP) + "\n", failure="nested"),
-    Hostile("10,000-part from-import", "import jax\nfrom " + ".".join(["a"] * DEEP) + " import b\n", failure="nested"),
+    Hostile("10,000-part import", "from jax import jit\nimport " + ".".join(["a"] * DEEP) + "\n", failure="nested"),
+    Hostile("10,000-part from-import", "from jax import jit\nfrom " + ".".join(["a"] * DEEP) + " import b\n", failure="nested"),
     # Newer syntax, so CPython cannot judge: the token estimate must.
     Hostile("newer syntax and 10,000 minus", NEWER_SYNTAX + chain("-" * DEEP + "x"), failure="nested"),
     Hostile("newer syntax and 10,000 brackets", NEWER_SYNTAX + chain("(" * DEEP + "x" + ")" * DEEP), failure="nested"),
@@ -215,7 +215,7 @@ HOSTILE = [
         "import jax\nclass A(B): pass\nclass B(A):\n    def f(self):\n        self.x = 1\n"
         "jax.jit(B().f)\njax.jit(B.f)\n",
     ),
-    Hostile("alias cycle", "import jax\na = b\nb = a\njax.jit(a)\nf = f\njax.jit(f)\nj = j\nj(f)\n", findings=[]),
+    Hostile("alias cycle", "from jax import jit\na = b\nb = a\njax.jit(a)\nf = f\njax.jit(f)\nj = j\nj(f)\n", findings=[]),
     Hostile(
         "a function jits itself",
         "import jax\ng = []\ndef f(x):\n    g.append(x)\n    return jax.jit(f)(x)\njax.jit(f)\n",
@@ -565,6 +565,7 @@ def notebook(*sources) -> str:
     return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 
 
+# Sources start with `from jax import jit`: a file must name JAX and a transformation to be analysed.
 HOSTILE_NOTEBOOKS = {
     "not JSON": "{not json",
     "empty": "",

@@ -51,3 +51,16 @@ def test_documented_example_is_flagged_and_cure_is_clean(rule):
     good = _block_after(doc, "## Use instead")
     assert rule.code in {d.code for d in analyze_source(bad, "example.py")}
     assert analyze_source(good, "example.py") == []
+
+
+def test_prefilter_knows_every_transformation_name():
+    from jax_purity_lint.analysis import jax_api, might_trace
+    from jax_purity_lint.settings import DEFAULT_SETTINGS, Settings
+
+    aliases = {name for name in jax_api.CANONICAL if not name.startswith("eqx.")}  # `eqx` comes from `import equinox`
+    qualified = jax_api.COMPILE_AND_CACHE | set(jax_api.IDENTITY_CACHED_ARGUMENTS) | aliases
+    for name in sorted(qualified):
+        module, _, last = name.rpartition(".")
+        assert might_trace(f"import {module}\n{module}.{last}(f)\n", DEFAULT_SETTINGS), name
+    assert not might_trace("import jax.numpy as jnp\nx = jnp.ones(3)\n", DEFAULT_SETTINGS)
+    assert might_trace("import mylib\n@mylib.compile\ndef f(): ...\n", Settings(jit_functions=frozenset({"mylib.compile"})))

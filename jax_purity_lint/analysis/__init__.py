@@ -26,8 +26,11 @@ class ModuleAnalysis:
 
 
 def might_trace(source: str, settings: Settings) -> bool:
-    """The marker check: a file that never names JAX (or a configured transform) has no trace site."""
-    return any(marker in source for marker in settings.markers())
+    """The marker check: a file that never names JAX (or a configured transform's package), or never
+    spells a trace-caching transformation's name, has no trace site and is not parsed."""
+    if not any(marker in source for marker in settings.markers()):
+        return False
+    return settings.transform_names().search(source) is not None
 
 
 def analyse_module(module: cst.Module, settings: Settings) -> ModuleAnalysis:
