@@ -93,8 +93,8 @@ def peak_memory(path: Path, python_peak: bool = True) -> dict[str, Any]:
     """The full analysis of one file in a fresh interpreter: how far its resident size rises above
     what it was after the imports (libcst's native parser and the tree included), and the peak of
     Python's own allocations (tracemalloc)."""
-    # -P: the working directory is not put on sys.path, so the installed package is measured.
-    command = [sys.executable, "-P", "-c", PEAK_MEMORY_SCRIPT, str(path), "python" if python_peak else ""]
+    # -I: the working directory is not put on sys.path, so the installed package is measured.
+    command = [sys.executable, "-I", "-c", PEAK_MEMORY_SCRIPT, str(path), "python" if python_peak else ""]
     return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
 
 
