@@ -193,6 +193,11 @@ class SweepReport:
             (mode, reason_of(message)) for outcome in self.outcomes for mode, message in outcome.failures
         )
 
+    def files_with(self, mode: str, reason: str) -> list[str]:
+        return sorted(
+            {o.path for o in self.outcomes for m, message in o.failures if (m, reason_of(message)) == (mode, reason)}
+        )
+
     def findings(self) -> collections.Counter:
         counts: collections.Counter = collections.Counter()
         for outcome in self.outcomes:
@@ -206,7 +211,10 @@ class SweepReport:
             "findings (JPL100-JPL402) per mode: " + ", ".join(f"{m}: {c}" for m, c in sorted(self.findings().items()))
         )
         lines.append("JPL001 per reason (mode, reason): count")
-        lines += [f"  {mode:6} {reason}: {count}" for (mode, reason), count in sorted(self.reasons().items())]
+        for (mode, reason), count in sorted(self.reasons().items()):
+            lines.append(f"  {mode:6} {reason}: {count}")
+            if count <= 5:  # rare reasons: name the files, they are worth a look
+                lines += [f"           {path}" for path in self.files_with(mode, reason)]
         slowest = sorted(self.outcomes, key=lambda o: -o.seconds)[:10]
         lines.append("slowest files:")
         lines += [f"  {o.seconds:6.1f} s  {o.path}" for o in slowest]
