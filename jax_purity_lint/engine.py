@@ -12,6 +12,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .analysis import analyse_module, might_trace
+from .deep_stack import raised_by, retry_deep
 from .diagnostics import Diagnostic, TraceSite
 from .preflight import python_verdict, text_problem
 from .rules import ALL_RULES, ANALYSIS_FAILURE_CODE, Finding, RuleContext
@@ -51,13 +52,13 @@ def _analyze(source: Union[str, bytes], settings: Settings) -> list[Diagnostic]:
     if python.too_deep is not None:  # libcst would crash the process (SIGSEGV) or take minutes
         return [analysis_failure(python.too_deep.reason, python.too_deep.line)]
     try:
-        module = cst.parse_module(source)
+        module = retry_deep(lambda: cst.parse_module(source))
     except cst.ParserSyntaxError as error:
         return [syntax_failure(error, python.syntax_error)]
     except Exception as error:
         return [_failure_from(error, "parse")]
     try:
-        return diagnose(module, settings)
+        return retry_deep(lambda: diagnose(module, settings))
     except Exception as error:
         return [_failure_from(error, "analyse")]
 
@@ -73,26 +74,13 @@ def syntax_failure(error: cst.ParserSyntaxError, python_error: Optional[SyntaxEr
 
 def _failure_from(error: Exception, stage: str) -> Diagnostic:
     """JPL001 for an exception: resource limits are the file's doing, anything else is a bug of ours."""
-    if _raised_by(error, RecursionError):
+    if raised_by(error, RecursionError):
         return analysis_failure(f"it is too deeply nested to {stage} (RecursionError)")
-    if _raised_by(error, MemoryError):
+    if raised_by(error, MemoryError):
         return analysis_failure(f"it is too large to {stage} (MemoryError)")
     if stage == "parse":
         return analysis_failure(f"libcst cannot parse it: {describe_exception(error)}")
     return analysis_failure(f"internal error {describe_exception(error)}{_where(error)}")
-
-
-def _raised_by(error: BaseException, kind: type[BaseException]) -> bool:
-    """`error` or an exception it was raised while handling (libcst turns a RecursionError in
-    position tracking into a KeyError) is a `kind`."""
-    seen: set[int] = set()
-    current: Optional[BaseException] = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def describe_exception(error: BaseException) -> str:

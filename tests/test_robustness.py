@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import sysconfig
+import threading
 import tokenize
 import warnings
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Optional, Union
 
 import pytest
 
+from jax_purity_lint.deep_stack import on_deep_stack, retry_deep
 from jax_purity_lint.engine import analyze_path, analyze_source
 from jax_purity_lint.flake8_plugin import JaxPurityPlugin
 
@@ -64,6 +66,20 @@ def chain(expression: str) -> str:
     return f"import jax\n@jax.jit\ndef f(x):\n    return {expression}\n"
 
 
+def deep_but_valid(expression: str) -> str:
+    """MUTATING with one deep expression CPython accepts, in the traced function after the finding."""
+    return MUTATING.replace("    return x\n", f"    y = {expression}\n    return x\n")
+
+
+def nested_functions(depth: int) -> str:
+    """f0 defines and calls f1, which defines and calls f2, ...; the innermost mutates a global."""
+    lines = ["import jax", "g = []"]
+    lines += ["    " * level + f"def f{level}(x):" for level in range(depth)]
+    lines.append("    " * depth + "g.append(x)")
+    lines += ["    " * (level + 1) + f"return f{level + 1}(x)" for level in reversed(range(depth - 1))]
+    return "\n".join(lines) + "\njax.jit(f0)\n"
+
+
 NEWER_SYNTAX = "type Alias[T] = list[T]\n"  # 3.12: not Python to 3.11's parser, but to libcst
 
 HOSTILE = [
@@ -100,7 +116,9 @@ HOSTILE = [
     ),
     Hostile("backslash at the end", SEED + "x = 1 \\", failure="not valid Python", failure_line=7),
     Hostile("tabs", SEED.replace("    ", "\t"), findings=SEED_FINDING),
-    Hostile("inconsistent tabs", "from jax import jit\nif x:\n        a = 1\n\tb = 2\n", failure="tabs", failure_line=4),
+    Hostile(
+        "inconsistent tabs", "from jax import jit\nif x:\n        a = 1\n\tb = 2\n", failure="tabs", failure_line=4
+    ),
     Hostile("unexpected indent", "from jax import jit\n  x = 1\n", failure="indent", failure_line=2),
     # -- syntax errors: reported at their line
     Hostile(
@@ -167,24 +185,38 @@ HOSTILE = [
     Hostile("10,000 ands", chain(" and ".join(["x"] * DEEP)), failure="nested"),
     Hostile("10,000 ors over lines", chain("(" + " or\n".join(["x"] * DEEP) + ")"), failure="nested"),
     Hostile("10,000-part import", "from jax import jit\nimport " + ".".join(["a"] * DEEP) + "\n", failure="nested"),
-    Hostile("10,000-part from-import", "from jax import jit\nfrom " + ".".join(["a"] * DEEP) + " import b\n", failure="nested"),
+    Hostile(
+        "10,000-part from-import",
+        "from jax import jit\nfrom " + ".".join(["a"] * DEEP) + " import b\n",
+        failure="nested",
+    ),
     # Newer syntax, so CPython cannot judge: the token estimate must.
     Hostile("newer syntax and 10,000 minus", NEWER_SYNTAX + chain("-" * DEEP + "x"), failure="nested"),
     Hostile("newer syntax and 10,000 brackets", NEWER_SYNTAX + chain("(" * DEEP + "x" + ")" * DEEP), failure="nested"),
     Hostile("newer syntax and 10,000 ands", NEWER_SYNTAX + chain(" and ".join(["x"] * DEEP)), failure="nested"),
-    # Deep, but within what Python accepts: normal results or a clear JPL001, nothing else.
-    Hostile("150 nested lists", chain("[" * 150 + "]" * 150)),
+    # Deep, but within what Python accepts: analysed (on a deep stack), at the right line.
+    Hostile("199 nested lists", deep_but_valid("[" * 199 + "]" * 199), findings=MUTATING_FINDING),
+    Hostile("2,000 unary minus", deep_but_valid("-" * 2000 + "x"), findings=MUTATING_FINDING, flake8_core_dies=True),
+    Hostile(
+        "1,000 additions", deep_but_valid(" + ".join(["x"] * 1000)), findings=MUTATING_FINDING, flake8_core_dies=True
+    ),
+    Hostile("2,400 ands", deep_but_valid(" and ".join(["x"] * 2400)), findings=MUTATING_FINDING),
+    Hostile(
+        "2,215 concatenated strings (as in pydoc_data/topics.py)",
+        deep_but_valid(" ".join(["'a'"] * 2215)),
+        findings=MUTATING_FINDING,
+    ),
+    Hostile("2,400-part import", "import " + ".".join(["a"] * 2400) + "\n" + MUTATING, findings=[("JPL102", 6)]),
     Hostile(
         "1,000-branch elif",
-        "import jax\n@jax.jit\ndef f(x):\n    if x: pass\n" + "    elif x: pass\n" * 1000,
+        MUTATING.replace("    return x\n", "    if x: pass\n" + "    elif x: pass\n" * 1000 + "    return x\n"),
+        findings=MUTATING_FINDING,
         flake8_core_dies=True,
     ),
+    Hostile("99 nested functions", nested_functions(99), findings=[("JPL102", 102)]),
+    # Valid Python that libcst cannot parse (Instagram/LibCST#1011): a clear JPL001 at the line.
     Hostile(
-        "99 nested functions",
-        "import jax\ng = []\n"
-        + "".join("    " * i + f"def f{i}(x):\n" for i in range(99))
-        + "    " * 99
-        + "g.append(x)\njax.jit(f0)\n",
+        "parenthesized annotated target", MUTATING + "(n): int = 1\n", failure="libcst cannot parse", failure_line=7
     ),
     # -- size
     Hostile(
@@ -215,7 +247,9 @@ HOSTILE = [
         "import jax\nclass A(B): pass\nclass B(A):\n    def f(self):\n        self.x = 1\n"
         "jax.jit(B().f)\njax.jit(B.f)\n",
     ),
-    Hostile("alias cycle", "from jax import jit\na = b\nb = a\njax.jit(a)\nf = f\njax.jit(f)\nj = j\nj(f)\n", findings=[]),
+    Hostile(
+        "alias cycle", "from jax import jit\na = b\nb = a\njax.jit(a)\nf = f\njax.jit(f)\nj = j\nj(f)\n", findings=[]
+    ),
     Hostile(
         "a function jits itself",
         "import jax\ng = []\ndef f(x):\n    g.append(x)\n    return jax.jit(f)(x)\njax.jit(f)\n",
@@ -271,14 +305,14 @@ ANALYSIS_BUGS = [
     pytest.param(
         Hostile(
             "hex static_argnums", "import jax\ndef f(x):\n    return x\njax.jit(f, static_argnums=0x1)\n", findings=[]
-        ),
+        )
     ),
     pytest.param(
         Hostile(
             "5,000-digit static_argnums",
             "import jax\ndef f(x):\n    return x\njax.jit(f, static_argnums=" + "9" * 5000 + ")\n",
             findings=[],
-        ),
+        )
     ),
 ]
 
@@ -320,6 +354,42 @@ def test_fixed_analysis_bugs(case):
 def test_not_even_a_string_is_a_clear_failure():
     [diagnostic] = analyze_source(None)  # type: ignore[arg-type]
     assert diagnostic.code == "JPL001"
+
+
+# -- the deep-stack retry ---------------------------------------------------------------------------
+
+
+def count_down(levels: int) -> int:
+    return 0 if levels == 0 else 1 + count_down(levels - 1)
+
+
+def test_deep_stack_retry_goes_deeper_and_restores_the_limit():
+    limit = sys.getrecursionlimit()
+    assert retry_deep(lambda: count_down(20 * limit)) == 20 * limit
+    with pytest.raises(RecursionError):  # unbounded recursion still ends, as a RecursionError
+        retry_deep(lambda: count_down(10**7))
+    assert sys.getrecursionlimit() == limit and threading.stack_size() == 0
+
+
+def test_deep_stack_hands_back_other_exceptions_untouched():
+    def fail():
+        raise KeyError("not a recursion problem")
+
+    with pytest.raises(KeyError):
+        on_deep_stack(fail)
+
+
+def test_deep_stack_retries_from_threads_at_once_restore_the_limit():
+    limit = sys.getrecursionlimit()
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(retry_deep(lambda: count_down(5 * limit)))) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [5 * limit] * 4 and sys.getrecursionlimit() == limit
 
 
 # -- the flake8 plugin class, as flake8 calls it -----------------------------------------------------
