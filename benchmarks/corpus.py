@@ -3,14 +3,17 @@ built from the test fixtures."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
+import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
-from jax_purity_lint.analysis import might_trace
+from jax_purity_lint.analysis.prefilter import might_trace, names_a_transformation
 from jax_purity_lint.engine import read_source
 from jax_purity_lint.settings import DEFAULT_SETTINGS
 
@@ -30,8 +33,21 @@ class SourceFile:
 
     @property
     def marked(self) -> bool:
-        """Passes the engine's prefilter: it names JAX (or a configured transformation)."""
+        """Passes the marker check on the text: it names JAX and spells a transformation's name."""
         return might_trace(self.text, DEFAULT_SETTINGS)
+
+    @functools.cached_property
+    def reaches_libcst(self) -> bool:
+        """Passes the whole prefilter, the check on CPython's tree included: the engine parses it."""
+        if not self.marked:
+            return False
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(self.text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return True  # the engine hands what CPython cannot parse to libcst
+        return names_a_transformation(tree, DEFAULT_SETTINGS)
 
 
 def corpus_files(site_packages: Path, packages: Sequence[str]) -> list[Path]:

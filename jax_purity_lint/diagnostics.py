@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+# Reported by the engine itself, not by a rule: the file could not be analysed.
+ANALYSIS_FAILURE_CODE = "JPL001"
+
 
 @dataclass(frozen=True)
 class TraceSite:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import tokenize
 import traceback
@@ -11,9 +12,11 @@ from typing import Iterable, Optional, Union
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from .analysis import analyse_module, might_trace
+from .analysis import analyse_module
+from .analysis.prefilter import might_trace, names_a_transformation
 from .deep_stack import raised_by, retry_deep
 from .diagnostics import Diagnostic, TraceSite
+from .gc_pause import collector_paused
 from .preflight import python_verdict, text_problem
 from .rules import ALL_RULES, ANALYSIS_FAILURE_CODE, Finding, RuleContext
 from .rules.base import function_name
@@ -21,11 +24,16 @@ from .settings import DEFAULT_SETTINGS, Settings
 
 
 def analyze_source(
-    source: Union[str, bytes], filename: str = "<unknown>", settings: Optional[Settings] = None
+    source: Union[str, bytes],
+    filename: str = "<unknown>",
+    settings: Optional[Settings] = None,
+    *,
+    python_tree: Optional[ast.AST] = None,
 ) -> list[Diagnostic]:
-    """All diagnostics for one module's source. Never raises: failures become one JPL001 diagnostic."""
+    """All diagnostics for one module's source. Never raises: failures become one JPL001 diagnostic.
+    `python_tree` is `ast.parse(source)` when the caller has it already (flake8 does): not parsed again."""
     try:
-        return _analyze(source, settings or DEFAULT_SETTINGS)
+        return _analyze(source, settings or DEFAULT_SETTINGS, python_tree)
     except Exception as error:  # the last line of defence: a bug of ours must not take flake8 down
         try:
             return [_failure_from(error, "analyse")]
@@ -33,7 +41,7 @@ def analyze_source(
             return [analysis_failure(f"internal error {type(error).__name__}")]
 
 
-def _analyze(source: Union[str, bytes], settings: Settings) -> list[Diagnostic]:
+def _analyze(source: Union[str, bytes], settings: Settings, python_tree: Optional[ast.AST]) -> list[Diagnostic]:
     if isinstance(source, bytes):
         try:
             source = decode_source(source)
@@ -48,13 +56,20 @@ def _analyze(source: Union[str, bytes], settings: Settings) -> list[Diagnostic]:
     problem = text_problem(source)
     if problem is not None:
         return [analysis_failure(problem.reason, problem.line)]
-    python = python_verdict(source)
+    python = python_verdict(source, python_tree)
+    if python.tree is not None and not names_a_transformation(python.tree, settings):
+        return []  # nothing in it can be a transformation: libcst's parse would be wasted
     if python.too_deep is not None:  # libcst would crash the process (SIGSEGV) or take minutes
         return [analysis_failure(python.too_deep.reason, python.too_deep.line)]
+    with collector_paused():  # see gc_pause.py: collections would traverse the whole libcst tree
+        return _parse_and_diagnose(source, settings, python.syntax_error)
+
+
+def _parse_and_diagnose(source: str, settings: Settings, python_error: Optional[SyntaxError]) -> list[Diagnostic]:
     try:
         module = retry_deep(lambda: cst.parse_module(source))
     except cst.ParserSyntaxError as error:
-        return [syntax_failure(error, python.syntax_error)]
+        return [syntax_failure(error, python_error)]
     except Exception as error:
         return [_failure_from(error, "parse")]
     try:

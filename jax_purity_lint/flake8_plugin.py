@@ -16,7 +16,9 @@ class JaxPurityPlugin:
     settings: ClassVar[Settings] = DEFAULT_SETTINGS
 
     def __init__(self, tree: ast.AST, lines: Sequence[str], filename: str) -> None:
-        # flake8 has already parsed `tree`; we re-read the same text with libcst.
+        # flake8 has already parsed `tree`: the prefilter and the preflight use it instead of parsing
+        # again, and only files that may hold a trace site are read again with libcst.
+        self.tree = tree
         self.lines = lines
         self.filename = filename
 
@@ -49,7 +51,7 @@ class JaxPurityPlugin:
         # run with a traceback, so even a failure to join the lines becomes JPL001.
         try:
             source = "".join(self.lines)
-            diagnostics = analyze_source(source, self.filename, self.settings)
+            diagnostics = analyze_source(source, self.filename, self.settings, python_tree=self.tree)
         except Exception as error:
             diagnostics = [analysis_failure(f"internal error {describe_exception(error)}")]
         for diagnostic in diagnostics:

@@ -66,14 +66,18 @@ class PythonVerdict:
 
     syntax_error: Optional[SyntaxError] = None
     too_deep: Optional[Problem] = None
+    tree: Optional[ast.Module] = None  # CPython's tree, when it accepted the source
 
 
-def python_verdict(source: str) -> PythonVerdict:
-    """Parse with CPython (C, fast, guarded); where it rejects the syntax, estimate nesting from tokens."""
+def python_verdict(source: str, tree: Optional[ast.AST] = None) -> PythonVerdict:
+    """Parse with CPython (C, fast, guarded); where it rejects the syntax, estimate nesting from tokens.
+    `tree` is CPython's tree of `source` when the caller has one already (flake8 hands it to plugins)."""
+    if isinstance(tree, ast.Module):
+        return PythonVerdict(too_deep=_flat_chain_problem(source), tree=tree)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escapes and the like are not our business
-            ast.parse(source)
+            tree = ast.parse(source)
     except (RecursionError, MemoryError) as error:  # CPython's parse-stack guard
         return PythonVerdict(
             too_deep=Problem(f"it is nested too deeply for Python's own parser ({type(error).__name__})")
@@ -85,14 +89,21 @@ def python_verdict(source: str) -> PythonVerdict:
         return PythonVerdict(error, token_nesting_problem(source))
     except Exception:  # ValueError, OverflowError, ...: libcst gives its own verdict
         return PythonVerdict(too_deep=token_nesting_problem(source))
-    if _may_hold_long_flat_chain(source):
-        return PythonVerdict(too_deep=token_nesting_problem(source))
-    return PythonVerdict()
+    return PythonVerdict(too_deep=_flat_chain_problem(source), tree=tree)
+
+
+def _flat_chain_problem(source: str) -> Optional[Problem]:
+    """For source CPython accepted: a chain it keeps flat but libcst would nest too deeply, if any."""
+    return token_nesting_problem(source) if _may_hold_long_flat_chain(source) else None
 
 
 def _may_hold_long_flat_chain(source: str) -> bool:
     """Could the file hold a chain CPython keeps flat but libcst nests (see the module docstring)?"""
-    many_boolean_operators = len(_BOOLEAN_OPERATOR.findall(source)) >= _BOOLEAN_OPERATORS_WORTH_COUNTING
+    # Substring counts bound the word counts from above and cost far less than the regex.
+    may_have_many = source.count("and") + source.count("or") >= _BOOLEAN_OPERATORS_WORTH_COUNTING
+    many_boolean_operators = (
+        may_have_many and len(_BOOLEAN_OPERATOR.findall(source)) >= _BOOLEAN_OPERATORS_WORTH_COUNTING
+    )
     return many_boolean_operators or _DOTTED_RUN.search(source) is not None
 
 

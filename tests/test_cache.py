@@ -225,3 +225,18 @@ def test_cli_no_cache_and_cache_dir(project, tmp_path):
     assert not (project / CACHE_FOLDER_NAME).exists()
     assert run_cli("--cache-dir", str(tmp_path / "elsewhere"), "bad.py", cwd=project).returncode == 1
     assert len(entries(tmp_path / "elsewhere")) == 1 and not (project / CACHE_FOLDER_NAME).exists()
+
+
+def test_a_run_served_from_the_cache_never_loads_libcst(project):
+    """The warm run's cost is the interpreter and our imports: libcst (and the rules, the rewrites)
+    are loaded only when a file has to be analysed."""
+    script = (
+        "import sys\nfrom jax_purity_lint.cli import main\ncode = main(sys.argv[1:])\n"
+        "print(code, 'libcst' in sys.modules, 'jax_purity_lint.rules' in sys.modules)\n"
+    )
+    arguments = [sys.executable, "-c", script, "check", "--select", "JPL1", "bad.py", "notebook.ipynb"]
+    cold = subprocess.run(arguments, cwd=project, capture_output=True, text=True, timeout=300)
+    warm = subprocess.run(arguments, cwd=project, capture_output=True, text=True, timeout=300)
+    assert cold.stdout.splitlines()[-1] == "1 True True", cold.stderr  # the first run analyses both
+    assert warm.stdout.splitlines()[-1] == "1 False False", warm.stderr
+    assert warm.stdout.splitlines()[:-1] == cold.stdout.splitlines()[:-1]

@@ -123,3 +123,11 @@ def test_relative_links_resolve(document):
             continue  # an anchor in the same page, or a web address
         resolved = (document.parent / target).resolve()
         assert resolved.exists() or resolved in WRITTEN_ELSEWHERE, f"{document.name}: broken link {match['target']}"
+
+
+def test_the_codes_config_validates_against_are_the_registrys():
+    """`select`/`ignore` are checked against codes read from the rule modules' names (no libcst)."""
+    from jax_purity_lint.rules import ALL_RULES
+    from jax_purity_lint.surfaces.config import known_codes
+
+    assert known_codes() == {rule.code for rule in ALL_RULES} | {"JPL001"}

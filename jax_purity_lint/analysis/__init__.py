@@ -8,6 +8,7 @@ import libcst as cst
 
 from ..settings import Settings
 from .collector import collect
+from .prefilter import might_trace, names_a_transformation  # noqa: F401  (re-exported)
 from .reachability import Reachability, TraceContext
 from .resolution import Resolver
 from .scopes import Scope
@@ -23,14 +24,6 @@ class ModuleAnalysis:
     traced: dict[Scope, TraceContext]
     state: StateModel
     hijax: bool  # the module turns on flax nnx's hijax mode: Variables are refs jit carries out
-
-
-def might_trace(source: str, settings: Settings) -> bool:
-    """The marker check: a file that never names JAX (or a configured transform's package), or never
-    spells a trace-caching transformation's name, has no trace site and is not parsed."""
-    if not any(marker in source for marker in settings.markers()):
-        return False
-    return settings.transform_names().search(source) is not None
 
 
 def analyse_module(module: cst.Module, settings: Settings) -> ModuleAnalysis:

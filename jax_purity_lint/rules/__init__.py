@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..diagnostics import ANALYSIS_FAILURE_CODE
 from .base import Finding, Rule, RuleContext
 from .jpl100_mutable_global_read import MutableGlobalRead
 from .jpl101_global_rebinding import GlobalRebinding
@@ -31,7 +32,5 @@ ALL_RULES: tuple[type[Rule], ...] = (
 
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}
 
-# Reported by the engine itself, not by a rule: the file could not be analysed.
-ANALYSIS_FAILURE_CODE = "JPL001"
 
 __all__ = ["ALL_RULES", "RULES_BY_CODE", "ANALYSIS_FAILURE_CODE", "Finding", "Rule", "RuleContext"]

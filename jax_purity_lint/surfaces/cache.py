@@ -3,7 +3,7 @@ tree again reads small JSON files instead of parsing every file.
 
 An entry is found by a hash of the file's bytes, the file's kind (its suffix) and a key of
 everything else a result depends on: the package version, a fingerprint of the linter's own code
-(a change to a rule invalidates everything, even without a version bump), the rule codes, and the
+(a change to a rule, or a new rule, invalidates everything, even without a version bump), and the
 configuration that changes results (select, ignore, the settings). A changed file or configuration
 therefore looks up another entry: a result is never served for content or options it was not
 computed for. The stored entry repeats its whole key and is checked against it when read.
@@ -27,7 +27,6 @@ from typing import Any, Optional
 
 from .. import __version__
 from ..diagnostics import Diagnostic, TraceSite
-from ..rules import ALL_RULES, ANALYSIS_FAILURE_CODE
 from .check import FileResult, check_file
 from .config import Config
 from .notebooks import NotebookTraceSite
@@ -93,7 +92,6 @@ def configuration_key(config: Config) -> str:
             "format": ENTRY_FORMAT,
             "version": __version__,
             "code": code_fingerprint(),
-            "rules": sorted([rule.code for rule in ALL_RULES] + [ANALYSIS_FAILURE_CODE]),
             "options": options,
         },
         sort_keys=True,

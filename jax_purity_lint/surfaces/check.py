@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Sequence
 
 from ..diagnostics import Diagnostic
-from ..engine import analysis_failure, analyze_source, read_source
 from .config import Config
 from .files import discover
 from .noqa import suppressed
@@ -27,6 +26,9 @@ def check_file(path: Path, config: Config) -> FileResult:
         from .notebooks import check_notebook
 
         return FileResult(path, tuple(check_notebook(path, config)))
+    # Imported here: a run whose every file is in the cache never loads the engine (and libcst).
+    from ..engine import analysis_failure, analyze_source, read_source
+
     try:
         source = read_source(path)
     except (OSError, UnicodeDecodeError, SyntaxError, ValueError) as error:

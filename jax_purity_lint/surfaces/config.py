@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,11 +14,26 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from ..rules import ALL_RULES, ANALYSIS_FAILURE_CODE
+from ..diagnostics import ANALYSIS_FAILURE_CODE
 from ..settings import Settings
 from .files import normalize_pattern
 
-KNOWN_CODES = frozenset({rule.code for rule in ALL_RULES} | {ANALYSIS_FAILURE_CODE})
+_RULE_MODULE = re.compile(r"(jpl\d{3})_\w+\.py")
+
+
+@functools.lru_cache(maxsize=1)
+def known_codes() -> frozenset[str]:
+    """Every code, read from the names of the rule modules (one rule per module, named after its
+    code: `jpl100_mutable_global_read.py`), because importing the rules loads libcst, which a run
+    served from the cache does not otherwise need. tests/test_docs.py holds it to the registry."""
+    try:
+        names = [path.name for path in (Path(__file__).parents[1] / "rules").iterdir()]
+    except OSError:  # not a folder (a zipped install): ask the registry itself
+        from ..rules import ALL_RULES
+
+        return frozenset({rule.code for rule in ALL_RULES} | {ANALYSIS_FAILURE_CODE})
+    found = (_RULE_MODULE.fullmatch(name) for name in names)
+    return frozenset({match.group(1).upper() for match in found if match} | {ANALYSIS_FAILURE_CODE})
 DEFAULT_EXCLUDES = (
     ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", "build", "dist", "node_modules", ".eggs",
     "*.egg-info",
@@ -116,9 +133,10 @@ def merge(
 
 def _codes(values: Sequence[str]) -> tuple[str, ...]:
     codes = tuple(value.strip().upper() for value in values if value.strip())
+    known = known_codes()
     for prefix in codes:
-        if not any(code.startswith(prefix) for code in KNOWN_CODES):
-            raise ConfigError(f"unknown code or prefix {prefix!r}: the codes are {', '.join(sorted(KNOWN_CODES))}")
+        if not any(code.startswith(prefix) for code in known):
+            raise ConfigError(f"unknown code or prefix {prefix!r}: the codes are {', '.join(sorted(known))}")
     return codes
 
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 from urllib.parse import quote
 
 from .. import __version__
 from ..diagnostics import Diagnostic
-from ..docs import REPOSITORY_URL, RuleDoc, docs_by_code, help_markdown, rule_docs
 from .check import FileResult
+
+# The rule documentation (github names, sarif descriptors) loads the rules, and with them libcst:
+# imported where used, so the plain text output of a run served from the cache does not pay for it.
+if TYPE_CHECKING:
+    from ..docs import RuleDoc
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SOURCE_ROOT = "%SRCROOT%"  # SARIF's conventional base for paths relative to the repository
@@ -106,6 +110,8 @@ def format_github(results: Sequence[FileResult]) -> str:
 
 
 def _rule_name(code: str) -> str:
+    from ..docs import docs_by_code
+
     doc = docs_by_code().get(code)
     return doc.name if doc else code
 
@@ -115,6 +121,8 @@ def _rule_name(code: str) -> str:
 
 def sarif_rules() -> list[dict]:
     """Every code's reportingDescriptor: what it flags, help text and a link to its page."""
+    from ..docs import rule_docs
+
     return [
         {
             "id": doc.code,
@@ -131,6 +139,8 @@ def sarif_rules() -> list[dict]:
 
 
 def _help(doc: RuleDoc) -> dict:
+    from ..docs import help_markdown
+
     return {"text": f"{_plain(doc.sections['Why is this bad?'])} See {doc.url}", "markdown": help_markdown(doc)}
 
 
@@ -175,6 +185,8 @@ def sarif_result(result: FileResult, diagnostic: Diagnostic, rule_index: dict[st
 
 
 def format_sarif(results: Sequence[FileResult]) -> str:
+    from .. import docs
+
     rules = sarif_rules()
     rule_index = {rule["id"]: index for index, rule in enumerate(rules)}
     run = {
@@ -183,7 +195,7 @@ def format_sarif(results: Sequence[FileResult]) -> str:
                 "name": "jax-purity-lint",
                 "version": __version__,
                 "semanticVersion": __version__,
-                "informationUri": REPOSITORY_URL,
+                "informationUri": docs.REPOSITORY_URL,
                 "rules": rules,
             }
         },

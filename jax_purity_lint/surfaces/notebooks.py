@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..diagnostics import Diagnostic, TraceSite
-from ..engine import analysis_failure, analyze_source
 from .check import filter_diagnostics, python_lines
 from .config import Config
 
@@ -100,6 +99,8 @@ def load_notebook(path: Path) -> dict[str, Any]:
 
 
 def check_notebook(path: Path, config: Config) -> list[Diagnostic]:
+    from ..engine import analysis_failure, analyze_source  # see check_file: only on a cache miss
+
     try:
         notebook = load_notebook(path)
         if not is_python_notebook(notebook):

@@ -1,0 +1,135 @@
+"""Which files are worth parsing with libcst: cheap checks that a file cannot hold a trace site.
+
+libcst's parse is most of what the linter costs, and most files that mention JAX never hand a function
+to a transformation. Two checks, each an over-approximation of what the site finder accepts, so they
+never hide a diagnosis:
+
+1. on the text (a substring search): the file names a package with transformations (`jax`, `flax`,
+   `equinox`, a configured one's) and spells a transformation's last name part (`jit`, `scan`, ...);
+2. on CPython's `ast` (built anyway, by the preflight or by flake8): some name or attribute chain in
+   the file can be qualified, through the file's imports and simple aliases (`L = jax.lax`), to a
+   transformation. Words in comments, docstrings and strings, `self.scan`, `re.compile`, or a
+   library's own `jit` method no longer count.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from typing import Iterable, Iterator, Optional
+
+from ..settings import Settings
+from . import jax_api
+
+_MAX_ALIAS_DEPTH = 8  # as the resolver follows `a = b` aliases
+
+
+def might_trace(source: str, settings: Settings) -> bool:
+    """The marker check: a file that never names JAX (or a configured transform's package), or never
+    spells a trace-caching transformation's name, has no trace site and is not parsed."""
+    if not any(marker in source for marker in settings.markers()):
+        return False
+    return settings.transform_names().search(source) is not None
+
+
+def names_a_transformation(tree: ast.AST, settings: Settings) -> bool:
+    """Whether a name or attribute chain in `tree` may denote a transformation the site finder knows.
+
+    Sound with respect to `Resolver.qualify`: that resolves a chain's root through an import binding,
+    through an alias assignment (`name = chain`), or not at all (a builtin: the chain as written).
+    Here every import and every alias anywhere in the file counts for every scope."""
+    transformations = _transformations(settings.jit_functions | settings.state_aware_functions)
+    last_parts = _last_parts(transformations)
+    imports: dict[str, set[str]] = {}
+    aliases: dict[str, set[str]] = {}
+    candidates: list[tuple[str, tuple[str, ...]]] = []
+    for node in ast.walk(tree):
+        kind = type(node)
+        if kind is ast.Attribute:
+            if node.attr in last_parts:
+                chain = _chain(node)
+                if chain is not None:
+                    candidates.append(chain)
+        elif kind is ast.Name:
+            if node.id in last_parts:
+                candidates.append((node.id, ()))
+        elif kind is ast.Import or kind is ast.ImportFrom:
+            for bound, qualified in _import_bindings(node):
+                if jax_api.canonical(qualified) in transformations:
+                    return True  # `from jax import jit as compile_fn`: the name itself is one
+                imports.setdefault(bound, set()).add(qualified)
+        elif kind is ast.Assign or kind is ast.AnnAssign:
+            _record_alias(node, aliases)
+    for root, path in candidates:
+        for base in _qualifications(root, imports, aliases, 0):
+            if jax_api.canonical(".".join((base, *path))) in transformations:
+                return True
+    return False
+
+
+@functools.lru_cache(maxsize=32)
+def _transformations(configured: frozenset[str]) -> frozenset[str]:
+    """Every qualified name the site finder treats as a transformation, canonical spellings."""
+    return frozenset(
+        {*jax_api.COMPILE_AND_CACHE, *jax_api.STATE_AWARE, *jax_api.IDENTITY_CACHED_ARGUMENTS,
+         *jax_api.RUN_AT_ONCE, *configured}
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _last_parts(transformations: frozenset[str]) -> frozenset[str]:
+    """The last name part of each transformation and of each alias spelling of one."""
+    spellings = {*transformations, *(alias for alias, name in jax_api.CANONICAL.items() if name in transformations)}
+    return frozenset(name.rsplit(".", 1)[-1] for name in spellings)
+
+
+def _chain(node: ast.expr) -> Optional[tuple[str, tuple[str, ...]]]:
+    """`a.b.c` -> ("a", ("b", "c")); None when the chain does not start at a name (`f().jit`, `x[0].jit`)."""
+    path: list[str] = []
+    while isinstance(node, ast.Attribute):
+        path.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return node.id, tuple(reversed(path))
+
+
+def _import_bindings(node: ast.AST) -> Iterator[tuple[str, str]]:
+    """(bound name, qualified name) per alias, as the collector binds them; relative imports bind nothing."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                yield alias.asname, alias.name
+            else:
+                top = alias.name.split(".")[0]
+                yield top, top
+    elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+        for alias in node.names:
+            if alias.name != "*":
+                yield alias.asname or alias.name, f"{node.module}.{alias.name}"
+
+
+def _record_alias(node: ast.AST, aliases: dict[str, set[str]]) -> None:
+    """`L = jax.lax`, `j: Any = jit`: a name bound to a chain may stand for what the chain denotes."""
+    value = getattr(node, "value", None)
+    targets: Iterable[ast.expr] = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore[attr-defined]
+    chain = _chain(value) if isinstance(value, (ast.Name, ast.Attribute)) else None
+    if chain is None:
+        return
+    for target in targets:
+        if isinstance(target, ast.Name):
+            aliases.setdefault(target.id, set()).add(".".join((chain[0], *chain[1])))
+
+
+def _qualifications(
+    root: str, imports: dict[str, set[str]], aliases: dict[str, set[str]], depth: int
+) -> Iterator[str]:
+    """What `root` may stand for: itself (unbound or builtin), an import, or what an alias's chain does."""
+    yield root
+    yield from imports.get(root, ())
+    if depth >= _MAX_ALIAS_DEPTH:
+        return
+    for dotted in aliases.get(root, ()):
+        alias_root, _, rest = dotted.partition(".")
+        for base in _qualifications(alias_root, imports, aliases, depth + 1):
+            yield f"{base}.{rest}" if rest else base
