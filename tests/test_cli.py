@@ -325,8 +325,9 @@ def test_jobs_2_gives_the_same_output_as_one_job(project):
     shutil.copytree(FIXTURES, corpus)
     write(project, "corpus/nb/seed.py", BAD.format(noqa=""))
     shutil.copy(SEED_NOTEBOOK, corpus / "nb" / "seed.ipynb")  # notebook findings cross processes too
-    serial = run_cli("check", "--format", "json", "corpus", cwd=project)
-    parallel = run_cli("check", "--format", "json", "--jobs", "2", "corpus", cwd=project)
+    # --no-cache: otherwise the second run would only read what the first one stored.
+    serial = run_cli("check", "--no-cache", "--format", "json", "corpus", cwd=project)
+    parallel = run_cli("check", "--no-cache", "--format", "json", "--jobs", "2", "corpus", cwd=project)
     assert serial.returncode == parallel.returncode == 1
     assert parallel.stderr == ""
     assert json.loads(parallel.stdout) == json.loads(serial.stdout)

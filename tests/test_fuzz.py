@@ -7,8 +7,10 @@ spreads that many examples over the strategies below in the same proportions.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
+import warnings
 from typing import Optional, Sequence, Union
 
 import hypothesmith
@@ -17,6 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jax_purity_lint.analysis import analyse_module
+from jax_purity_lint.analysis.prefilter import names_a_transformation
 from jax_purity_lint.engine import analyze_source
 from jax_purity_lint.settings import Settings
 
@@ -189,6 +193,21 @@ def test_libcst_node_programs_with_jax_woven_in(source):
 @given(jax_shaped_programs())
 def test_jax_shaped_programs(source):
     assert_well_behaved(source)
+    assert_prefilter_keeps_sites(source.replace("from jax import jit\n", "", 1))
+
+
+def assert_prefilter_keeps_sites(source: str) -> None:
+    """The check on CPython's tree never drops a file in which the site finder finds a site (the
+    prelude's `from jax import jit` is left out by the caller: that import alone keeps a file)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
+        module = cst.parse_module(source)
+    except Exception:  # what either parser rejects is not the prefilter's to judge
+        return
+    if analyse_module(module, Settings()).sites:
+        assert names_a_transformation(tree, Settings()), source
 
 
 @examples(0.2)

@@ -131,3 +131,20 @@ def test_keeps_every_fixture_with_a_site(path):
     source = path.read_text(encoding="utf-8")
     if has_site(source):
         assert kept(source)
+
+
+def tangle(count: int) -> str:
+    """`count` names each aliasing three others, and those aliasing attributes of them."""
+    names = [f"a{index}" for index in range(count)]
+    return "".join(f"{x} = {y}\n{y} = {x}.b\n" for x in names for y in names[:3])
+
+
+def test_alias_tangles_are_followed_to_the_import():
+    source = "import jax\n" + tangle(300) + "a2 = jax\na0.jit(f)\n"
+    assert kept(source)  # (the resolver itself gives up on names bound many times: no site)
+    assert not kept("import jax\n" + tangle(300) + "a0.jit(f)\n")  # no chain reaches jax
+
+
+def test_alias_tangles_too_large_to_follow_keep_the_file():
+    """When in doubt, parse: past the bound on the aliases followed, the file goes to libcst."""
+    assert kept("import jax\n" + tangle(2000) + "a0.jit(f)\n")

@@ -15,13 +15,15 @@ never hide a diagnosis:
 from __future__ import annotations
 
 import ast
+import collections
 import functools
 from typing import Iterable, Iterator, Optional
 
 from ..settings import Settings
 from . import jax_api
 
-_MAX_ALIAS_DEPTH = 8  # as the resolver follows `a = b` aliases
+_MAX_ALIAS_DEPTH = 10  # the resolver follows `a = b` aliases 8 deep: a margin on top
+_MAX_STATES = 10_000  # (name, path) pairs followed for one name before giving up
 
 
 def might_trace(source: str, settings: Settings) -> bool:
@@ -60,10 +62,15 @@ def names_a_transformation(tree: ast.AST, settings: Settings) -> bool:
                 imports.setdefault(bound, set()).add(qualified)
         elif kind is ast.Assign or kind is ast.AnnAssign:
             _record_alias(node, aliases)
+    bases: dict[str, Optional[set[str]]] = {}
     for root, path in candidates:
-        for base in _qualifications(root, imports, aliases, 0):
-            if jax_api.canonical(".".join((base, *path))) in transformations:
-                return True
+        if root not in bases:
+            bases[root] = _qualifications(root, imports, aliases)
+        found = bases[root]
+        if found is None:
+            return True  # too many aliases to follow: parse it rather than guess
+        if any(jax_api.canonical(".".join((base, *path))) in transformations for base in found):
+            return True
     return False
 
 
@@ -121,15 +128,25 @@ def _record_alias(node: ast.AST, aliases: dict[str, set[str]]) -> None:
             aliases.setdefault(target.id, set()).add(".".join((chain[0], *chain[1])))
 
 
-def _qualifications(
-    root: str, imports: dict[str, set[str]], aliases: dict[str, set[str]], depth: int
-) -> Iterator[str]:
-    """What `root` may stand for: itself (unbound or builtin), an import, or what an alias's chain does."""
-    yield root
-    yield from imports.get(root, ())
-    if depth >= _MAX_ALIAS_DEPTH:
-        return
-    for dotted in aliases.get(root, ()):
-        alias_root, _, rest = dotted.partition(".")
-        for base in _qualifications(alias_root, imports, aliases, depth + 1):
-            yield f"{base}.{rest}" if rest else base
+def _qualifications(root: str, imports: dict[str, set[str]], aliases: dict[str, set[str]]) -> Optional[set[str]]:
+    """What `root` may stand for: itself (unbound or builtin), an import, or what an alias's chain
+    does, following aliases as deep as the resolver does; None past _MAX_STATES (a hostile file)."""
+    found: set[str] = set()
+    seen: set[tuple[str, str]] = set()
+    # Breadth first, so each (name, path) is reached by its shortest alias chain and the depth
+    # limit cuts no chain the resolver would follow.
+    pending = collections.deque([(root, "", 0)])  # a name, the path after it, aliases followed
+    while pending:
+        name, suffix, depth = pending.popleft()
+        if (name, suffix) in seen:
+            continue
+        seen.add((name, suffix))
+        if len(seen) > _MAX_STATES:
+            return None
+        found.add(name + suffix)
+        found.update(qualified + suffix for qualified in imports.get(name, ()))
+        if depth < _MAX_ALIAS_DEPTH:
+            for dotted in aliases.get(name, ()):
+                alias_root, dot, rest = dotted.partition(".")
+                pending.append((alias_root, dot + rest + suffix, depth + 1))
+    return found
