@@ -14,7 +14,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .analysis import analyse_module
 from .analysis.prefilter import might_trace, names_a_transformation
-from .deep_stack import raised_by, retry_deep
+from .deep_stack import raised_by, retry_deep, with_native_stack
 from .diagnostics import Diagnostic, TraceSite
 from .gc_pause import collector_paused
 from .preflight import python_verdict, text_problem
@@ -67,7 +67,7 @@ def _analyze(source: Union[str, bytes], settings: Settings, python_tree: Optiona
 
 def _parse_and_diagnose(source: str, settings: Settings, python_error: Optional[SyntaxError]) -> list[Diagnostic]:
     try:
-        module = retry_deep(lambda: cst.parse_module(source))
+        module = retry_deep(lambda: with_native_stack(lambda: cst.parse_module(source)))
     except cst.ParserSyntaxError as error:
         return [syntax_failure(error, python_error)]
     except Exception as error:

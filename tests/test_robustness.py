@@ -379,6 +379,24 @@ def test_deep_stack_hands_back_other_exceptions_untouched():
         on_deep_stack(fail)
 
 
+def test_deep_code_from_a_thread_with_a_small_stack_does_not_crash_the_process():
+    """libcst's native parser would overflow a 512 KB thread stack near 1,000 levels (a segfault):
+    off the main thread it parses on a thread with a stack of its own."""
+    script = (
+        "import sys, threading\n"
+        "from jax_purity_lint.engine import analyze_source\n"
+        "threading.stack_size(512 * 1024)\n"
+        "found = []\n"
+        "thread = threading.Thread(target=lambda: found.extend(analyze_source(sys.stdin.read())))\n"
+        "thread.start()\nthread.join()\n"
+        "print([(d.code, d.line) for d in found])\n"
+    )
+    source = deep_but_valid("-" * 2000 + "x")
+    run = subprocess.run([sys.executable, "-c", script], input=source, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == str(MUTATING_FINDING)
+
+
 def test_deep_stack_retries_from_threads_at_once_restore_the_limit():
     limit = sys.getrecursionlimit()
     results: list[int] = []
