@@ -115,3 +115,29 @@ def test_unparsable_file_does_not_crash_flake8(tmp_path):
     result = run_flake8("broken.py", cwd=tmp_path)
     assert "crashed" not in result.stderr and "Traceback" not in result.stderr
     assert "E999" in result.stdout
+
+
+def test_the_plugin_reuses_flake8s_tree_and_parses_with_libcst_only_files_that_need_it(monkeypatch):
+    """flake8 hands plugins the `ast` tree it built: the engine's prefilter and preflight use it
+    rather than parsing again, and a file naming no transformation never reaches libcst."""
+    import ast
+
+    import libcst
+
+    from jax_purity_lint import preflight
+    from jax_purity_lint.flake8_plugin import JaxPurityPlugin
+
+    libcst_parses = []
+    real_parse_module = libcst.parse_module
+    monkeypatch.setattr(preflight.ast, "parse", lambda *a, **k: pytest.fail("parsed again with ast"))
+    monkeypatch.setattr(libcst, "parse_module", lambda source: libcst_parses.append(source) or real_parse_module(source))
+
+    def run(source: str) -> list:
+        tree = compile(source, "<test>", "exec", ast.PyCF_ONLY_AST)  # as flake8 builds it, not via ast.parse
+        return [message.split()[0] for _, _, message, _ in JaxPurityPlugin(tree, source.splitlines(True), "m.py").run()]
+
+    assert run('import jax\n"""Wrap it in jax.jit later."""\nx = jax.numpy.ones(3)\n') == []
+    assert libcst_parses == []
+    seed = "import jax\ng = []\n@jax.jit\ndef f(x):\n    g.append(x)\n    return x\n"
+    assert run(seed) == ["JPL102"]
+    assert libcst_parses == [seed]
