@@ -7,10 +7,10 @@ import io
 import tokenize
 import traceback
 from pathlib import Path
-from typing import Iterable, Optional, Union
+from typing import Iterable, Mapping, Optional, Union
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from .analysis import analyse_module
 from .analysis.prefilter import might_trace, names_a_transformation
@@ -154,8 +154,14 @@ def diagnose(module: cst.Module, settings: Settings) -> list[Diagnostic]:
     if not findings:
         return []
     # Positions cost a second pass over the tree: only files with findings pay for it.
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    return _locate(findings, positions)
+    return _locate(findings, node_positions(module))
+
+
+def node_positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
+    """libcst's PositionProvider mapping, computed without `MetadataWrapper.resolve`: that also runs
+    an empty batched visit of the whole tree (even when no batchable provider is asked for), which
+    cost as much as the positions themselves. tests/test_robustness.py holds the two to be equal."""
+    return PositionProvider()._gen(MetadataWrapper(module, unsafe_skip_copy=True))
 
 
 def _locate(findings: Iterable[Finding], positions) -> list[Diagnostic]:

@@ -4,9 +4,10 @@ libcst's native parser recurses on the C stack: a few thousand nested brackets o
 crash the whole process (SIGSEGV), which no `except` can catch, and long chains take minutes before
 that. CPython's own parser has guards (at most 200 nested brackets, a bounded parse stack), so what
 it accepts is nearly always safe to hand to libcst. The exceptions are what CPython keeps flat and
-libcst nests: `a and b and ...` and dotted import names, which crash libcst near 10,000 terms. A
-file CPython rejects may still be newer syntax than the running Python (libcst knows 3.12-3.14
-syntax on any interpreter). Those two cases get a token-level estimate of the nesting instead.
+libcst nests: `a and b and ...` and dotted import names, which crash libcst near 10,000 terms; those
+are measured on CPython's tree. A file CPython rejects may still be newer syntax than the running
+Python (libcst knows 3.12-3.14 syntax on any interpreter): it gets a token-level estimate of the
+nesting instead.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 import tokenize
 import warnings
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, Optional
 
 # CPython's tokenizer refuses deeper bracket nesting (MAXLEVEL); libcst crashes near 1,300.
 MAX_BRACKET_DEPTH = 200
@@ -31,11 +32,10 @@ _SEPARATORS = frozenset({",", ";", "="})
 # Keywords that chain one expression into the next (`not not x`, `a if b else c if ...`, `lambda: ...`).
 _CHAINING_KEYWORDS = frozenset({"not", "and", "or", "if", "else", "lambda", "await", "in", "is", "yield"})
 _NEWLINE = re.compile(r"\r\n|\r|\n")
-# Gates for the token estimate on files CPython accepts, cheap (C speed) and generous: a chain that
-# could crash libcst needs thousands of `and`/`or` in the file, or a thousand dots in a row.
-_BOOLEAN_OPERATOR = re.compile(r"\b(?:and|or)\b")
+# Gates for the walks of CPython's tree (flat_chain_problem), cheap (C speed) and generous: a chain
+# that could crash libcst needs thousands of `and`/`or` in the file, or thousands of dots.
 _BOOLEAN_OPERATORS_WORTH_COUNTING = 2000
-_DOTTED_RUN = re.compile(r"(?:\.[\s\\]*\w+[\s\\]*){1000}")
+_DOTS_WORTH_COUNTING = 2000
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def python_verdict(source: str, tree: Optional[ast.AST] = None) -> PythonVerdict
     """Parse with CPython (C, fast, guarded); where it rejects the syntax, estimate nesting from tokens.
     `tree` is CPython's tree of `source` when the caller has one already (flake8 hands it to plugins)."""
     if isinstance(tree, ast.Module):
-        return PythonVerdict(too_deep=_flat_chain_problem(source), tree=tree)
+        return PythonVerdict(too_deep=flat_chain_problem(source, tree), tree=tree)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escapes and the like are not our business
@@ -89,22 +89,49 @@ def python_verdict(source: str, tree: Optional[ast.AST] = None) -> PythonVerdict
         return PythonVerdict(error, token_nesting_problem(source))
     except Exception:  # ValueError, OverflowError, ...: libcst gives its own verdict
         return PythonVerdict(too_deep=token_nesting_problem(source))
-    return PythonVerdict(too_deep=_flat_chain_problem(source), tree=tree)
+    return PythonVerdict(too_deep=flat_chain_problem(source, tree), tree=tree)
 
 
-def _flat_chain_problem(source: str) -> Optional[Problem]:
-    """For source CPython accepted: a chain it keeps flat but libcst would nest too deeply, if any."""
-    return token_nesting_problem(source) if _may_hold_long_flat_chain(source) else None
+def flat_chain_problem(source: str, tree: ast.Module) -> Optional[Problem]:
+    """For source CPython accepted (its `tree`): a chain CPython keeps flat but libcst nests one level
+    per link, longer than MAX_EXPRESSION_DEPTH: `a and b and ...` or a dotted import name. The text
+    gates (substring counts, which bound the counts of words from above) spare the walks for
+    nearly every file."""
+    if source.count("and") + source.count("or") >= _BOOLEAN_OPERATORS_WORTH_COUNTING:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.BoolOp) and _boolean_chain_length(node) > MAX_EXPRESSION_DEPTH:
+                return Problem(f"an expression is nested more than {MAX_EXPRESSION_DEPTH} deep", node.lineno)
+    if source.count(".") >= _DOTS_WORTH_COUNTING:
+        for statement in _statements(tree):
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                names = [alias.name for alias in statement.names] + [getattr(statement, "module", None) or ""]
+                parts = max(name.count(".") for name in names) + 1
+                if parts > MAX_EXPRESSION_DEPTH:
+                    return Problem(
+                        f"an imported name is nested too deeply ({parts} parts, more than {MAX_EXPRESSION_DEPTH})",
+                        statement.lineno,
+                    )
+    return None
 
 
-def _may_hold_long_flat_chain(source: str) -> bool:
-    """Could the file hold a chain CPython keeps flat but libcst nests (see the module docstring)?"""
-    # Substring counts bound the word counts from above and cost far less than the regex.
-    may_have_many = source.count("and") + source.count("or") >= _BOOLEAN_OPERATORS_WORTH_COUNTING
-    many_boolean_operators = (
-        may_have_many and len(_BOOLEAN_OPERATOR.findall(source)) >= _BOOLEAN_OPERATORS_WORTH_COUNTING
-    )
-    return many_boolean_operators or _DOTTED_RUN.search(source) is not None
+def _boolean_chain_length(node: ast.BoolOp) -> int:
+    """The links libcst nests for `node`: its operands, plus the longest chain among them
+    (`a and b or c and d` is an `or` of two `and`s)."""
+    inner = [_boolean_chain_length(value) for value in node.values if isinstance(value, ast.BoolOp)]
+    return len(node.values) + max(inner, default=0)
+
+
+def _statements(tree: ast.Module) -> Iterator[ast.stmt]:
+    """Every statement, at any depth, without visiting expressions."""
+    pending: list[ast.AST] = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.stmt):
+            yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            children = getattr(node, field, None)
+            if isinstance(children, list):
+                pending.extend(child for child in children if isinstance(child, ast.AST))
 
 
 def token_nesting_problem(source: str) -> Optional[Problem]:

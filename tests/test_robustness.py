@@ -351,6 +351,21 @@ def test_fixed_analysis_bugs(case):
     check_expectation(case, analyze_source(case.source, case.name))
 
 
+def test_positions_without_the_wrappers_extra_pass_equal_libcsts():
+    """engine.node_positions skips a pass of MetadataWrapper.resolve: same mapping, every node, on
+    every fixture (so a libcst release that changes how providers run is caught here)."""
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    from jax_purity_lint.engine import node_positions
+    from markers import fixture_files
+
+    for path in fixture_files():
+        module = cst.parse_module(path.read_text(encoding="utf-8"))
+        expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        assert dict(node_positions(module)) == dict(expected), path.name
+
+
 def test_not_even_a_string_is_a_clear_failure():
     [diagnostic] = analyze_source(None)  # type: ignore[arg-type]
     assert diagnostic.code == "JPL001"
