@@ -184,6 +184,7 @@ def ratios(
         "(d-c)/c": (d.cpu - c.cpu) / c.cpu,
         "(d-c)/c (wall)": (d.wall - c.wall) / c.wall,
         "t(largest)/t(1k)": last["analysis_cpu_s"] / first["analysis_cpu_s"],
+        "t(largest)/t(1k), libcst.parse_module alone": last["parse_cpu_s"] / first["parse_cpu_s"],
         "lines(largest)/lines(1k)": last["lines"] / first["lines"],
         "scaling exponent (analysis)": scaling_exponent([(p["lines"], p["analysis_cpu_s"]) for p in series]),
         "scaling exponent (parse)": scaling_exponent([(p["lines"], p["parse_cpu_s"]) for p in series]),
