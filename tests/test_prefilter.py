@@ -79,6 +79,8 @@ LOOP_SPELLINGS = [
     ("import jax", "jax.lax.map({f}, xs)"),
     ("import jax", "jax.lax.cond(p, {f}, {f}, x)"),
     ("from jax.lax import while_loop as loop", "loop({f}, {f}, 0)"),
+    ("from jax import lax as L", "L.map({f}, xs)"),  # no `lax.map` in the text, nor any other name
+    ("from jax.lax import map as lax_map", "lax_map({f}, xs)"),
 ]
 APPLICATIONS = [
     "@{t}\ndef f(x):\n    g.append(x)\n    return x\n",

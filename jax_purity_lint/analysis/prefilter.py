@@ -17,6 +17,8 @@ from __future__ import annotations
 import ast
 import collections
 import functools
+import re
+from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional
 
 from ..settings import Settings
@@ -27,11 +29,18 @@ _MAX_STATES = 10_000  # (name, path) pairs followed for one name before giving u
 
 
 def might_trace(source: str, settings: Settings) -> bool:
-    """The marker check: a file that never names JAX (or a configured transform's package), or never
-    spells a trace-caching transformation's name, has no trace site and is not parsed."""
-    if not any(marker in source for marker in settings.markers()):
+    """The marker check: a file that never names a transformation's package (`jax`, `flax`,
+    `equinox`, a configured one's), or never spells a transformation's last name part (`jit`,
+    `scan`; an alias such as `from jax import jit as compile_fn` still spells `jit`), has no trace
+    site and is not parsed."""
+    marker = _text_marker(_transformations(settings.jit_functions | settings.state_aware_functions))
+    if not any(package in source for package in marker.packages):
         return False
-    return settings.transform_names().search(source) is not None
+    if marker.names.search(source) is not None:
+        return True
+    # `map` alone is everywhere: jax.lax.map counts where the text also says `lax` (`lax.map`,
+    # `from jax.lax import map`, `from jax import lax as L ... L.map`).
+    return marker.lax_map and "lax" in source and _MAP_WORD.search(source) is not None
 
 
 def names_a_transformation(tree: ast.AST, settings: Settings) -> bool:
@@ -72,6 +81,26 @@ def names_a_transformation(tree: ast.AST, settings: Settings) -> bool:
         if any(jax_api.canonical(".".join((base, *path))) in transformations for base in found):
             return True
     return False
+
+
+@dataclass(frozen=True)
+class _TextMarker:
+    packages: tuple[str, ...]
+    names: "re.Pattern[str]"
+    lax_map: bool
+
+
+_LAX_MAP = "jax.lax.map"
+_MAP_WORD = re.compile(r"\bmap\b")
+
+
+@functools.lru_cache(maxsize=32)
+def _text_marker(transformations: frozenset[str]) -> _TextMarker:
+    """What the text of a file with a site must contain, derived from the transformation tables."""
+    packages = tuple(sorted({name.split(".")[0] for name in transformations}))
+    words = sorted(_last_parts(transformations - {_LAX_MAP}))
+    names = re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b")
+    return _TextMarker(packages, names, _LAX_MAP in transformations)
 
 
 @functools.lru_cache(maxsize=32)
