@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from . import __version__
-from .surfaces.config import Config, ConfigError, find_pyproject, load_config, merge
+from .surfaces.config import Config, ConfigError, command_line_config
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -109,21 +109,6 @@ def results_cache(args: argparse.Namespace, config: Config):
     from .surfaces.cache import ResultCache, default_cache_folder
 
     return ResultCache(args.cache_dir or default_cache_folder(config))
-
-
-def command_line_config(args: argparse.Namespace) -> Config:
-    """pyproject.toml's [tool.jax_purity_lint], overlaid with the options given on the command line."""
-    pyproject = args.config if args.config else find_pyproject(Path.cwd())
-    return merge(
-        load_config(pyproject),
-        base=Path.cwd(),  # patterns given on the command line are relative to where it runs
-        select=args.select,
-        ignore=args.ignore,
-        exclude=args.exclude,
-        extend_exclude=args.extend_exclude,
-        jit_functions=args.jit_functions,
-        state_aware_functions=args.state_aware_functions,
-    )
 
 
 def usage_error(message: str) -> int:

@@ -51,23 +51,8 @@ def _patterns(value: str) -> list[str]:
     return [pattern for pattern in value.split(",") if pattern]
 
 
-def _configuration(args: argparse.Namespace):
-    """`[tool.jax_purity_lint]` and the command line, as for `check`: the same findings get rewritten."""
-    from ..surfaces.config import find_pyproject, load_config, merge
-
-    pyproject = args.config if args.config else find_pyproject(Path.cwd())
-    return merge(
-        load_config(pyproject),
-        base=Path.cwd(),  # patterns given on the command line are relative to where it runs
-        select=args.select,
-        ignore=args.ignore,
-        exclude=args.exclude,
-        extend_exclude=args.extend_exclude,
-    )
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..surfaces.config import ConfigError
+    from ..surfaces.config import ConfigError, command_line_config
     from ..surfaces.files import discover
     from . import fix_source
     from .diffs import unified_diff
@@ -75,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from .writer import RefusedWrite, SourceFile, write_rewrite
 
     try:
-        config = _configuration(args)
+        config = command_line_config(args)
     except ConfigError as error:
         print(f"jax-purity-lint: error: {error}", file=sys.stderr)
         return EXIT_ERROR

@@ -153,3 +153,19 @@ def _strings(table: dict[str, Any], key: str, origin: Path) -> Optional[list[str
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{origin}: `{key}` must be a list of strings")
     return value
+
+
+def command_line_config(args: Any) -> Config:
+    """pyproject.toml's [tool.jax_purity_lint] (or --config), overlaid with the options given on a
+    command line: `check` and `fix` read it alike, so `fix` rewrites the findings `check` shows."""
+    pyproject = args.config if args.config else find_pyproject(Path.cwd())
+    return merge(
+        load_config(pyproject),
+        base=Path.cwd(),  # patterns given on the command line are relative to where it runs
+        select=args.select,
+        ignore=args.ignore,
+        exclude=args.exclude,
+        extend_exclude=args.extend_exclude,
+        jit_functions=getattr(args, "jit_functions", None),
+        state_aware_functions=getattr(args, "state_aware_functions", None),
+    )
