@@ -387,15 +387,7 @@ def method_uses(finder: UseFinder, owner: cst.ClassDef, method: cst.FunctionDef)
     """Calls of a method: `self.m(...)` in the class, `obj.m(...)` on its objects, jit aliases of both."""
     view = finder.view
     name = method.name.value
-    uses: list[Use] = []
-    transforms: list = []
-    for decorator in method.decorators:
-        kind = finder.decorator_transform(decorator)
-        if kind is None:
-            reason = f"it is decorated with `@{view.code(decorator.decorator)}`"
-            uses.append(Use(UseKind.ESCAPE, decorator, reason=reason))
-        elif kind != "staticmethod":
-            transforms.append(decorator)
+    uses, transforms = finder.decorator_uses(method)
     aliases = {alias: call for alias, (target, call) in finder.attribute_aliases(owner).items() if target == name}
     for _method, attribute in finder.self_references(owner):
         if attribute.attr.value == name and not _is_alias_source(view, attribute, aliases):

@@ -94,11 +94,9 @@ class UseFinder:
             return "staticmethod"
         return None
 
-    # -- functions -------------------------------------------------------------------------------------------
-
-    def of_function(self, function: FunctionNode) -> list[Use]:
-        if isinstance(function, cst.Lambda):
-            return list(self.classify(function))
+    def decorator_uses(self, function: cst.FunctionDef) -> tuple[list[Use], list[cst.CSTNode]]:
+        """The decorators a rewrite cannot see through (as escapes), and the transformations among
+        the others, which every call of the function goes through."""
         uses: list[Use] = []
         transforms: list[cst.CSTNode] = []
         for decorator in function.decorators:
@@ -108,6 +106,14 @@ class UseFinder:
                 uses.append(Use(UseKind.ESCAPE, decorator, reason=reason))
             elif kind != "staticmethod":
                 transforms.append(decorator)
+        return uses, transforms
+
+    # -- functions -------------------------------------------------------------------------------------------
+
+    def of_function(self, function: FunctionNode) -> list[Use]:
+        if isinstance(function, cst.Lambda):
+            return list(self.classify(function))
+        uses, transforms = self.decorator_uses(function)
         for reference in self.references_to_binding(function, function.name.value):
             uses.extend(self.classify(reference, tuple(transforms)))
         return uses
