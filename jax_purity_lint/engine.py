@@ -7,17 +7,17 @@ import io
 import tokenize
 import traceback
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Union
+from typing import Iterable, Optional, Union
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from .analysis import analyse_module
 from .analysis.prefilter import might_trace, names_a_transformation
 from .deep_stack import raised_by, retry_deep, with_native_stack
 from .diagnostics import Diagnostic, TraceSite
 from .gc_pause import collector_paused
-from .preflight import python_verdict, text_problem
+from .parsing import ParsedModule, parse
+from .preflight import PythonVerdict, python_verdict, text_problem
 from .rules import ALL_RULES, ANALYSIS_FAILURE_CODE, Finding, RuleContext
 from .rules.base import function_name
 from .settings import DEFAULT_SETTINGS, Settings
@@ -62,18 +62,18 @@ def _analyze(source: Union[str, bytes], settings: Settings, python_tree: Optiona
     if python.too_deep is not None:  # libcst would crash the process (SIGSEGV) or take minutes
         return [analysis_failure(python.too_deep.reason, python.too_deep.line)]
     with collector_paused():  # see gc_pause.py: collections would traverse the whole libcst tree
-        return _parse_and_diagnose(source, settings, python.syntax_error)
+        return _parse_and_diagnose(source, settings, python)
 
 
-def _parse_and_diagnose(source: str, settings: Settings, python_error: Optional[SyntaxError]) -> list[Diagnostic]:
+def _parse_and_diagnose(source: str, settings: Settings, python: PythonVerdict) -> list[Diagnostic]:
     try:
-        module = retry_deep(lambda: with_native_stack(lambda: cst.parse_module(source)))
+        parsed = retry_deep(lambda: with_native_stack(lambda: parse(source, python.tree)))
     except cst.ParserSyntaxError as error:
-        return [syntax_failure(error, python_error)]
+        return [syntax_failure(error, python.syntax_error)]
     except Exception as error:
         return [_failure_from(error, "parse")]
     try:
-        return retry_deep(lambda: diagnose(module, settings))
+        return retry_deep(lambda: diagnose(parsed, settings))
     except Exception as error:
         return [_failure_from(error, "analyse")]
 
@@ -145,8 +145,8 @@ def decode_source(data: bytes) -> str:
     return data.decode(encoding)
 
 
-def diagnose(module: cst.Module, settings: Settings) -> list[Diagnostic]:
-    analysis = analyse_module(module, settings)
+def diagnose(parsed: ParsedModule, settings: Settings) -> list[Diagnostic]:
+    analysis = analyse_module(parsed.module, settings)
     if not analysis.traced:
         return []
     context = RuleContext(analysis.resolver, analysis.state, analysis.traced, analysis.hijax)
@@ -154,14 +154,7 @@ def diagnose(module: cst.Module, settings: Settings) -> list[Diagnostic]:
     if not findings:
         return []
     # Positions cost a second pass over the tree: only files with findings pay for it.
-    return _locate(findings, node_positions(module))
-
-
-def node_positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
-    """libcst's PositionProvider mapping, computed without `MetadataWrapper.resolve`: that also runs
-    an empty batched visit of the whole tree (even when no batchable provider is asked for), which
-    cost as much as the positions themselves. tests/test_robustness.py holds the two to be equal."""
-    return PositionProvider()._gen(MetadataWrapper(module, unsafe_skip_copy=True))
+    return _locate(findings, parsed.positions())
 
 
 def _locate(findings: Iterable[Finding], positions) -> list[Diagnostic]:

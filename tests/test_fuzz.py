@@ -8,6 +8,7 @@ spreads that many examples over the strategies below in the same proportions.
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import re
 import warnings
@@ -19,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jax_purity_lint import parsing
 from jax_purity_lint.analysis import analyse_module
 from jax_purity_lint.analysis.prefilter import names_a_transformation
 from jax_purity_lint.engine import analyze_source
@@ -192,7 +194,7 @@ def test_libcst_node_programs_with_jax_woven_in(source):
 @examples(0.08)  # each example draws a dozen grammar-generated expressions: slow, so fewer
 @given(jax_shaped_programs())
 def test_jax_shaped_programs(source):
-    assert_well_behaved(source)
+    assert_pieces_report_the_same(source, assert_well_behaved(source))
     assert_prefilter_keeps_sites(source.replace("from jax import jit\n", "", 1))
 
 
@@ -208,6 +210,22 @@ def assert_prefilter_keeps_sites(source: str) -> None:
         return
     if analyse_module(module, Settings()).sites:
         assert names_a_transformation(tree, Settings()), source
+
+
+def assert_pieces_report_the_same(source: str, whole: list) -> None:
+    """Cut before every top-level statement that can start a piece (parsing.py): the same
+    diagnostics as the whole parse, on syntax the fixtures never use."""
+    with pieces_of_one_line():
+        assert analyze_source(source, "<fuzz>") == whole
+
+
+@contextlib.contextmanager
+def pieces_of_one_line():
+    saved, parsing.PIECE_LINES = parsing.PIECE_LINES, 1
+    try:
+        yield
+    finally:
+        parsing.PIECE_LINES = saved
 
 
 @examples(0.2)

@@ -352,12 +352,12 @@ def test_fixed_analysis_bugs(case):
 
 
 def test_positions_without_the_wrappers_extra_pass_equal_libcsts():
-    """engine.node_positions skips a pass of MetadataWrapper.resolve: same mapping, every node, on
+    """parsing.node_positions skips a pass of MetadataWrapper.resolve: same mapping, every node, on
     every fixture (so a libcst release that changes how providers run is caught here)."""
     import libcst as cst
     from libcst.metadata import MetadataWrapper, PositionProvider
 
-    from jax_purity_lint.engine import node_positions
+    from jax_purity_lint.parsing import node_positions
     from markers import fixture_files
 
     for path in fixture_files():
