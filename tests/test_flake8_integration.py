@@ -61,6 +61,19 @@ def test_column_is_one_based_in_flake8_output(tmp_path):
     assert "pass it in as an argument" in row["message"]
 
 
+def test_a_file_large_enough_to_be_parsed_in_pieces_is_located_right(tmp_path):
+    """Over 2,000 lines, the engine parses pieces of whole statements (parsing.py) cut where
+    flake8's own tree says statements start: findings keep their line and column, CRLF or not."""
+    filler = "".join(f"def filler_{i}(x):\n    return x\n\n\n" for i in range(800))
+    source = SEED.format(noqa="") + "\n\n" + filler + SEED.format(noqa="").replace("import jax\n", "")
+    second = source.count("\n", 0, source.rindex("return x + g")) + 1
+    for newline in ("\n", "\r\n"):
+        (tmp_path / "large.py").write_bytes(source.replace("\n", newline).encode())
+        found = [(row["line"], row["col"], row["code"]) for row in rows(run_flake8("--select", "JPL", "large.py", cwd=tmp_path).stdout)]
+        assert found == [("7", "16", "JPL100"), (str(second), "16", "JPL100")], newline
+        assert second > 3000
+
+
 @pytest.mark.parametrize("comment,silenced", [("  # noqa: JPL100", True), ("  # noqa", True), ("  # noqa: JPL2", False)])
 def test_noqa(tmp_path, comment, silenced):
     (tmp_path / "seed.py").write_text(SEED.format(noqa=comment))
