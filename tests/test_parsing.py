@@ -15,7 +15,7 @@ import libcst as cst
 import pytest
 
 from jax_purity_lint import parsing
-from jax_purity_lint.engine import analyze_source
+from jax_purity_lint.engine import analyze_source, decode_source
 from markers import fixture_files
 
 # Trivia between statements: where a cut falls, blank lines and comments move from the next
@@ -79,8 +79,6 @@ def test_standard_library_cut_everywhere_keeps_every_node_in_place(name, every_s
 
 def parsing_source(path: Path) -> str:
     """Decoded as the engine decodes it, newlines kept (so `\\r\\n` files stay `\\r\\n`)."""
-    from jax_purity_lint.engine import decode_source
-
     return decode_source(path.read_bytes())
 
 
