@@ -8,7 +8,6 @@ spreads that many examples over the strategies below in the same proportions.
 from __future__ import annotations
 
 import ast
-import contextlib
 import os
 import re
 import warnings
@@ -20,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jax_purity_lint import parsing
 from jax_purity_lint.analysis import analyse_module
 from jax_purity_lint.analysis.prefilter import names_a_transformation
 from jax_purity_lint.engine import analyze_source
 from jax_purity_lint.settings import Settings
+from test_parsing import pieces_of
 
 # hypothesmith compiles what it generates; its warnings about the generated code are noise here.
 pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
@@ -215,17 +214,8 @@ def assert_prefilter_keeps_sites(source: str) -> None:
 def assert_pieces_report_the_same(source: str, whole: list) -> None:
     """Cut before every top-level statement that can start a piece (parsing.py): the same
     diagnostics as the whole parse, on syntax the fixtures never use."""
-    with pieces_of_one_line():
+    with pieces_of(1):
         assert analyze_source(source, "<fuzz>") == whole
-
-
-@contextlib.contextmanager
-def pieces_of_one_line():
-    saved, parsing.PIECE_LINES = parsing.PIECE_LINES, 1
-    try:
-        yield
-    finally:
-        parsing.PIECE_LINES = saved
 
 
 @examples(0.2)

@@ -7,9 +7,11 @@ statement that can start a piece does, and every fixture is cut at every possibl
 from __future__ import annotations
 
 import ast
+import contextlib
 import sysconfig
 from collections import Counter
 from pathlib import Path
+from typing import Iterator
 
 import libcst as cst
 import pytest
@@ -27,9 +29,24 @@ STANDARD_LIBRARY = Path(sysconfig.get_paths()["stdlib"])
 STANDARD_MODULES = ("functools.py", "dataclasses.py", "enum.py", "tarfile.py", "typing.py", "tokenize.py")
 
 
+WHOLE = 10**9  # pieces this long: every file is parsed whole
+
+
+@contextlib.contextmanager
+def pieces_of(lines: int) -> Iterator[None]:
+    """parsing.PIECE_LINES set to `lines` inside the block (1: a cut before every top-level
+    statement that can start a piece). Also used by the fuzz tests, where fixtures cannot be."""
+    saved, parsing.PIECE_LINES = parsing.PIECE_LINES, lines
+    try:
+        yield
+    finally:
+        parsing.PIECE_LINES = saved
+
+
 @pytest.fixture
-def every_statement_a_piece(monkeypatch):
-    monkeypatch.setattr(parsing, "PIECE_LINES", 1)
+def every_statement_a_piece():
+    with pieces_of(1):
+        yield
 
 
 def positions_by_kind(positions) -> Counter:
@@ -82,17 +99,17 @@ def parsing_source(path: Path) -> str:
     return decode_source(path.read_bytes())
 
 
-def test_fixture_diagnostics_do_not_depend_on_the_cuts(monkeypatch):
+def test_fixture_diagnostics_do_not_depend_on_the_cuts():
     for path in fixture_files():
         source = path.read_text(encoding="utf-8")
-        whole = analyze_source(source, path.name)
-        monkeypatch.setattr(parsing, "PIECE_LINES", 1)
-        pieces = analyze_source(source, path.name)
-        monkeypatch.setattr(parsing, "PIECE_LINES", 10**9)
+        with pieces_of(WHOLE):
+            whole = analyze_source(source, path.name)
+        with pieces_of(1):
+            pieces = analyze_source(source, path.name)
         assert pieces == whole, path.name
 
 
-def test_a_large_file_of_many_fixtures_is_cut_and_reports_the_same(monkeypatch):
+def test_a_large_file_of_many_fixtures_is_cut_and_reports_the_same():
     """All fixtures in one file (their `from __future__` lines dropped, which must come first), cut
     into pieces of 500 lines: the same diagnostics as the whole file, and some to compare."""
     sources = [path.read_text(encoding="utf-8") for path in fixture_files()]
@@ -100,12 +117,12 @@ def test_a_large_file_of_many_fixtures_is_cut_and_reports_the_same(monkeypatch):
         "".join(line for line in text.splitlines(keepends=True) if not line.startswith("from __future__"))
         for text in sources
     )
-    monkeypatch.setattr(parsing, "PIECE_LINES", 500)
-    parsed = parsing.parse(source, ast.parse(source))
+    with pieces_of(500):
+        parsed = parsing.parse(source, ast.parse(source))
+        pieces = analyze_source(source)
     assert len(parsed.pieces) >= source.count("\n") // 1000
-    pieces = analyze_source(source)
-    monkeypatch.setattr(parsing, "PIECE_LINES", 10**9)
-    whole = analyze_source(source)
+    with pieces_of(WHOLE):
+        whole = analyze_source(source)
     assert len(whole) > 20 and pieces == whole
 
 

@@ -34,6 +34,8 @@ def known_codes() -> frozenset[str]:
         return frozenset({rule.code for rule in ALL_RULES} | {ANALYSIS_FAILURE_CODE})
     found = (_RULE_MODULE.fullmatch(name) for name in names)
     return frozenset({match.group(1).upper() for match in found if match} | {ANALYSIS_FAILURE_CODE})
+
+
 DEFAULT_EXCLUDES = (
     ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", "build", "dist", "node_modules", ".eggs",
     "*.egg-info",
