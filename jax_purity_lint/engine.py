@@ -149,8 +149,13 @@ def diagnose(parsed: ParsedModule, settings: Settings) -> list[Diagnostic]:
     analysis = analyse_module(parsed.module, settings)
     if not analysis.traced:
         return []
-    context = RuleContext(analysis.resolver, analysis.state, analysis.traced, analysis.hijax)
-    findings = [finding for rule in ALL_RULES for finding in rule().check(context)]
+    context = RuleContext(analysis.resolver, analysis.state, analysis.traced, analysis.hijax, analysis.lives)
+    findings = [
+        finding
+        for rule in ALL_RULES
+        for finding in rule().check(context)
+        if not rule.NEEDS_REUSED_CACHE or context.cache_reused(finding.context)
+    ]
     if not findings:
         return []
     # Positions cost a second pass over the tree: only files with findings pay for it.

@@ -30,6 +30,7 @@ def f(x):
 
 
 fast = jax.jit(f)
+fast(1.0)
 g = 10.0
 """
 

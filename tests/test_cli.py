@@ -32,6 +32,7 @@ def impure_uses_global(x):
 
 
 fast = jax.jit(impure_uses_global)
+fast(1.0)
 g = 10.0
 '''
 
@@ -57,6 +58,7 @@ def f(x):
 
 
 fast = jax.jit(f)
+fast(1.0)
 g = 1.0
 '''
 
@@ -255,6 +257,7 @@ def f(x):
     return x + g
 
 
+f(1.0)
 g = 1.0
 '''
 

@@ -50,6 +50,7 @@ def impure_uses_global(x):
 
 
 fast = jax.jit(impure_uses_global)
+fast(1.0)
 g = 10.0
 '''
 
@@ -65,7 +66,8 @@ def test_a_file_large_enough_to_be_parsed_in_pieces_is_located_right(tmp_path):
     """Over 2,000 lines, the engine parses pieces of whole statements (parsing.py) cut where
     flake8's own tree says statements start: findings keep their line and column, CRLF or not."""
     filler = "".join(f"def filler_{i}(x):\n    return x\n\n\n" for i in range(800))
-    source = SEED.format(noqa="") + "\n\n" + filler + SEED.format(noqa="").replace("import jax\n", "")
+    again = SEED.format(noqa="").replace("import jax\n", "").replace("impure_uses_global", "again").replace("fast", "fast_again")
+    source = SEED.format(noqa="") + "\n\n" + filler + again
     second = source.count("\n", 0, source.rindex("return x + g")) + 1
     for newline in ("\n", "\r\n"):
         (tmp_path / "large.py").write_bytes(source.replace("\n", newline).encode())
@@ -110,6 +112,7 @@ def f(x):
     return x + g
 
 
+f(1.0)
 g = 1.0
 '''
 

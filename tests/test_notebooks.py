@@ -118,7 +118,7 @@ IPYTHON_CELLS = [
     "%%bash\necho this is not python (\nls -la\n",
     "files = !ls\nscale = 1.0\njnp.dot?\n",
     "def apply(x):\n    %time y = x\n    return x * scale\n",
-    "fast = jax.jit(apply)\n",
+    "fast = jax.jit(apply)\nfast(1.0)\n",
     "%%time\nscale = 2.0\n",  # a cell magic's cell is skipped whole: this rebinding is not seen
     "scale = 3.0  # rebound: `apply` keeps 1.0\n",
 ]
@@ -135,7 +135,7 @@ def test_magics_and_shell_lines_are_skipped_and_globals_cross_cells(project):
 
 
 def test_source_given_as_one_string(project):
-    cells = ["import jax\ng = 0.0\n", "def f(x):\n    return x + g\n\nfast = jax.jit(f)\ng = 1.0"]
+    cells = ["import jax\ng = 0.0\n", "def f(x):\n    return x + g\n\nfast = jax.jit(f)\nfast(1.0)\ng = 1.0"]
     path = write_notebook(project / "nb.ipynb", [])
     notebook = json.loads(path.read_text())
     notebook["cells"] += [{"cell_type": "code", "metadata": {}, "outputs": [], "source": src} for src in cells]
@@ -144,7 +144,7 @@ def test_source_given_as_one_string(project):
 
 
 def test_noqa_in_a_cell(project):
-    cells = ["import jax\ng = 0.0\n", "def f(x):\n    return x + g  # noqa: JPL100\n", "fast = jax.jit(f)\ng = 1.0\n"]
+    cells = ["import jax\ng = 0.0\n", "def f(x):\n    return x + g  # noqa: JPL100\n", "fast = jax.jit(f)\nfast(1.0)\ng = 1.0\n"]
     write_notebook(project / "nb.ipynb", cells)
     result = run_cli("check", "nb.ipynb", cwd=project)
     assert (result.returncode, result.stdout) == (0, "")
@@ -179,7 +179,7 @@ def test_github_format_puts_the_cell_in_the_message(project):
 def test_a_shell_escape_that_is_the_only_statement_of_a_block_keeps_the_cell_parsable(project):
     cells = [
         "import os\nimport jax\nif not os.path.exists('data'):\n    !git clone https://example.invalid/data\n",
-        "g = 0.0\n\n@jax.jit\ndef f(x):\n    return x + g\n",
+        "g = 0.0\n\n@jax.jit\ndef f(x):\n    return x + g\n\nf(1.0)\n",
         "g = 1.0\n",
     ]
     write_notebook(project / "nb.ipynb", cells)

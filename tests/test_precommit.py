@@ -32,6 +32,7 @@ def impure_uses_global(x):
 
 
 fast = jax.jit(impure_uses_global)
+fast(1.0)
 g = 10.0
 '''
 
@@ -45,6 +46,7 @@ def uses_argument(x, g):
 
 
 fast = jax.jit(uses_argument)
+fast(1.0)
 g = 10.0
 '''
 

@@ -27,7 +27,7 @@ from jax_purity_lint.engine import analyze_path, analyze_source
 from jax_purity_lint.flake8_plugin import JaxPurityPlugin
 
 # Line 5 reads `g`, rebound at line 6: JPL100 at line 5.
-SEED = "import jax\ng = 0\n@jax.jit\ndef f(x):\n    return x + g\ng = 1\n"
+SEED = "import jax\ng = 0\n@jax.jit\ndef f(x):\n    return x + g\nf(0)\ng = 1\n"
 SEED_FINDING = [("JPL100", 5)]
 # Line 5 mutates a global in place, whatever follows: JPL102 at line 5.
 MUTATING = "import jax\ng = []\n@jax.jit\ndef f(x):\n    g.append(x)\n    return x\n"
@@ -95,12 +95,12 @@ HOSTILE = [
     Hostile("UTF-16 bytes", ("\ufeff" + SEED).encode("utf-16"), failure="decode"),
     Hostile("lone surrogate", "from jax import jit\ns = '\udc80'\n", failure="lone surrogate", failure_line=2),
     Hostile("null byte", "from jax import jit\nx = 1\n\x00y = 2\n", failure="null byte", failure_line=3),
-    Hostile("null byte in a comment", SEED + "# \x00\n", failure="null byte", failure_line=7),
+    Hostile("null byte in a comment", SEED + "# \x00\n", failure="null byte", failure_line=8),
     # -- newlines: Python's own lines, not str.splitlines()'s
     Hostile("CRLF", with_newlines(SEED, "\r\n"), findings=SEED_FINDING),
     Hostile("CR only", with_newlines(SEED, "\r"), findings=SEED_FINDING),
     Hostile(
-        "mixed newlines", "import jax\r\ng = 0\r@jax.jit\ndef f(x):\r\n    return x + g\rg = 1\n", findings=SEED_FINDING
+        "mixed newlines", "import jax\r\ng = 0\r@jax.jit\ndef f(x):\r\n    return x + g\rf(0)\rg = 1\n", findings=SEED_FINDING
     ),
     Hostile("form feeds", "\x0c\nimport jax\n\x0c\n" + SEED, findings=[("JPL100", 8)]),
     Hostile("form feed in indentation", SEED.replace("    return", "\x0c    return"), findings=SEED_FINDING),
@@ -114,7 +114,7 @@ HOSTILE = [
     Hostile(
         "CRLF continuation", with_newlines(SEED.replace("x + g", "x + \\\n        g"), "\r\n"), findings=[("JPL100", 6)]
     ),
-    Hostile("backslash at the end", SEED + "x = 1 \\", failure="not valid Python", failure_line=7),
+    Hostile("backslash at the end", SEED + "x = 1 \\", failure="not valid Python", failure_line=8),
     Hostile("tabs", SEED.replace("    ", "\t"), findings=SEED_FINDING),
     Hostile(
         "inconsistent tabs", "from jax import jit\nif x:\n        a = 1\n\tb = 2\n", failure="tabs", failure_line=4
@@ -286,7 +286,7 @@ HOSTILE = [
         "import jax\nfs = [jax.jit(lambda x, i=i: x + i + g) for i in range(3)]\ng = 1\ng = 2\n",
     ),
     Hostile(
-        "non-ASCII names", "import jax\nπ = 1\n@jax.jit\ndef f(x):\n    return x + π\nπ = 2\n", findings=[("JPL100", 5)]
+        "non-ASCII names", "import jax\nπ = 1\n@jax.jit\ndef f(x):\n    return x + π\nf(0)\nπ = 2\n", findings=[("JPL100", 5)]
     ),
     Hostile(
         "classes in functions in classes",

@@ -28,6 +28,7 @@ def impure_uses_global(x):
 
 
 fast = jax.jit(impure_uses_global)
+fast(1.0)
 g = 10.0
 '''
 

@@ -72,20 +72,21 @@ JAX_ALIAS = "_jpl_sweep_jax"
 
 
 def woven(source: str) -> str:
-    """`source` with a trailer that jits every module-level function and method, through the class
-    and through a module-level instance, then rebinds the module-level names (so reads of them are
-    of changing globals). Appended, so the file's own lines keep their numbers."""
+    """`source` with a trailer that jits and calls every module-level function and method, through the
+    class and through a module-level instance, then rebinds the module-level names (so reads of them
+    are of changing globals that a traced call has seen). Appended, so the file's own lines keep their
+    numbers."""
     trailer = [f"import jax as {JAX_ALIAS}"]
     for statement in _module_statements(source):
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            trailer.append(f"{JAX_ALIAS}.jit({statement.name})")
+            trailer.append(f"{JAX_ALIAS}.jit({statement.name})()")
         elif isinstance(statement, ast.ClassDef):
             instance = f"_jpl_sweep_{statement.name}"
             trailer.append(f"{instance} = {statement.name}()")
             for method in statement.body:
                 if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    trailer.append(f"{JAX_ALIAS}.jit({statement.name}.{method.name})")
-                    trailer.append(f"{JAX_ALIAS}.jit({instance}.{method.name})")
+                    trailer.append(f"{JAX_ALIAS}.jit({statement.name}.{method.name})()")
+                    trailer.append(f"{JAX_ALIAS}.jit({instance}.{method.name})()")
         elif isinstance(statement, ast.Assign):
             names = [t.id for t in statement.targets if isinstance(t, ast.Name)]
             trailer.extend(f"{name} = {name}" for name in names)
@@ -302,7 +303,7 @@ def test_woven_trailer_keeps_the_file_lines_and_adds_sites():
     source = "def f(x):\n    return x + N\n\nclass C:\n    def m(self):\n        pass\nN = 1"
     result = woven(source)
     assert result.startswith(source + "\n")
-    assert f"{JAX_ALIAS}.jit(f)" in result and f"{JAX_ALIAS}.jit(_jpl_sweep_C.m)" in result and "N = N" in result
+    assert f"{JAX_ALIAS}.jit(f)()" in result and f"{JAX_ALIAS}.jit(_jpl_sweep_C.m)()" in result and "N = N" in result
     # The woven site is found and the rebinding makes `N` a changing global, on the file's own line.
     assert [(d.code, d.line) for d in analyze_source(result)] == [("JPL100", 2)]
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import libcst as cst
 
 from ..settings import Settings
+from . import jax_api
+from .cache_life import CacheLives
 from .collector import collect
 from .prefilter import might_trace, names_a_transformation  # noqa: F401  (re-exported)
 from .reachability import Reachability, TraceContext
@@ -24,6 +26,7 @@ class ModuleAnalysis:
     traced: dict[Scope, TraceContext]
     state: StateModel
     hijax: bool  # the module turns on flax nnx's hijax mode: Variables are refs jit carries out
+    lives: CacheLives  # when a change of state can still reach a compiled cache
 
 
 def analyse_module(module: cst.Module, settings: Settings) -> ModuleAnalysis:
@@ -37,4 +40,27 @@ def analyse_module(module: cst.Module, settings: Settings) -> ModuleAnalysis:
     first_site_order = min((site.order for site in sites), default=0)
     # State is only worth sweeping when something is traced.
     state = StateModel(resolver, collected.all_scopes if traced else [], first_site_order, collected.loop_ends)
-    return ModuleAnalysis(module, resolver, sites, traced, state, collected.turns_on_hijax)
+    applied = frozenset(collected.applied_calls)
+    lives = CacheLives(resolver, applied, lambda scope, expr: _keeps_no_reference(finder, resolver, scope, expr))
+    return ModuleAnalysis(module, resolver, sites, traced, state, collected.turns_on_hijax, lives)
+
+
+# Decorators that wrap a function without registering it anywhere else.
+_PLAIN_DECORATORS = frozenset(
+    {"staticmethod", "classmethod", "property", "functools.wraps", "functools.lru_cache", "functools.cache",
+     "typing.overload", "abc.abstractmethod"}
+)
+
+
+def _keeps_no_reference(finder: SiteFinder, resolver: Resolver, scope: Scope, expr: cst.BaseExpression) -> bool:
+    if finder.caching_transform(scope, expr) is not None:
+        return True
+    qualified = resolver.qualify(scope, expr.func if isinstance(expr, cst.Call) else expr)
+    if qualified is None:
+        return False
+    qualified = jax_api.canonical(qualified)
+    return (
+        qualified in jax_api.WRAPS_WITHOUT_CALLING
+        or qualified in jax_api.IDENTITY_CACHED_ARGUMENTS
+        or qualified in _PLAIN_DECORATORS
+    )

@@ -115,7 +115,15 @@ class ScopeCollector:
                 self.visit(node)
 
     def _open_scope(self, kind: ScopeKind, name: str, node: cst.CSTNode) -> Scope:
-        scope = Scope(kind=kind, name=name, node=node, parent=self.scope, order=self.order)
+        scope = Scope(
+            kind=kind,
+            name=name,
+            node=node,
+            parent=self.scope,
+            order=self.order,
+            loop=self._loops[0] if self._loops else None,
+            branch=tuple(self._branch),
+        )
         if self.scope is not None:
             self.scope.children.append(scope)
         self.all_scopes.append(scope)
@@ -154,6 +162,7 @@ class ScopeCollector:
                 order=self.order,
                 in_loop=bool(self._loops),
                 loop=self._loops[0] if self._loops else None,
+                branch=tuple(self._branch),
                 **extra,
             )
         )
@@ -195,9 +204,11 @@ class ScopeCollector:
         self._walk(p.default for p in everything)
         return everything
 
-    def _bind_parameters(self, scope: Scope, params: list[cst.Param]) -> None:
-        ordered = [*params]
-        for param in ordered:
+    def _bind_parameters(self, scope: Scope, params: list[cst.Param], packed: cst.Parameters) -> None:
+        for star in (packed.star_arg, packed.star_kwarg):
+            if isinstance(star, cst.Param):
+                scope.packed_params.add(star.name.value)
+        for param in params:
             scope.params.append(param.name.value)
             if param.annotation is not None:
                 scope.param_annotations[param.name.value] = param.annotation.annotation
@@ -211,14 +222,14 @@ class ScopeCollector:
         scope = self._open_scope(ScopeKind.FUNCTION, node.name.value, node)
         scope.decorators = list(node.decorators)
         self._bind(node.name.value, BindingKind.FUNCTION, node, scope=scope)
-        self._bind_parameters(scope, params)
+        self._bind_parameters(scope, params, node.params)
         self._in_scope(scope, [node.body])
         return False
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         params = self._walk_parameters(node.params)
         scope = self._open_scope(ScopeKind.LAMBDA, "<lambda>", node)
-        self._bind_parameters(scope, params)
+        self._bind_parameters(scope, params, node.params)
         self._in_scope(scope, [node.body])
         return False
 

@@ -49,6 +49,11 @@ IDENTITY_CACHED_ARGUMENTS = {
     "jax.checkpoint": (0,),
 }
 
+# Loop primitives: one trace of the body serves every iteration.
+LOOP_BODIES = frozenset(
+    {"jax.lax.scan", "jax.lax.fori_loop", "jax.lax.while_loop", "jax.lax.map", "jax.lax.associative_scan"}
+)
+
 # Trace at once and return a result rather than a reusable compiled function.
 RUN_AT_ONCE = frozenset({"jax.eval_shape"})
 
@@ -92,6 +97,9 @@ TRANSPARENT = frozenset(
 )
 
 PARTIAL = "functools.partial"
+
+# Return a wrapper holding the function without calling it (unless the wrapper is applied at once).
+WRAPS_WITHOUT_CALLING = (COMPILE_AND_CACHE | TRANSPARENT | {"jax.checkpoint"}) - RUN_AT_ONCE
 
 # Keyword names under which the transformations take the function.
 FUNCTION_KEYWORDS = ("fun", "f", "fn", "body_fun", "func")

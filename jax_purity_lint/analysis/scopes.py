@@ -73,6 +73,7 @@ class Effect:
     loop: Optional[int] = None  # the outermost loop statement around it, in its scope
     detail: str = ""  # the mutating method's name, or "shape" for metadata reads
     call: Optional[cst.Call] = None  # for CALL effects
+    branch: tuple[tuple[int, int], ...] = ()  # (compound statement id, arm) from the scope root
 
 
 class ScopeKind(Enum):
@@ -98,7 +99,11 @@ class Scope:
     params: list[str] = field(default_factory=list)
     decorators: list[cst.Decorator] = field(default_factory=list)
     param_annotations: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    packed_params: set[str] = field(default_factory=set)  # `*args`, `**kwargs`: built afresh for every call
     returned_names: set[str] = field(default_factory=set)  # names returned whole: `return state` / `return out, state`
+    # Where the scope's object is made (a def, lambda or comprehension runs) within its parent.
+    loop: Optional[int] = None  # the outermost loop statement of the parent around it
+    branch: tuple[tuple[int, int], ...] = ()
 
     @property
     def is_function(self) -> bool:

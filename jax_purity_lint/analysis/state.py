@@ -36,6 +36,8 @@ class Change:
     attribute: Optional[str] = None  # for attribute stores: which attribute
     in_loop: bool = False
     loop_end: Optional[int] = None  # order of the last node of the module-level loop around it
+    loop: Optional[int] = None  # the outermost loop statement around it, in its scope
+    branch: tuple[tuple[int, int], ...] = ()  # (compound statement id, arm) from its scope's root
 
     def before_tracing(self, site_order: int, module: Scope) -> bool:
         """Module code above the site (a whole loop included): it has run before anything is traced."""
@@ -93,6 +95,8 @@ class StateModel:
                     binding.order,
                     in_loop=binding.in_loop,
                     loop_end=self._loop_ends.get(binding.loop) if binding.loop is not None else None,
+                    loop=binding.loop,
+                    branch=binding.branch,
                 )
                 self._add_global(name, change)
         for scope in scopes:
@@ -100,19 +104,19 @@ class StateModel:
                 continue
             for name in scope.global_names & scope.bindings.keys():
                 for binding in scope.bindings[name]:
-                    self._add_global(name, Change(binding.node, describe_binding(binding), scope, binding.order))
+                    self._add_global(name, _binding_change(binding, describe_binding(binding), scope))
             for name in scope.nonlocal_names & scope.bindings.keys():
                 owner = self.resolver.resolve(scope, name)
                 if owner is not None and not owner.is_global:
                     for binding in scope.bindings[name]:
-                        change = Change(binding.node, "rebound through `nonlocal`", scope, binding.order)
+                        change = _binding_change(binding, "rebound through `nonlocal`", scope)
                         self.closure_changes.setdefault((id(owner.scope), name), []).append(change)
             for name, bindings in scope.bindings.items():
                 if name in scope.global_names or name in scope.nonlocal_names:
                     continue
                 for binding in bindings[1:]:  # the first binding gives the cell its value; later ones change it
                     if binding.kind is not BindingKind.ARGUMENT:
-                        change = Change(binding.node, describe_binding(binding), scope, binding.order)
+                        change = _binding_change(binding, describe_binding(binding), scope)
                         self.closure_changes.setdefault((id(scope), name), []).append(change)
         for scope in scopes:
             for effect in scope.effects:
@@ -155,6 +159,8 @@ class StateModel:
             attribute=effect.path[0] if effect.path else None,
             in_loop=effect.in_loop,
             loop_end=self._loop_ends.get(effect.loop) if effect.loop is not None else None,
+            loop=effect.loop,
+            branch=effect.branch,
         )
         method = self.resolver.self_method(scope, effect.root)
         if method is not None and method.enclosing_class is not None:
@@ -208,6 +214,12 @@ class StateModel:
             for attribute, changes in self.attribute_changes.get(id(klass), {}).items():
                 merged.setdefault(attribute, []).extend(changes)
         return merged
+
+
+def _binding_change(binding: Binding, how: str, scope: Scope) -> Change:
+    return Change(
+        binding.node, how, scope, binding.order, in_loop=binding.in_loop, loop=binding.loop, branch=binding.branch
+    )
 
 
 def _looks_like_container_call(effect: Effect) -> bool:

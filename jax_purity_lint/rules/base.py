@@ -7,6 +7,8 @@ from typing import Callable, ClassVar, Iterator, Optional
 
 import libcst as cst
 
+from ..analysis import jax_api
+from ..analysis.cache_life import CacheLives
 from ..analysis.reachability import TraceContext
 from ..analysis.resolution import Resolved, Resolver
 from ..analysis.scopes import Effect, EffectKind, Scope, ScopeKind
@@ -32,6 +34,35 @@ class RuleContext:
     state: StateModel
     traced: dict[Scope, TraceContext]
     hijax: bool = False  # item updates of nnx Variables are ref updates in this module
+    lives: Optional[CacheLives] = None  # when a change can still reach a compiled cache
+
+    def cache_owner(self, trace: TraceContext) -> Scope:
+        """The function whose compiled cache `trace` lives in: a function made afresh by a traced
+        function is traced anew with it, so its cache is the outer one."""
+        entry = trace.entry
+        seen = {id(entry)}
+        while entry.parent is not None and entry.parent in self.traced:
+            outer = self.traced[entry.parent].entry
+            if id(outer) in seen:
+                break
+            seen.add(id(outer))
+            entry = outer
+        return entry
+
+    def cache_reused(self, trace: TraceContext) -> bool:
+        """Can one trace serve several runs? A loop primitive runs its body many times per trace; a jit
+        cache serves many calls unless each function object is called once and dropped."""
+        if self.lives is None or trace.site.transform.qualified in jax_api.LOOP_BODIES:
+            return True
+        return self.lives.reused(self.cache_owner(trace))
+
+    def change_reaches(self, trace: TraceContext, change: Change, reader: Optional[Scope] = None) -> bool:
+        """Can `change` reach the cache of the function `trace` enters, after that cache was traced?"""
+        if self.lives is None:
+            return True
+        entry = self.cache_owner(trace)
+        helper = reader if reader is not None and reader.parent is entry.parent else None
+        return self.lives.change_reaches(entry, change, helper)
 
 
 class Rule:
@@ -43,6 +74,8 @@ class Rule:
     summary: ClassVar[str]
     # What `jax-purity-lint confirm` shows for the finding, eager against jitted; its docs page says it.
     CONFIRM_EVIDENCE: ClassVar[str] = ""
+    # A finding holds only if one trace serves several runs; False where the first call already differs.
+    NEEDS_REUSED_CACHE: ClassVar[bool] = True
     VALID: ClassVar[list[str]] = []
     INVALID: ClassVar[list[str]] = []
 

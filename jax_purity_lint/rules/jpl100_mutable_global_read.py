@@ -36,7 +36,9 @@ class MutableGlobalRead(Rule):
     def shift(x):
         return x + g
 
-    g = 10.0  # shift(1.0) still returns 1.0
+    print(shift(1.0))  # 1.0
+    g = 10.0
+    print(shift(1.0))  # still 1.0: the trace kept g = 0.0
     ```
 
     ## Use instead
@@ -49,7 +51,9 @@ class MutableGlobalRead(Rule):
     def shift(x, g):
         return x + g
 
-    g = 10.0  # shift(1.0, g) returns 11.0
+    print(shift(1.0, g))  # 1.0
+    g = 10.0
+    print(shift(1.0, g))  # 11.0
     ```
 
     ## Fix safety
@@ -66,7 +70,7 @@ class MutableGlobalRead(Rule):
         "eagerly, while jitted it still returns 1.0, computed with the value `g` had when `shift` was traced."
     )
     INVALID = [
-        "import jax\ng = 0.0\n@jax.jit\ndef f(x):\n    return x + g  # expect: JPL100\ng = 1.0\n",
+        "import jax\ng = 0.0\n@jax.jit\ndef f(x):\n    return x + g  # expect: JPL100\nf(1.0)\ng = 1.0\n",
         "import jax\nhistory = []\ndef log(v):\n    history.append(v)\n@jax.jit\ndef f(x):\n    return x * len(history)  # expect: JPL100\n",
     ]
     VALID = [
@@ -91,6 +95,7 @@ class MutableGlobalRead(Rule):
                 c
                 for c in context.state.changes_of_global(effect.root, attribute)
                 if not c.before_tracing(trace.site.order, context.resolver.module)
+                and context.change_reaches(trace, c, scope)
             ]
             if not changes or all(c.scope is scope and c.order >= effect.order for c in changes):
                 continue

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import libcst as cst
+
 from ..analysis import jax_api
 from ..analysis.scopes import BindingKind, EffectKind
 from ..analysis.state import describe_effect
@@ -54,6 +56,7 @@ class ArgumentMutation(Rule):
 
     code = "JPL300"
     name = "argument-mutation"
+    NEEDS_REUSED_CACHE = False  # the caller's object is left unchanged from the first call on
     summary = "a jitted function mutates an argument in place; the caller's object is not updated"
     # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL300.md).
     CONFIRM_EVIDENCE = (
@@ -81,6 +84,8 @@ class ArgumentMutation(Rule):
                 continue
             if any(b.kind is not BindingKind.ARGUMENT and b.order < effect.order for b in bindings):
                 continue  # rebound to a local copy first
+            if effect.root in scope.packed_params and _changes_the_packed_object(effect):
+                continue  # `kwargs.pop("dt")`: Python builds `**kwargs` afresh for every call
             if context.hijax and effect.kind is EffectKind.ITEM_STORE:
                 continue  # `v["a"] += 1` on a hijax nnx Variable: a ref update jit carries out
             if _stateful_annotation(context, scope, effect.root):
@@ -99,3 +104,13 @@ class ArgumentMutation(Rule):
                 )
 
             yield self.finding(effect.node, scope, trace, state, render)
+
+
+def _changes_the_packed_object(effect) -> bool:
+    """`kwargs.pop(k)` / `kwargs[k] = v` change the dict itself; `kwargs[k][j] = v` changes a caller's value."""
+    if effect.kind is EffectKind.MUTATOR_CALL and effect.call is not None:
+        func = effect.call.func
+        return isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)
+    if effect.kind is EffectKind.ITEM_STORE:
+        return isinstance(effect.node, cst.Subscript) and isinstance(effect.node.value, cst.Name)
+    return False

@@ -38,10 +38,28 @@ class JoinedNotebook:
 def _cell_lines(cell: dict[str, Any]) -> list[str]:
     source = cell.get("source", "")
     text = "".join(source) if isinstance(source, list) else str(source)
-    lines = python_lines(text)
+    lines = _dedented(python_lines(text))
     if lines and lines[0].lstrip().startswith("%%"):
         return [""] * len(lines)  # a cell magic (%%bash, %%timeit): the cell is not plain Python
-    return [_as_python(line) for line in lines]
+    converted: list[str] = []
+    continuing = False  # inside `!git clone ... \\` continued on the next lines
+    for line in lines:
+        ipython_only = continuing or _is_ipython_only(line)
+        converted.append("" if continuing else _as_python(line))
+        continuing = ipython_only and line.rstrip("\r\n").endswith("\\")
+    return converted
+
+
+def _dedented(lines: list[str]) -> list[str]:
+    """IPython runs a cell whose first line is indented by removing that indentation from every line
+    that starts with it (its `leading_indent` transform); so does the analysis."""
+    if not lines or not lines[0].strip():
+        return lines
+    first = lines[0]
+    indentation = first[: len(first) - len(first.lstrip(" \t"))]
+    if not indentation:
+        return lines
+    return [line[len(indentation):] if line.startswith(indentation) else line for line in lines]
 
 
 def _as_python(line: str) -> str:
