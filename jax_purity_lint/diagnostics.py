@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterable, Optional
 
 # Reported by the engine itself, not by a rule: the file could not be analysed.
 ANALYSIS_FAILURE_CODE = "JPL001"
+# Codes reported only when selected by name (`--select JPL202`, flake8 `--extend-select JPL202`):
+# on real code they were wrong too often to be on by default. Each such rule says OPT_IN = True; a
+# test holds this set to the registry (it lives here so that surfaces need not import the rules).
+OPT_IN_CODES = frozenset({"JPL202"})
+
+
+def opted_in(code: str, selected: Iterable[str]) -> bool:
+    """A default code always; an opt-in code when a selected prefix is more specific than `JPL`."""
+    return code not in OPT_IN_CODES or any(code.startswith(p) and len(p) > len("JPL") for p in selected)
 
 
 @dataclass(frozen=True)

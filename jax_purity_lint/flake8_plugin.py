@@ -6,6 +6,7 @@ import ast
 from typing import Any, ClassVar, Iterator, Sequence
 
 from . import __version__
+from .diagnostics import opted_in
 from .engine import analysis_failure, analyze_source, describe_exception
 from .settings import DEFAULT_SETTINGS, Settings
 
@@ -14,6 +15,9 @@ class JaxPurityPlugin:
     name = "jax-purity-lint"
     version = __version__
     settings: ClassVar[Settings] = DEFAULT_SETTINGS
+    # What flake8 was told to select: opt-in codes are reported only when named there (as
+    # flake8-bugbear does for its B9 codes; flake8 itself runs every plugin whatever is selected).
+    selected: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, tree: ast.AST, lines: Sequence[str], filename: str) -> None:
         # flake8 has already parsed `tree`: the prefilter and the preflight use it instead of parsing
@@ -45,6 +49,9 @@ class JaxPurityPlugin:
             jit_functions=frozenset(_names(getattr(options, "jpl_jit_functions", ()))),
             state_aware_functions=frozenset(_names(getattr(options, "jpl_state_aware_functions", ()))),
         )
+        cls.selected = tuple(
+            code.upper() for key in ("select", "extend_select") for code in _names(getattr(options, key, None))
+        )
 
     def run(self) -> Iterator[tuple[int, int, str, type]]:
         # flake8 iterates this outside its own plugin guard: anything raised here aborts the whole
@@ -55,6 +62,8 @@ class JaxPurityPlugin:
         except Exception as error:
             diagnostics = [analysis_failure(f"internal error {describe_exception(error)}")]
         for diagnostic in diagnostics:
+            if not opted_in(diagnostic.code, self.selected):
+                continue
             yield diagnostic.line, diagnostic.col, diagnostic.as_flake8(), type(self)
 
 

@@ -384,3 +384,12 @@ def test_noqa_agrees_with_flake8(code, comment, listed, separator, before):
     line = f"{before}  {comment}{separator.join(listed)}\n"
     flake8_says = Violation(code, "x.py", 1, 1, "message", line).is_inline_ignored(disable_noqa=False)
     assert suppressed(code, line) is flake8_says, line
+
+
+def test_opt_in_codes_are_reported_only_when_selected_by_name(tmp_path):
+    fixture = Path(__file__).resolve().parent / "fixtures" / "jpl202_bound_method_limit.py"
+    (tmp_path / "stale.py").write_text(fixture.read_text(encoding="utf-8"), encoding="utf-8")
+    default = run_cli("check", "--format", "json", "stale.py", cwd=tmp_path)
+    assert "JPL202" not in {row["code"] for row in json.loads(default.stdout or "[]")}
+    chosen = run_cli("check", "--format", "json", "--select", "JPL,JPL202", "stale.py", cwd=tmp_path)
+    assert "JPL202" in {row["code"] for row in json.loads(chosen.stdout)}

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from jax_purity_lint.diagnostics import OPT_IN_CODES
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PAGES = sorted((DOCS / "rules").glob("*.md"))
@@ -70,7 +72,8 @@ def test_each_pages_example_is_flagged_with_its_code_and_its_cure_is_clean(tmp_p
         found = sections(page)
         (tmp_path / f"{page.stem}_example.py").write_text(python_block(found["Example"]))
         (tmp_path / f"{page.stem}_use_instead.py").write_text(python_block(found["Use instead"]))
-    result = run([*CLI, "check", "--format", "json", "."], cwd=tmp_path)
+    every_code = ",".join(["JPL", *sorted(OPT_IN_CODES)])
+    result = run([*CLI, "check", "--format", "json", "--select", every_code, "."], cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     codes_by_file: dict[str, set[str]] = {}
     for finding in json.loads(result.stdout):
@@ -131,3 +134,9 @@ def test_the_codes_config_validates_against_are_the_registrys():
     from jax_purity_lint.surfaces.config import known_codes
 
     assert known_codes() == {rule.code for rule in ALL_RULES} | {"JPL001"}
+
+
+def test_opt_in_codes_are_the_rules_that_say_so():
+    from jax_purity_lint.rules import ALL_RULES
+
+    assert {rule.code for rule in ALL_RULES if rule.OPT_IN} == OPT_IN_CODES

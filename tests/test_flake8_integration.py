@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from jax_purity_lint.diagnostics import OPT_IN_CODES
+
 from markers import FIXTURES, expected_findings, fixture_files
 
 FLAKE8 = [sys.executable, "-m", "flake8", "--isolated"]
@@ -30,7 +32,9 @@ def test_flake8_version_lists_the_plugin(tmp_path):
 
 
 def test_flake8_reports_exactly_the_fixture_markers(tmp_path):
-    result = run_flake8("--select", "JPL", "--jobs", "2", str(FIXTURES), cwd=tmp_path)
+    # Every code, the opt-in ones included (the fixtures mark them too).
+    opt_in = ",".join(sorted(OPT_IN_CODES))
+    result = run_flake8("--select", "JPL", "--extend-select", opt_in, "--jobs", "2", str(FIXTURES), cwd=tmp_path)
     assert "crashed" not in result.stderr, result.stderr
     found: dict[str, set] = {}
     for row in rows(result.stdout):
@@ -157,3 +161,12 @@ def test_the_plugin_reuses_flake8s_tree_and_parses_with_libcst_only_files_that_n
     seed = "import jax\ng = []\n@jax.jit\ndef f(x):\n    g.append(x)\n    return x\n"
     assert run(seed) == ["JPL102"]
     assert libcst_parses == [seed]
+
+
+def test_opt_in_codes_only_when_selected_by_name(tmp_path):
+    """JPL202 is opt-in: `--select JPL` leaves it out; naming it (or a longer prefix) turns it on."""
+    shutil.copy(FIXTURES / "jpl202_bound_method_limit.py", tmp_path / "stale.py")
+    codes = lambda *options: {row["code"] for row in rows(run_flake8(*options, "stale.py", cwd=tmp_path).stdout)}
+    assert "JPL202" not in codes("--select", "JPL")
+    assert "JPL202" in codes("--select", "JPL", "--extend-select", "JPL202")
+    assert "JPL202" in codes("--select", "JPL2")

@@ -41,7 +41,12 @@ def analyse_module(module: cst.Module, settings: Settings) -> ModuleAnalysis:
     # State is only worth sweeping when something is traced.
     state = StateModel(resolver, collected.all_scopes if traced else [], first_site_order, collected.loop_ends)
     applied = frozenset(collected.applied_calls)
-    lives = CacheLives(resolver, applied, lambda scope, expr: _keeps_no_reference(finder, resolver, scope, expr))
+    lives = CacheLives(
+        resolver,
+        applied,
+        lambda scope, expr: _keeps_no_reference(finder, resolver, scope, expr),
+        frozenset(collected.try_statements),
+    )
     return ModuleAnalysis(module, resolver, sites, traced, state, collected.turns_on_hijax, lives)
 
 

@@ -39,10 +39,19 @@ DecoratorTest = Callable[[Scope, cst.BaseExpression], bool]
 _REPLAYS = 2  # iterations of a loop replayed: enough for a change in one to meet a use in the next
 
 
+class Reach(Enum):
+    """Whether a change can reach a compiled cache traced before it."""
+
+    SEEN = "seen"  # the replayed order shows a call through such a cache after the change
+    NOT_SEEN = "not seen"  # it shows none
+    UNKNOWN = "unknown"  # the order is not known or not followed: count the change, as before
+
+
 class Role(Enum):
     """What the code does with a function-valued expression."""
 
     USE = "use"  # called, or handed to a call that may call it now
+    RETURNED = "returned"  # returned from the function: called only once this frame is done
     DERIVE = "derive"  # its value is bound to other names (possibly wrapped)
     ESCAPE = "escape"  # returned, yielded, stored on an object: its later uses cannot be followed
     NONE = "none"  # compared, displayed, or its attribute read
@@ -69,6 +78,7 @@ class Generation:
     copy: int
     uses: list[int] = field(default_factory=list)
     untracked: bool = False  # escaped: it may be called at any time
+    returned: bool = False  # returned from the frame: callers may use it once the frame is done
     names: set[str] = field(default_factory=set)  # every name of the scope that has held it
 
 
@@ -86,9 +96,15 @@ class ScopeTimeline:
     """The replayed execution of one scope's own statements."""
 
     def __init__(
-        self, scope: Scope, resolver: Resolver, applied_calls: frozenset[int], known_decorator: "DecoratorTest"
+        self,
+        scope: Scope,
+        resolver: Resolver,
+        applied_calls: frozenset[int],
+        known_decorator: "DecoratorTest",
+        try_statements: frozenset[int] = frozenset(),
     ) -> None:
         self.scope = scope
+        self.try_statements = try_statements
         self.resolver = resolver
         self.known_decorator = known_decorator
         self.is_module = scope.kind is ScopeKind.MODULE
@@ -110,31 +126,31 @@ class ScopeTimeline:
         loop: Optional[int],
         branch: tuple[tuple[int, int], ...],
         helper: Optional[Scope] = None,
-    ) -> bool:
+    ) -> "Reach":
         """Can a change at `order` (in this scope's own code) reach a cache of `function` traced before it?"""
         moments = [(copy, position, branch) for copy, position in self._change_positions(order, loop)]
         return self._seen_at(function, moments, helper)
 
-    def sees_calls_of(self, function: Scope, changer: Scope, helper: Optional[Scope] = None) -> bool:
+    def sees_calls_of(self, function: Scope, changer: Scope, helper: Optional[Scope] = None) -> "Reach":
         """The same for a change made inside `changer`, a function of this scope: it happens whenever
         `changer` runs (a setter called once during set-up changes nothing a later trace sees)."""
         calls = self.generations.get(id(changer))
         if not calls or any(g.untracked for g in calls):
-            return True
+            return Reach.UNKNOWN
         if not any(g.uses for g in calls):
-            return True  # never called here: it is there for others to call, at any time
+            return Reach.UNKNOWN  # never called here: it is there for others to call, at any time
         # Just after each call: a trace made by the same call (the changer run while tracing) is before it.
         moments = [(g.copy, use + 0.5, ()) for g in calls for use in g.uses]
         return self._seen_at(function, moments, helper)
 
-    def _seen_at(self, function: Scope, moments, helper: Optional[Scope]) -> bool:
+    def _seen_at(self, function: Scope, moments, helper: Optional[Scope]) -> "Reach":
         generations = self.generations.get(id(function))
         if not generations:
-            return True  # the function object is not made by this scope's own code: not followed
+            return self._made_only_afterwards(function)
+        if any(g.untracked for g in generations):
+            return Reach.UNKNOWN
         helper_made = self._first_made(helper) if helper is not None and helper is not function else None
         for generation in generations:
-            if generation.untracked:
-                return True
             if helper_made is not None and (not generation.uses or generation.uses[0] < helper_made):
                 continue  # traced before the helper that reads the state existed: it ran another one
             for copy, position, branch in moments:
@@ -142,11 +158,23 @@ class ScopeTimeline:
                     continue  # one arm made the function, the other arm changed the state
                 if not generation.uses or generation.uses[0] > position:
                     continue  # traced after the change (or never): the trace sees the new state
-                if generation.uses[-1] > position:
-                    return True
+                if generation.uses[-1] > position or generation.returned:
+                    return Reach.SEEN
                 if self.is_module and id(generation) in self._held_at_end:
-                    return True  # still callable when the module ends: a later caller sees it stale
-        return False
+                    return Reach.SEEN  # still callable when the module ends: a later caller sees it stale
+        return Reach.NOT_SEEN
+
+    def _made_only_afterwards(self, function: Scope) -> "Reach":
+        """No object of `function` is made while this scope runs. If it is the product of a factory of
+        this scope that this scope never calls (only functions it returns do, later), every object is
+        made after this scope's changes, and traced with them."""
+        factory = function.parent
+        made = self.generations.get(id(factory)) if factory is not None else None
+        if not made or function not in _products(factory):
+            return Reach.UNKNOWN  # the function object is not made by this scope's own code
+        if any(g.untracked or g.uses for g in made):
+            return Reach.UNKNOWN
+        return Reach.NOT_SEEN
 
     def reused(self, function: Scope) -> bool:
         """Can a cache of `function` serve a second call? Not when every object of it made here is
@@ -155,7 +183,7 @@ class ScopeTimeline:
         if not generations:
             return True
         for generation in generations:
-            if generation.untracked or len(generation.uses) > 1:
+            if generation.untracked or generation.returned or len(generation.uses) > 1:
                 return True
             if self.is_module and id(generation) in self._held_at_end:
                 return True
@@ -263,7 +291,8 @@ class ScopeTimeline:
 
     def _bind(self, binding: Binding, holders, pending, copy: int, position: int) -> None:
         name = binding.name
-        conditional = bool(binding.branch)
+        # In an if/else or except arm it may not run; a try body runs (unless it raises first).
+        conditional = any(arm != 0 or statement not in self.try_statements for statement, arm in binding.branch)
         if binding.kind is BindingKind.FUNCTION and binding.scope is not None:
             generation = self._new_generation(binding.scope, position, binding.branch, copy)
             if not all(self.known_decorator(self.scope, d.decorator) for d in binding.scope.decorators):
@@ -286,6 +315,9 @@ class ScopeTimeline:
         if Role.ESCAPE in value.roles:
             for generation in generations:
                 self._untrack(generation, holders)
+        if Role.RETURNED in value.roles:
+            for generation in generations:
+                generation.returned = True
         if Role.DERIVE in value.roles:
             for target in value.targets:
                 pending.setdefault(target, set()).update(generations)
@@ -400,6 +432,7 @@ class _Sink:
 _DROP = _Sink("drop")
 _ESCAPE = _Sink("escape")
 _CALLED = _Sink("called")
+_RETURNED = _Sink("returned")
 
 
 def _roles(sink: _Sink) -> tuple[frozenset[Role], tuple[str, ...]]:
@@ -420,6 +453,9 @@ def _roles(sink: _Sink) -> tuple[frozenset[Role], tuple[str, ...]]:
             break
         elif kind == "escape":
             roles.add(Role.ESCAPE)
+            break
+        elif kind == "returned":
+            roles.add(Role.RETURNED)
             break
         elif kind == "drop":
             break
@@ -534,23 +570,20 @@ class _ValueRoles:
         if isinstance(node, cst.Expr):
             self._expr(node.value, _DROP)
         elif isinstance(node, cst.Assign):
-            targets = tuple(name for target in node.targets for name in _bound_names(target.target))
-            stored = any(not isinstance(t.target, (cst.Name, cst.Tuple, cst.List)) for t in node.targets)
-            self._expr(node.value, _ESCAPE if stored else _Sink("assign", targets=targets))
+            sink = _assignment_sink([target.target for target in node.targets])
+            self._expr(node.value, sink)
             for target in node.targets:
                 self._target(target.target)
         elif isinstance(node, cst.AnnAssign):
             if node.value is not None:
-                stored = not isinstance(node.target, cst.Name)
-                targets = _bound_names(node.target)
-                self._expr(node.value, _ESCAPE if stored else _Sink("assign", targets=targets))
+                self._expr(node.value, _assignment_sink([node.target]))
             self._target(node.target)
         elif isinstance(node, cst.AugAssign):
             self._expr(node.value, _ESCAPE if not isinstance(node.target, cst.Name) else _Sink("assign", targets=_bound_names(node.target)))
             self._target(node.target)
         elif isinstance(node, cst.Return):
             if node.value is not None:
-                self._expr(node.value, _ESCAPE)
+                self._expr(node.value, _ESCAPE if self.scope.kind is ScopeKind.MODULE else _RETURNED)
         elif isinstance(node, (cst.Raise, cst.Assert)):
             for part in (getattr(node, "exc", None), getattr(node, "test", None), getattr(node, "msg", None)):
                 if isinstance(part, cst.BaseExpression):
@@ -653,6 +686,8 @@ class _ValueRoles:
             # `steps.append(f)`: the receiver holds it from now on
             receiver = attribute_chain(func.value)[0]
             argument_sink = _Sink("assign", targets=(receiver.value,)) if receiver is not None else _ESCAPE
+        elif _constructs(func):
+            argument_sink = _Sink("wrapped", sink)  # `Fns(init, step)`: the new object holds them
         elif self._result_is_data(call):
             argument_sink = _Sink("now", _DROP)  # `state = lax.fori_loop(0, n, body, state)`: arrays come back
         else:
@@ -676,9 +711,33 @@ class _ValueRoles:
         return jax_api.canonical(qualified) in jax_api.WRAPS_WITHOUT_CALLING
 
 
+def _constructs(func: cst.BaseExpression) -> bool:
+    """`NeighborListFns(...)`, `nt.NamedTuple(...)`: by Python's naming convention, a class, whose
+    instance stores the functions handed to it rather than calling them."""
+    name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else ""
+    return name[:1].isupper() and not name.isupper()
+
+
 _BUILTINS_RETURNING_DATA = frozenset(
     {"print", "len", "isinstance", "repr", "str", "int", "float", "bool", "id", "hash", "type", "callable", "hasattr"}
 )
+
+
+def _assignment_sink(targets: list) -> _Sink:
+    """Names bound, and local containers stored into (`fns[0] = f`), hold the value; an attribute
+    store (`self.f = f`, `obj.f = f`) puts it on an object that others may reach."""
+    names: list[str] = []
+    for target in targets:
+        if isinstance(target, cst.Attribute):
+            return _ESCAPE
+        if isinstance(target, cst.Subscript):
+            root = attribute_chain(target)[0]
+            if root is None or any(isinstance(n, cst.Attribute) for n in attribute_chain(target)[2]):
+                return _ESCAPE
+            names.append(root.value)
+        else:
+            names.extend(_bound_names(target))
+    return _Sink("assign", targets=tuple(names))
 
 
 def _bound_names(target: cst.CSTNode) -> tuple[str, ...]:
@@ -696,10 +755,17 @@ def _bound_names(target: cst.CSTNode) -> tuple[str, ...]:
 class CacheLives:
     """The timelines of the scopes that make traced functions, built on first need."""
 
-    def __init__(self, resolver: Resolver, applied_calls: frozenset[int], known_decorator: DecoratorTest) -> None:
+    def __init__(
+        self,
+        resolver: Resolver,
+        applied_calls: frozenset[int],
+        known_decorator: DecoratorTest,
+        try_statements: frozenset[int] = frozenset(),
+    ) -> None:
         self.resolver = resolver
         self.applied_calls = applied_calls
         self.known_decorator = known_decorator
+        self.try_statements = try_statements
         self._timelines: dict[int, ScopeTimeline] = {}
 
     def timeline(self, scope: Scope) -> Optional[ScopeTimeline]:
@@ -708,7 +774,7 @@ class CacheLives:
         timeline = self._timelines.get(id(scope))
         if timeline is None:
             timeline = self._timelines[id(scope)] = ScopeTimeline(
-                scope, self.resolver, self.applied_calls, self.known_decorator
+                scope, self.resolver, self.applied_calls, self.known_decorator, self.try_statements
             )
         return timeline
 
@@ -725,23 +791,22 @@ class CacheLives:
             return maker.parent  # made by a factory: its objects are made where the factory is called
         return maker
 
-    def change_reaches(self, function: Scope, change, helper: Optional[Scope] = None) -> bool:
+    def change_reaches(self, function: Scope, change, helper: Optional[Scope] = None) -> "Reach":
         """Can `change` (a Change of state.py) reach a cache of the traced `function`, traced before it?
-        `helper` is the function, reached from it, whose code reads the state. True unless the scope that
-        makes `function` (or the factory it returns from) also runs the change, and that scope's order of
-        execution shows no call through a cache traced before the change."""
-        maker = function.parent
-        if maker is None:
-            return True
-        if maker.kind is ScopeKind.FUNCTION and maker is not change.scope and function in _products(maker):
-            maker = maker.parent  # made by a factory: its objects are made where the factory is called
-            if maker is None:
-                return True
-        timeline = self.timeline(maker)
-        if timeline is None:
-            return True
+        `helper` is the function, reached from it, whose code reads the state. Decided only when the scope
+        that makes `function` (or the factory it returns from) also runs the change; UNKNOWN otherwise."""
+        # The scope that makes the function, then (for a factory's product) the one that calls the factory.
+        for maker in dict.fromkeys((function.parent, self._maker(function))):
+            timeline = self.timeline(maker) if maker is not None else None
+            if timeline is None:
+                continue
+            if change.scope is maker:
+                return timeline.sees(function, change.order, change.loop, change.branch, helper)
+            if change.scope.parent is maker and change.scope.kind is ScopeKind.FUNCTION:
+                return timeline.sees_calls_of(function, change.scope, helper)
+        return Reach.UNKNOWN
         if change.scope is maker:
             return timeline.sees(function, change.order, change.loop, change.branch, helper)
         if change.scope.parent is maker and change.scope.kind is ScopeKind.FUNCTION:
             return timeline.sees_calls_of(function, change.scope, helper)
-        return True
+        return Reach.UNKNOWN

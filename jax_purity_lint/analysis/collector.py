@@ -89,6 +89,7 @@ class ScopeCollector:
         self._statement_calls: set[int] = set()  # calls whose result is thrown away
         self.turns_on_hijax = False  # a call with `hijax=True`: nnx Variables here are JAX refs
         self.applied_calls: set[int] = set()  # calls whose result is called at once: `jax.jit(f)(x)`
+        self.try_statements: set[int] = set()  # try statements: their body runs unless it raises
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
@@ -382,6 +383,7 @@ class ScopeCollector:
         return False
 
     def visit_Try(self, node: cst.Try) -> bool:
+        self.try_statements.add(id(node))
         self._arm(node, 0, [node.body, node.orelse])
         for index, handler in enumerate(node.handlers, start=1):
             self._arm(node, index, [handler])
@@ -389,6 +391,7 @@ class ScopeCollector:
         return False
 
     def visit_TryStar(self, node: cst.TryStar) -> bool:
+        self.try_statements.add(id(node))
         self._arm(node, 0, [node.body, node.orelse])
         for index, handler in enumerate(node.handlers, start=1):
             self._arm(node, index, [handler])

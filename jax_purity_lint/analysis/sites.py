@@ -138,12 +138,36 @@ class SiteFinder:
         run_now = id(site.node) in self.applied_calls or site.transform.qualified in jax_api.RUN_AT_ONCE
         if not run_now or not site.targets:
             return False
+        if self._wraps_a_fresh_callable(site, site_in_loop):
+            return True
         for target in site.targets:
             if _long_lived(target.scope) or target.scope.self_name is not None:
                 return False
             if site_in_loop and not _made_in_loop(target.scope):
                 return False  # one function object reused across iterations of the loop
         return True
+
+    def _wraps_a_fresh_callable(self, site: TraceSite, site_in_loop: bool) -> bool:
+        """`jax.pmap(partial(self._one, k=v))(x)` or `jax.eval_shape(self.m, x)` in a function body: a
+        `partial` or a bound method is a new object each time the expression runs, and jit caches by
+        that object, so every call of the enclosing function traces afresh (verified on jax 0.10)."""
+        call = site.node
+        if site.scope.kind is not ScopeKind.FUNCTION or not isinstance(call, cst.Call):
+            return False
+        expr = _function_argument(call)
+        made_in_loop = site_in_loop
+        if isinstance(expr, cst.Name):
+            bindings = site.scope.bindings.get(expr.value, [])
+            if len(bindings) != 1 or bindings[0].kind is not BindingKind.ASSIGNMENT or bindings[0].value is None:
+                return False
+            expr, made_in_loop = bindings[0].value, bindings[0].in_loop
+        if site_in_loop and not made_in_loop:
+            return False  # one object, made before the loop, reused by every iteration
+        if isinstance(expr, cst.Call):
+            return self._qualify(site.scope, expr.func) == jax_api.PARTIAL
+        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
+            return all(t.self_mode is SelfMode.FROZEN for t in self.targets(site.scope, expr, site.order))
+        return False
 
     def _call_site(self, scope: Scope, call: cst.Call, order: int) -> Optional[TraceSite]:
         # `jax.jit(f, ...)` and `partial(jax.jit, ...)(f)` / `jax.jit(static_argnames=...)(f)`.

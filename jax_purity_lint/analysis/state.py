@@ -80,6 +80,7 @@ class StateModel:
         self._first_site_order = first_site_order
         self.global_changes: dict[str, list[Change]] = {}
         self.closure_changes: dict[tuple[int, str], list[Change]] = {}
+        self.closure_loop_bindings: dict[tuple[int, str], Change] = {}  # a first binding inside a loop
         self.attribute_changes: dict[int, dict[str, list[Change]]] = {}  # class scope id -> attr -> changes
         self._sweep(scopes)
 
@@ -118,6 +119,11 @@ class StateModel:
                     if binding.kind is not BindingKind.ARGUMENT:
                         change = _binding_change(binding, describe_binding(binding), scope)
                         self.closure_changes.setdefault((id(scope), name), []).append(change)
+                first = bindings[0]
+                if first.in_loop and first.kind is not BindingKind.ARGUMENT:
+                    # Run again by the next iteration: a change, if a trace made in between can see it.
+                    change = _binding_change(first, describe_binding(first), scope)
+                    self.closure_loop_bindings[(id(scope), name)] = change
         for scope in scopes:
             for effect in scope.effects:
                 if effect.kind in MUTATION_EFFECTS and effect.root is not None:
@@ -207,6 +213,10 @@ class StateModel:
         """Changes of `name` in `owner` that a closure made at `closure.order` would see late."""
         changes = self.closure_changes.get((id(owner), name), [])
         return [c for c in changes if c.scope is not owner or c.order > closure.order]
+
+    def closure_loop_binding(self, owner: Scope, name: str) -> Optional[Change]:
+        """The first binding of `name` in `owner` when it sits in a loop: each iteration rebinds it."""
+        return self.closure_loop_bindings.get((id(owner), name))
 
     def changed_attributes(self, cls: Scope) -> dict[str, list[Change]]:
         merged: dict[str, list[Change]] = {}

@@ -8,7 +8,7 @@ from typing import Callable, ClassVar, Iterator, Optional
 import libcst as cst
 
 from ..analysis import jax_api
-from ..analysis.cache_life import CacheLives
+from ..analysis.cache_life import CacheLives, Reach
 from ..analysis.reachability import TraceContext
 from ..analysis.resolution import Resolved, Resolver
 from ..analysis.scopes import Effect, EffectKind, Scope, ScopeKind
@@ -57,9 +57,13 @@ class RuleContext:
         return self.lives.reused(self.cache_owner(trace))
 
     def change_reaches(self, trace: TraceContext, change: Change, reader: Optional[Scope] = None) -> bool:
-        """Can `change` reach the cache of the function `trace` enters, after that cache was traced?"""
+        """Can `change` reach the cache of the function `trace` enters, after that cache was traced?
+        Yes unless the order of execution shows it cannot. `reader` is the scope that reads the state."""
+        return self.reach(trace, change, reader) is not Reach.NOT_SEEN
+
+    def reach(self, trace: TraceContext, change: Change, reader: Optional[Scope] = None) -> Reach:
         if self.lives is None:
-            return True
+            return Reach.UNKNOWN
         entry = self.cache_owner(trace)
         helper = reader if reader is not None and reader.parent is entry.parent else None
         return self.lives.change_reaches(entry, change, helper)
@@ -74,8 +78,11 @@ class Rule:
     summary: ClassVar[str]
     # What `jax-purity-lint confirm` shows for the finding, eager against jitted; its docs page says it.
     CONFIRM_EVIDENCE: ClassVar[str] = ""
-    # A finding holds only if one trace serves several runs; False where the first call already differs.
-    NEEDS_REUSED_CACHE: ClassVar[bool] = True
+    # True where the finding holds only if one trace serves several runs (a stale read, a constant
+    # draw); False where the first call already differs (a tracer printed, leaked or lost).
+    NEEDS_REUSED_CACHE: ClassVar[bool] = False
+    # Off unless selected by its code (diagnostics.OPT_IN_CODES); the page says why.
+    OPT_IN: ClassVar[bool] = False
     VALID: ClassVar[list[str]] = []
     INVALID: ClassVar[list[str]] = []
 

@@ -7,7 +7,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from ..analysis import jax_api
-from ..analysis.scopes import BindingKind, EffectKind, Scope
+from ..analysis.scopes import BindingKind, EffectKind, Scope, ScopeKind
 from .base import RuleContext, traced_effects
 
 
@@ -49,3 +49,78 @@ def print_like(qualified: str, factory: Optional[str], method: Optional[str]) ->
 
 def host_random(qualified: str, factory: Optional[str]) -> bool:
     return (bool(qualified) and jax_api.is_host_randomness(qualified)) or factory in jax_api.HOST_GENERATOR_FACTORIES
+
+
+def switched_off(context: RuleContext, scope: Scope, effect) -> bool:
+    """`if verbose: print(...)` in a helper that every traced call passes `verbose=False` (a literal, or
+    the parameter's falsy default): the call never runs while tracing."""
+    if not effect.branch or scope.kind is not ScopeKind.FUNCTION or not isinstance(scope.node, cst.FunctionDef):
+        return False
+    flags = _guarding_parameters(scope, effect.branch)
+    if not flags:
+        return False
+    calls = list(_traced_calls_of(context, scope))
+    if not calls:
+        return False  # reached some other way (passed on, stored): the arguments are not known
+    defaults = {p.name.value: p.default for p in _all_params(scope.node.params)}
+    return any(all(_falsy(_argument(call, scope, flag, defaults)) for call in calls) for flag in flags)
+
+
+def _guarding_parameters(scope: Scope, branch: tuple[tuple[int, int], ...]) -> list[str]:
+    """Parameters `p` such that the effect sits in the body of an `if p:` (never rebound in the scope)."""
+    tests = {id(node): node.test for node in _if_statements(scope.node.body) if isinstance(node, cst.If)}
+    flags = []
+    for statement, arm in branch:
+        test = tests.get(statement)
+        if arm == 0 and isinstance(test, cst.Name) and test.value in scope.params:
+            if all(b.kind is BindingKind.ARGUMENT for b in scope.bindings.get(test.value, [])):
+                flags.append(test.value)
+    return flags
+
+
+def _if_statements(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The `if` statements of a function body, nested ones included, not those of inner functions."""
+    for child in node.children:
+        if isinstance(child, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(child, cst.If):
+            yield child
+        if isinstance(child, (cst.BaseSuite, cst.BaseCompoundStatement, cst.Else)):
+            yield from _if_statements(child)
+
+
+def _traced_calls_of(context: RuleContext, function: Scope) -> Iterator[cst.Call]:
+    for scope in context.traced:
+        for effect in scope.effects:
+            call = effect.call
+            if effect.kind is not EffectKind.CALL or call is None:
+                continue
+            func = call.func
+            name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
+            if name == function.name:
+                yield call
+
+
+def _all_params(params: cst.Parameters) -> list[cst.Param]:
+    return [*params.posonly_params, *params.params, *params.kwonly_params]
+
+
+def _argument(call: cst.Call, function: Scope, flag: str, defaults) -> Optional[cst.BaseExpression]:
+    if any(arg.star for arg in call.args):
+        return None  # `f(*args)`: not known
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == flag:
+            return arg.value
+    positional = [arg.value for arg in call.args if arg.keyword is None]
+    index = function.params.index(flag)
+    if index < len(positional):
+        return positional[index]
+    return defaults.get(flag)
+
+
+def _falsy(expr: Optional[cst.BaseExpression]) -> bool:
+    if isinstance(expr, cst.Name):
+        return expr.value in ("False", "None")
+    if isinstance(expr, cst.Integer):
+        return expr.value == "0"
+    return False

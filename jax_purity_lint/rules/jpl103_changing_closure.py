@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from ..analysis.cache_life import Reach
 from ..analysis.scopes import EffectKind
 from .base import Finding, Rule, RuleContext, first_change, owner_is_traced, traced_effects, where_traced
 
@@ -58,10 +59,13 @@ class ChangingClosure(Rule):
         "the closure's count was read and written once, at trace time."
     )
     INVALID = [
-        "import jax\ndef make():\n    scale = 1.0\n    @jax.jit\n    def f(x):\n        return x * scale  # expect: JPL103\n    scale = 2.0\n    return f\n",
+        "import jax\ndef make():\n    scale = 1.0\n    @jax.jit\n    def f(x):\n        return x * scale  # expect: JPL103\n    f(0.0)\n    scale = 2.0\n    return f\n",
+        "import jax\ndef main():\n    @jax.jit\n    def f(x):\n        return x * n  # expect: JPL103\n    for n in range(1, 4):\n        print(f(1.0))\n",
     ]
     VALID = [
         "import jax\ndef make(scale):\n    scale = scale * 2\n    @jax.jit\n    def f(x):\n        return x * scale\n    return f\n",
+        # Rebound before anything calls `f`: the trace sees 2.0, as eager code does.
+        "import jax\ndef make():\n    scale = 1.0\n    @jax.jit\n    def f(x):\n        return x * scale\n    scale = 2.0\n    return f\n",
     ]
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
@@ -85,7 +89,15 @@ class ChangingClosure(Rule):
             if effect.root in scope.nonlocal_names and effect.kind is EffectKind.READ:
                 continue  # the writes are reported; the read of the same cell adds nothing
             if effect.kind is EffectKind.READ:
-                changes = context.state.changes_of_closure(resolved.scope, effect.root, _outermost_untraced(context, scope, trace))
+                made = _outermost_untraced(context, scope, trace)
+                changes = [
+                    c
+                    for c in context.state.changes_of_closure(resolved.scope, effect.root, made)
+                    if context.change_reaches(trace, c, scope)
+                ]
+                looped = context.state.closure_loop_binding(resolved.scope, effect.root)
+                if looped is not None and context.reach(trace, looped, scope) is Reach.SEEN:
+                    changes.append(looped)  # bound by a loop that runs again after a call traced it
                 if not changes:
                     continue
                 yield self._finding(effect.node, scope, trace, effect.root, "reads", changes)

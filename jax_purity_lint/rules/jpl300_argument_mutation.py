@@ -56,7 +56,6 @@ class ArgumentMutation(Rule):
 
     code = "JPL300"
     name = "argument-mutation"
-    NEEDS_REUSED_CACHE = False  # the caller's object is left unchanged from the first call on
     summary = "a jitted function mutates an argument in place; the caller's object is not updated"
     # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL300.md).
     CONFIRM_EVIDENCE = (

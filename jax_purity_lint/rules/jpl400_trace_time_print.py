@@ -5,7 +5,7 @@ from typing import Iterator
 import libcst as cst
 
 from .base import Finding, Rule, RuleContext, where_traced
-from .host_calls import print_like, qualified_calls
+from .host_calls import print_like, qualified_calls, switched_off
 
 
 class TraceTimePrint(Rule):
@@ -62,7 +62,7 @@ class TraceTimePrint(Rule):
         for scope, trace, effect, qualified, factory in qualified_calls(context):
             call = effect.call
             method = call.func.attr.value if isinstance(call.func, cst.Attribute) else None
-            if not print_like(qualified, factory, method):
+            if not print_like(qualified, factory, method) or switched_off(context, scope, effect):
                 continue
             shown = qualified or f"{call.func.value.value}.{method}"  # type: ignore[union-attr]
 

@@ -45,6 +45,7 @@ class OuterIteratorConsumption(Rule):
 
     code = "JPL402"
     name = "outer-iterator-consumption"
+    NEEDS_REUSED_CACHE = True  # one call advances it once either way; the second call does not
     summary = "traced code consumes an outer iterator with `next()`, once, at trace time"
     # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL402.md).
     CONFIRM_EVIDENCE = (

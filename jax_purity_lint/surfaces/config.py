@@ -14,7 +14,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from ..diagnostics import ANALYSIS_FAILURE_CODE
+from ..diagnostics import ANALYSIS_FAILURE_CODE, opted_in
 from ..settings import Settings
 from .files import normalize_pattern
 
@@ -62,7 +62,7 @@ class Config:
             return max((len(p) for p in prefixes if code.startswith(p)), default=-1)
 
         # As flake8: the longer (more specific) of the matching select/ignore prefixes wins.
-        return matches(self.select) > matches(self.ignore)
+        return matches(self.select) > matches(self.ignore) and opted_in(code, self.select)
 
     @property
     def exclusions(self) -> tuple[str, ...]:
