@@ -20,6 +20,15 @@ What it does, all under build/real-world/ (gitignored; `--workdir` to move it):
 
 Exit status: 0, or 1 with `--check-triage` when a flag is not in the triage table.
 Rerun quickly after an analysis change with `--skip-install` (keeps the venv and the unpacked sdists).
+
+The development corpus (public repositories that are not on PyPI as source: research code, RL,
+physics, probabilistic programming, tutorial notebooks) is linted from local copies instead:
+
+    python3 scripts/real_world.py --repos DIR
+
+where DIR holds one folder per repository of docs/real-world-repos.csv, named `owner+name`, checked
+out at the commit the table records. Nothing is installed: the checkout's own package is run with
+this interpreter, and the flags are matched against the same triage table.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from typing import Any, Iterable, Optional
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_WORKDIR = REPO / "build" / "real-world"
 TRIAGE = REPO / "docs" / "real-world-triage.csv"
+REPOSITORIES = REPO / "docs" / "real-world-repos.csv"  # the development corpus: repo, commit, kind
 
 # What `pip install jax flax optax equinox chex brax dm-haiku` gave on Python 3.11 (Linux x86-64).
 PINS = {
@@ -220,15 +230,31 @@ def count_lines(path: Path) -> int:
 # -- 4. the lint ----------------------------------------------------------------------------------
 
 
-def lint(workdir: Path, groups: list[dict[str, Any]], jobs: int) -> list[dict[str, Any]]:
+def repository_groups(folder: Path) -> list[dict[str, Any]]:
+    """One group per repository of the development corpus found under `folder` (as `owner+name`)."""
+    with open(REPOSITORIES, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    groups = []
+    for row in rows:
+        path = folder / row["repo"].replace("/", "+")
+        if not path.is_dir():
+            log(f"missing {path}: put {row['repo']} there, checked out at {row['commit']}")
+            continue
+        groups.append({"label": row["repo"], "tier": row["kind"], "path": path, "root": folder,
+                       "distribution": row["repo"]})
+    return groups
+
+
+def lint(workdir: Path, groups: list[dict[str, Any]], jobs: int, python: Optional[Path] = None) -> list[dict[str, Any]]:
     # Our own configuration: nothing of the corpus is excluded (the repository's pyproject.toml
     # would exclude every `tests` folder); only caches are skipped.
     config = workdir / "pyproject.toml"
     config.write_text('[tool.jax_purity_lint]\nexclude = ["__pycache__", ".git"]\n')
-    command = [str(venv_python(workdir)), "-m", "jax_purity_lint", "check", "--format", "json", "-j", str(jobs),
+    command = [str(python or venv_python(workdir)), "-m", "jax_purity_lint", "check", "--format", "json", "-j", str(jobs),
                "--config", str(config), *[str(g["path"]) for g in groups]]
     log("$ " + " ".join(command[:8]) + f" ... ({len(groups)} folders)")
-    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+    environment = {**os.environ, "PYTHONPATH": str(REPO)} if python is not None else None
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=environment)
     if result.returncode not in (0, 1):
         raise SystemExit(f"jax-purity-lint failed ({result.returncode}):\n{result.stderr}")
     flags = json.loads(result.stdout or "[]")
@@ -312,22 +338,29 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--triage", type=Path, default=TRIAGE)
     parser.add_argument("--check-triage", action="store_true", help="exit 1 if a flag is not in the triage table")
     parser.add_argument("-j", "--jobs", type=int, default=2)
+    parser.add_argument("--repos", type=Path, default=None,
+                        help="lint the development corpus from local copies in this folder (no installs)")
     args = parser.parse_args(argv)
 
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    if not (args.skip_install and venv_python(workdir).exists()):
-        install(workdir)
-    versions = installed_versions(workdir)
-    sdists = fetch_sdists(workdir)
-    groups = corpus(workdir, sdists, args.extended)
+    python = None
+    if args.repos is not None:
+        python, versions, sdists = Path(sys.executable), {}, {}
+        groups = repository_groups(args.repos.resolve())
+    else:
+        if not (args.skip_install and venv_python(workdir).exists()):
+            install(workdir)
+        versions = installed_versions(workdir)
+        sdists = fetch_sdists(workdir)
+        groups = corpus(workdir, sdists, args.extended)
     for g in groups:
         files = list(files_of(g["path"]))
         g["files"] = len(files)
         g["lines"] = sum(count_lines(f) for f in files)
 
     started = time.perf_counter()
-    flags = lint(workdir, groups, args.jobs)
+    flags = lint(workdir, groups, args.jobs, python)
     seconds = time.perf_counter() - started
     triage = triage_report(flags, read_triage(args.triage))
 

@@ -185,3 +185,17 @@ def test_a_shell_escape_that_is_the_only_statement_of_a_block_keeps_the_cell_par
     write_notebook(project / "nb.ipynb", cells)
     result = run_cli("check", "nb.ipynb", cwd=project)
     assert findings(result.stdout) == [(2, 5, "JPL100")]
+
+
+def test_cells_that_ipython_runs_are_analysed(project):
+    """IPython removes a cell's leading indentation and runs `!cmd \\` continued on the next line:
+    such cells are not JPL001, and a finding after them is still reported."""
+    cells = [
+        "import jax\n!git clone https://example.invalid/repo \\\n    --depth 1\n",
+        " def helper(x):\n     return x + 1\n",
+        "g = 0.0\n\n@jax.jit\ndef f(x):\n    return helper(x) + g\n\nf(1.0)\n",
+        "g = 1.0\n",
+    ]
+    write_notebook(project / "nb.ipynb", cells)
+    result = run_cli("check", "nb.ipynb", cwd=project)
+    assert findings(result.stdout) == [(3, 5, "JPL100")]
