@@ -285,8 +285,12 @@ def read_triage(path: Path) -> dict[tuple[str, str], dict[str, str]]:
     return {(row["location"], row["code"]): row for row in rows}
 
 
-def triage_report(flags: list[dict[str, Any]], table: dict[tuple[str, str], dict[str, str]]) -> dict[str, Any]:
+def triage_report(
+    flags: list[dict[str, Any]], table: dict[tuple[str, str], dict[str, str]], groups: list[dict[str, Any]]
+) -> dict[str, Any]:
     current = {(f["location"], f["code"]) for f in flags}
+    # The table holds both corpora: rows of folders that were not linted this time are not "resolved".
+    linted = {g["path"].resolve().relative_to(g["root"].resolve()).parts[0] for g in groups}
     verdicts = collections.Counter()
     untriaged = []
     for flag in flags:
@@ -297,7 +301,7 @@ def triage_report(flags: list[dict[str, Any]], table: dict[tuple[str, str], dict
             verdicts[row["verdict"]] += 1
     tp = sum(n for verdict, n in verdicts.items() if verdict.startswith("TP"))
     fp = verdicts["FP"]
-    resolved = [row for key, row in table.items() if key not in current]
+    resolved = [row for key, row in table.items() if key not in current and key[0].split("/")[0] in linted]
     return {
         "verdicts": dict(verdicts),
         "true_positives": tp,
@@ -362,7 +366,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     started = time.perf_counter()
     flags = lint(workdir, groups, args.jobs, python)
     seconds = time.perf_counter() - started
-    triage = triage_report(flags, read_triage(args.triage))
+    triage = triage_report(flags, read_triage(args.triage), groups)
 
     print(f"jax-purity-lint on {sum(g['files'] for g in groups)} files, {sum(g['lines'] for g in groups)} lines "
           f"({seconds:.0f} s)")

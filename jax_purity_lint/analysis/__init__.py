@@ -8,7 +8,7 @@ import libcst as cst
 
 from ..settings import Settings
 from . import jax_api
-from .cache_life import CacheLives
+from .cache_life import CacheLives, ModuleFacts
 from .collector import collect
 from .prefilter import might_trace, names_a_transformation  # noqa: F401  (re-exported)
 from .reachability import Reachability, TraceContext
@@ -40,12 +40,12 @@ def analyse_module(module: cst.Module, settings: Settings) -> ModuleAnalysis:
     first_site_order = min((site.order for site in sites), default=0)
     # State is only worth sweeping when something is traced.
     state = StateModel(resolver, collected.all_scopes if traced else [], first_site_order, collected.loop_ends)
-    applied = frozenset(collected.applied_calls)
     lives = CacheLives(
-        resolver,
-        applied,
-        lambda scope, expr: _keeps_no_reference(finder, resolver, scope, expr),
-        frozenset(collected.try_statements),
+        ModuleFacts(
+            resolver,
+            lambda scope, expr: _keeps_no_reference(finder, resolver, scope, expr),
+            frozenset(collected.try_statements),
+        )
     )
     return ModuleAnalysis(module, resolver, sites, traced, state, collected.turns_on_hijax, lives)
 

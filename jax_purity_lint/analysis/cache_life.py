@@ -13,10 +13,11 @@ the function that makes a closure), this module replays that order once per scop
   `lax.fori_loop`, an applied `jax.grad(f)(x)`), or when a function that reads it is used;
 - a module-level loop is replayed twice, so a change in one iteration meets a use in the next.
 
-A change is seen when some generation was used before it and is used again after it, or, at module level,
-is still held by a name when the module ends (a later cell, an importer or the user can call it).
-Anything this cannot follow (a generation returned, stored on an object, read by a method) is answered
-"seen", as it was before this model existed.
+A change is seen when some generation was used before it and is used again after it (a generation
+returned from a function is used once the function is done), or, at module level, is still held by a
+name when the module ends (a later cell, an importer or the user can call it). Anything this cannot
+follow (a generation stored on an object, read by a method, made by code of another scope) is UNKNOWN,
+and the rules count the change, as they did before this model existed.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ from .scopes import Binding, BindingKind, EffectKind, Scope, ScopeKind
 # Whether a decorator expression, read in a scope, is a transformation that keeps no other reference.
 DecoratorTest = Callable[[Scope, cst.BaseExpression], bool]
 
+
+@dataclass(frozen=True)
+class ModuleFacts:
+    """What the replay needs from the rest of the analysis."""
+
+    resolver: Resolver
+    known_decorator: DecoratorTest
+    try_statements: frozenset[int] = frozenset()  # try statements: their body runs unless it raises
+
 _REPLAYS = 2  # iterations of a loop replayed: enough for a change in one to meet a use in the next
 
 
@@ -53,7 +63,7 @@ class Role(Enum):
     USE = "use"  # called, or handed to a call that may call it now
     RETURNED = "returned"  # returned from the function: called only once this frame is done
     DERIVE = "derive"  # its value is bound to other names (possibly wrapped)
-    ESCAPE = "escape"  # returned, yielded, stored on an object: its later uses cannot be followed
+    ESCAPE = "escape"  # yielded, stored on an object, a default value: its later uses cannot be followed
     NONE = "none"  # compared, displayed, or its attribute read
 
 
@@ -95,20 +105,12 @@ class _Event:
 class ScopeTimeline:
     """The replayed execution of one scope's own statements."""
 
-    def __init__(
-        self,
-        scope: Scope,
-        resolver: Resolver,
-        applied_calls: frozenset[int],
-        known_decorator: "DecoratorTest",
-        try_statements: frozenset[int] = frozenset(),
-    ) -> None:
+    def __init__(self, scope: Scope, facts: ModuleFacts) -> None:
         self.scope = scope
-        self.try_statements = try_statements
-        self.resolver = resolver
-        self.known_decorator = known_decorator
+        self.facts = facts
+        self.resolver = facts.resolver
         self.is_module = scope.kind is ScopeKind.MODULE
-        self.values = _ValueRoles(scope, resolver, applied_calls).collect()
+        self.values = _ValueRoles(scope, facts.resolver).collect()
         self.generations: dict[int, list[Generation]] = {}  # id(function scope) -> its generations
         self._positions: dict[int, list[tuple[int, int]]] = {}  # replayed copy -> (order, position)
         self._first_positions: list[tuple[int, int]] = []  # each event at its first execution
@@ -292,10 +294,10 @@ class ScopeTimeline:
     def _bind(self, binding: Binding, holders, pending, copy: int, position: int) -> None:
         name = binding.name
         # In an if/else or except arm it may not run; a try body runs (unless it raises first).
-        conditional = any(arm != 0 or statement not in self.try_statements for statement, arm in binding.branch)
+        conditional = any(arm != 0 or statement not in self.facts.try_statements for statement, arm in binding.branch)
         if binding.kind is BindingKind.FUNCTION and binding.scope is not None:
             generation = self._new_generation(binding.scope, position, binding.branch, copy)
-            if not all(self.known_decorator(self.scope, d.decorator) for d in binding.scope.decorators):
+            if not all(self.facts.known_decorator(self.scope, d.decorator) for d in binding.scope.decorators):
                 self._untrack(generation, holders)  # a decorator of the project's may register it anywhere
             held = {generation}
         else:
@@ -479,10 +481,9 @@ class _ValueRoles:
     """Walks the scope's own statements (not nested function bodies) and gives each read name and
     each lambda made there its roles, keyed by the node its READ effect points at."""
 
-    def __init__(self, scope: Scope, resolver: Resolver, applied_calls: frozenset[int]) -> None:
+    def __init__(self, scope: Scope, resolver: Resolver) -> None:
         self.scope = scope
         self.resolver = resolver
-        self.applied_calls = applied_calls
         self.values: dict[int, Value] = {}
 
     def collect(self) -> dict[int, Value]:
@@ -755,17 +756,8 @@ def _bound_names(target: cst.CSTNode) -> tuple[str, ...]:
 class CacheLives:
     """The timelines of the scopes that make traced functions, built on first need."""
 
-    def __init__(
-        self,
-        resolver: Resolver,
-        applied_calls: frozenset[int],
-        known_decorator: DecoratorTest,
-        try_statements: frozenset[int] = frozenset(),
-    ) -> None:
-        self.resolver = resolver
-        self.applied_calls = applied_calls
-        self.known_decorator = known_decorator
-        self.try_statements = try_statements
+    def __init__(self, facts: ModuleFacts) -> None:
+        self.facts = facts
         self._timelines: dict[int, ScopeTimeline] = {}
 
     def timeline(self, scope: Scope) -> Optional[ScopeTimeline]:
@@ -773,9 +765,7 @@ class CacheLives:
             return None
         timeline = self._timelines.get(id(scope))
         if timeline is None:
-            timeline = self._timelines[id(scope)] = ScopeTimeline(
-                scope, self.resolver, self.applied_calls, self.known_decorator, self.try_statements
-            )
+            timeline = self._timelines[id(scope)] = ScopeTimeline(scope, self.facts)
         return timeline
 
     def reused(self, function: Scope) -> bool:

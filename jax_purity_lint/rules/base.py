@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Iterator, Optional
 
@@ -100,9 +101,50 @@ class Rule:
 
 def traced_effects(context: RuleContext, *kinds: EffectKind) -> Iterator[tuple[Scope, TraceContext, Effect]]:
     for scope, trace in context.traced.items():
+        guarded: Optional[set[int]] = None
         for effect in scope.effects:
             if effect.kind in kinds:
+                if effect.branch:
+                    guarded = _arms_run_only_outside_traces(scope) if guarded is None else guarded
+                    if any(arm in guarded for arm in effect.branch):
+                        continue  # `if not _is_under_jax_transform(): ...` never runs while tracing
                 yield scope, trace, effect
+
+
+# `_is_under_jax_transform()`, `is_tracing()`, `in_jit()`: true exactly while JAX traces.
+_TRACING_TEST = re.compile(r"(under_.*(transform|trac|jit))|(^_*(is_)?tracing$)|(^_*in_jit$)")
+
+
+def _arms_run_only_outside_traces(scope: Scope) -> set[tuple[int, int]]:
+    """(if statement, arm) pairs that run only when not tracing: the body of `if not is_tracing():`,
+    the `else:` of `if is_tracing():`, the body of `if jax.core.trace_state_clean():`."""
+    arms: set[tuple[int, int]] = set()
+    for statement in if_statements(scope.node):
+        test, negated = statement.test, False
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            test, negated = test.expression, True
+        if not isinstance(test, cst.Call):
+            continue
+        func = test.func
+        name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else ""
+        if name == "trace_state_clean":
+            arms.add((id(statement), 1 if negated else 0))
+        elif _TRACING_TEST.search(name):
+            arms.add((id(statement), 0 if negated else 1))
+    return arms
+
+
+def if_statements(node: cst.CSTNode) -> Iterator[cst.If]:
+    """The `if` statements of a function body, nested ones and `elif`s included, not those of inner
+    functions or classes."""
+    body = node.body if isinstance(node, (cst.FunctionDef, cst.Module)) else node
+    for child in (body.children if isinstance(body, cst.CSTNode) else body):
+        if isinstance(child, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(child, cst.If):
+            yield child
+        if isinstance(child, (cst.BaseSuite, cst.BaseCompoundStatement, cst.Else)):
+            yield from if_statements(child)
 
 
 def owner_is_traced(context: RuleContext, resolved: Resolved, trace: TraceContext) -> bool:

@@ -8,7 +8,7 @@ import libcst as cst
 
 from ..analysis import jax_api
 from ..analysis.scopes import BindingKind, EffectKind, Scope, ScopeKind
-from .base import RuleContext, traced_effects
+from .base import RuleContext, if_statements, traced_effects
 
 
 def qualified_calls(context: RuleContext) -> Iterator[tuple[Scope, object, object, str, Optional[str]]]:
@@ -68,7 +68,7 @@ def switched_off(context: RuleContext, scope: Scope, effect) -> bool:
 
 def _guarding_parameters(scope: Scope, branch: tuple[tuple[int, int], ...]) -> list[str]:
     """Parameters `p` such that the effect sits in the body of an `if p:` (never rebound in the scope)."""
-    tests = {id(node): node.test for node in _if_statements(scope.node.body) if isinstance(node, cst.If)}
+    tests = {id(node): node.test for node in if_statements(scope.node)}
     flags = []
     for statement, arm in branch:
         test = tests.get(statement)
@@ -76,17 +76,6 @@ def _guarding_parameters(scope: Scope, branch: tuple[tuple[int, int], ...]) -> l
             if all(b.kind is BindingKind.ARGUMENT for b in scope.bindings.get(test.value, [])):
                 flags.append(test.value)
     return flags
-
-
-def _if_statements(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """The `if` statements of a function body, nested ones included, not those of inner functions."""
-    for child in node.children:
-        if isinstance(child, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        if isinstance(child, cst.If):
-            yield child
-        if isinstance(child, (cst.BaseSuite, cst.BaseCompoundStatement, cst.Else)):
-            yield from _if_statements(child)
 
 
 def _traced_calls_of(context: RuleContext, function: Scope) -> Iterator[cst.Call]:

@@ -19,7 +19,16 @@ class MutableGlobalRead(Rule):
     """
     ## What it does
     Flags traced code that reads a module-level name whose value changes: it is bound again, updated,
-    or changed in place somewhere in the module.
+    or changed in place somewhere in the module, and a call can go through a compiled cache traced
+    before the change. jit caches by the traced function object, so where the module's order of
+    execution is known (scripts, notebooks in cell order), a change is not reported when that object is
+    rebound before any later call (a notebook's "section 2" redefining the function), made afresh after
+    the change (in a loop, or by a factory called again), or first called after the change (set-up at
+    import time, a setter the module calls before any jitted call). A change made by a function that
+    the module never calls itself is reported: others may call it at any time.
+
+    It does not catch a change made from another module, and it reports a rebinding to a value equal
+    to the traced one (it cannot know the two are equal).
 
     ## Why is this bad?
     `jax.jit` runs the Python function once, while tracing, and compiles what it saw. The global's

@@ -14,7 +14,12 @@ class ChangingClosure(Rule):
     ## What it does
     Flags traced code that reads or writes a variable of an enclosing function when that variable
     changes after the traced function is made: it is written through `nonlocal`, rebound later in the
-    enclosing function, or changed in place.
+    enclosing function (a loop that binds it again counts), or changed in place. A rebinding is
+    reported only if the enclosing function's order of execution lets a call go through a cache traced
+    before it: not when the jitted closure is first called after the change, when the change is in the
+    other arm of the `if` that makes the closure, or when nothing calls the closure again before the
+    enclosing function returns (its cache dies with the frame). A closure that is returned is called
+    later, so a change after one call inside the function is reported.
 
     ## Why is this bad?
     A closure cell is Python state like a global. The traced function sees its value once, at trace

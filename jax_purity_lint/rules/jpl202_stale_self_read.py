@@ -17,6 +17,10 @@ class StaleSelfRead(Rule):
     passed to `jax.jit`, a `static_argnums=0` method, or a module-level object) and another method of
     the class changes `attr`.
 
+    Opt-in: on public repositories nearly every flag was an attribute set only during set-up
+    (`__init__`, `load_params()`, before any traced call) or a method wrapped afresh at every call;
+    the order in which users call methods is not in the code, so the rule cannot tell these apart.
+
     ## Why is this bad?
     With `self` static, jit caches the compiled program by the object's identity: after
     `model.set_scale(2.0)` the same object hits the cache and the old scale is still used.

@@ -26,6 +26,9 @@ class ArgumentMutation(Rule):
     Flags a jitted function that changes one of its own arguments in place:
     `state["step"] += 1`, `params.append(p)`, `config.lr = ...`.
 
+    `**kwargs` (and `*args`) are built afresh for every call: `kwargs.pop("dt")` changes nothing the
+    caller holds, so it is not reported; `kwargs["cfg"]["lr"] = 1.0` (a caller's dict inside it) is.
+
     ## Why is this bad?
     jit flattens its arguments into arrays and rebuilds fresh containers inside the trace. Eagerly
     the caller's dict is updated; under jit the update happens to a copy and is lost.

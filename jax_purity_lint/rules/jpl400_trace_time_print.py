@@ -11,7 +11,9 @@ from .host_calls import print_like, qualified_calls, switched_off
 class TraceTimePrint(Rule):
     """
     ## What it does
-    Flags `print`, `logging` calls and writes to `sys.stdout`/`sys.stderr` in traced code.
+    Flags `print`, `logging` calls and writes to `sys.stdout`/`sys.stderr` in traced code. A call under
+    `if verbose:` in a helper is not reported when every call of the helper in traced code passes a
+    falsy literal for `verbose` (or relies on a falsy default).
 
     ## Why is this bad?
     They run while the function is traced, once, and print

@@ -12,6 +12,9 @@ class HostRandomness(Rule):
     Flags calls to `numpy.random`, the `random` module, host random generators, clocks (`time.time`,
     `datetime.now`), `uuid` and `os.urandom` in traced code.
 
+    Not reported when no compiled cache serves a second call: the jitted function is made afresh
+    for each call of the function around it and called once, or rebound before it is called again.
+
     ## Why is this bad?
     They run once, while tracing; the number they return is baked into the compiled program as a
     constant, so every call of the jitted function gets the same "random" number or timestamp.

@@ -12,6 +12,9 @@ class OuterIteratorConsumption(Rule):
     Flags `next(it)` in traced code when `it` lives outside the traced function: a global, a closure
     variable or an attribute of `self`.
 
+    Not reported when no compiled cache serves a second call: the jitted function is made afresh
+    for each call of the function around it and called once, or rebound before it is called again.
+
     ## Why is this bad?
     The iterator is advanced once, while tracing; the item it produced is baked into the compiled
     program, and later calls neither advance it nor see new items.
