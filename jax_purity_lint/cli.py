@@ -122,7 +122,7 @@ def run_rules(args: argparse.Namespace) -> int:
     docs = docs_by_code()
     if args.code is None:
         for doc in docs.values():
-            print(f"{doc.code}  {doc.name}: {doc.summary}")
+            print(f"{doc.code}  {doc.name}: {doc.summary}{' (opt-in: select it by its code)' if doc.opt_in else ''}")
         return EXIT_CLEAN
     if args.code not in docs:
         return usage_error(f"unknown code {args.code!r}: the codes are {', '.join(docs)}")

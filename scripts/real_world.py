@@ -245,12 +245,15 @@ def repository_groups(folder: Path) -> list[dict[str, Any]]:
     return groups
 
 
-def lint(workdir: Path, groups: list[dict[str, Any]], jobs: int, python: Optional[Path] = None) -> list[dict[str, Any]]:
+def lint(
+    workdir: Path, groups: list[dict[str, Any]], jobs: int, python: Optional[Path] = None
+) -> list[dict[str, Any]]:
     # Our own configuration: nothing of the corpus is excluded (the repository's pyproject.toml
     # would exclude every `tests` folder); only caches are skipped.
     config = workdir / "pyproject.toml"
     config.write_text('[tool.jax_purity_lint]\nexclude = ["__pycache__", ".git"]\n')
-    command = [str(python or venv_python(workdir)), "-m", "jax_purity_lint", "check", "--format", "json", "-j", str(jobs),
+    interpreter = str(python or venv_python(workdir))
+    command = [interpreter, "-m", "jax_purity_lint", "check", "--format", "json", "-j", str(jobs),
                "--config", str(config), *[str(g["path"]) for g in groups]]
     log("$ " + " ".join(command[:8]) + f" ... ({len(groups)} folders)")
     environment = {**os.environ, "PYTHONPATH": str(REPO)} if python is not None else None

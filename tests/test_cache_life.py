@@ -16,14 +16,21 @@ CASES = {
     # -- reported: the order shows a call after the change, or cannot be followed -------------------------
     "called again after the change": ("f(1.0)\nscale = 2.0\nf(1.0)\n", True),
     "still callable when the module ends": ("f(1.0)\nscale = 2.0\n", True),
-    "an alias keeps the old object": ("g = f\nf(1.0)\nscale = 2.0\n@jax.jit\ndef f(x):\n    return x\ng(1.0)\n", True),
-    "kept in a list": ("fs = [f]\nf(1.0)\nscale = 2.0\n@jax.jit\ndef f(x):\n    return x\nfs[0](1.0)\n", True),
+    "an alias keeps the old object": (
+        "g = f\nf(1.0)\nscale = 2.0\n@jax.jit\ndef f(x):\n    return x\ng(1.0)\n",
+        True,
+    ),
+    "kept in a list": (
+        "fs = [f]\nf(1.0)\nscale = 2.0\n@jax.jit\ndef f(x):\n    return x\nfs[0](1.0)\n",
+        True,
+    ),
     "stored on an object: not followed": (
         "class Box:\n    pass\nbox = Box()\nbox.fn = f\nf(1.0)\nscale = 2.0\n@jax.jit\ndef f(x):\n    return x\n",
         True,
     ),
     "read by a method: not followed": (
-        "class Runner:\n    def run(self):\n        return f(1.0)\nf(1.0)\nscale = 2.0\n@jax.jit\ndef f(x):\n    return x\n",
+        "class Runner:\n    def run(self):\n        return f(1.0)\n"
+        "f(1.0)\nscale = 2.0\n@jax.jit\ndef f(x):\n    return x\n",
         True,
     ),
     "called through a helper the module calls": (
@@ -40,7 +47,8 @@ CASES = {
     "first called after the change": ("scale = 2.0\nf(1.0)\n", False),
     "rebound before any later call": ("f(1.0)\nscale = 2.0\n@jax.jit\ndef f(x):\n    return x\nf(1.0)\n", False),
     "rebound in a try body before any later call": (
-        "f(1.0)\nscale = 2.0\ntry:\n    @jax.jit\n    def f(x):\n        return x\nexcept ValueError:\n    pass\nf(1.0)\n",
+        "f(1.0)\nscale = 2.0\n"
+        "try:\n    @jax.jit\n    def f(x):\n        return x\nexcept ValueError:\n    pass\nf(1.0)\n",
         False,
     ),
     "deleted before any later call": ("f(1.0)\nscale = 2.0\ndel f\n", False),
@@ -61,7 +69,8 @@ CLOSURES = {
         True,
     ),
     "returned after a call made inside": (
-        "def make():\n    n = 1.0\n    @jax.jit\n    def f(x):\n        return x * n\n    f(0.0)\n    n = 2.0\n    return f\n",
+        "def make():\n    n = 1.0\n    @jax.jit\n    def f(x):\n        return x * n\n"
+        "    f(0.0)\n    n = 2.0\n    return f\n",
         True,
     ),
     "returned, first called by the caller": (
@@ -69,7 +78,8 @@ CLOSURES = {
         False,
     ),
     "never called after the change before the frame ends": (
-        "def main():\n    n = 1.0\n    @jax.jit\n    def f(x):\n        return x * n\n    f(0.0)\n    n = 2.0\n    return n\n",
+        "def main():\n    n = 1.0\n    @jax.jit\n    def f(x):\n        return x * n\n"
+        "    f(0.0)\n    n = 2.0\n    return n\n",
         False,
     ),
     "the other arm of the if that makes it": (

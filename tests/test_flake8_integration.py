@@ -166,7 +166,10 @@ def test_the_plugin_reuses_flake8s_tree_and_parses_with_libcst_only_files_that_n
 def test_opt_in_codes_only_when_selected_by_name(tmp_path):
     """JPL202 is opt-in: `--select JPL` leaves it out; naming it (or a longer prefix) turns it on."""
     shutil.copy(FIXTURES / "jpl202_bound_method_limit.py", tmp_path / "stale.py")
-    codes = lambda *options: {row["code"] for row in rows(run_flake8(*options, "stale.py", cwd=tmp_path).stdout)}
+
+    def codes(*options: str) -> set[str]:
+        return {row["code"] for row in rows(run_flake8(*options, "stale.py", cwd=tmp_path).stdout)}
+
     assert "JPL202" not in codes("--select", "JPL")
     assert "JPL202" in codes("--select", "JPL", "--extend-select", "JPL202")
     assert "JPL202" in codes("--select", "JPL2")

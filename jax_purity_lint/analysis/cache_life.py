@@ -46,6 +46,7 @@ class ModuleFacts:
     known_decorator: DecoratorTest
     try_statements: frozenset[int] = frozenset()  # try statements: their body runs unless it raises
 
+
 _REPLAYS = 2  # iterations of a loop replayed: enough for a change in one to meet a use in the next
 
 
@@ -580,7 +581,7 @@ class _ValueRoles:
                 self._expr(node.value, _assignment_sink([node.target]))
             self._target(node.target)
         elif isinstance(node, cst.AugAssign):
-            self._expr(node.value, _ESCAPE if not isinstance(node.target, cst.Name) else _Sink("assign", targets=_bound_names(node.target)))
+            self._expr(node.value, _assignment_sink([node.target]))
             self._target(node.target)
         elif isinstance(node, cst.Return):
             if node.value is not None:
@@ -701,6 +702,8 @@ class _ValueRoles:
         qualified = self.resolver.qualify(self.scope, call.func)
         if qualified is None:
             return False  # the project's own function, or an expression: its result may hold it
+        if qualified in _LIBRARY_WRAPPERS:
+            return False
         return qualified.startswith(("jax.", "numpy.")) or qualified in _BUILTINS_RETURNING_DATA
 
     def _wraps_without_calling(self, call: cst.Call) -> bool:
@@ -718,6 +721,9 @@ def _constructs(func: cst.BaseExpression) -> bool:
     name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else ""
     return name[:1].isupper() and not name.isupper()
 
+
+# JAX and NumPy functions that return a callable holding the one handed in.
+_LIBRARY_WRAPPERS = frozenset({"numpy.vectorize", "numpy.frompyfunc", "jax.numpy.vectorize", "jax.tree_util.Partial"})
 
 _BUILTINS_RETURNING_DATA = frozenset(
     {"print", "len", "isinstance", "repr", "str", "int", "float", "bool", "id", "hash", "type", "callable", "hasattr"}
