@@ -154,7 +154,8 @@ def diagnose(parsed: ParsedModule, settings: Settings) -> list[Diagnostic]:
         finding
         for rule in ALL_RULES
         for finding in rule().check(context)
-        if not rule.NEEDS_REUSED_CACHE or context.cache_reused(finding.context)
+        if not context.never_runs(finding.context, finding.scope)
+        and (not rule.NEEDS_REUSED_CACHE or context.cache_reused(finding.context))
     ]
     if not findings:
         return []

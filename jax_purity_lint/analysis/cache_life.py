@@ -32,7 +32,7 @@ import libcst as cst
 from . import jax_api
 from .collector import MUTATING_METHODS, attribute_chain
 from .resolution import Resolver
-from .scopes import Binding, BindingKind, EffectKind, Scope, ScopeKind
+from .scopes import Binding, BindingKind, EffectKind, Scope, ScopeKind, branches_exclude
 
 # Whether a decorator expression, read in a scope, is a transformation that keeps no other reference.
 DecoratorTest = Callable[[Scope, cst.BaseExpression], bool]
@@ -157,7 +157,7 @@ class ScopeTimeline:
             if helper_made is not None and (not generation.uses or generation.uses[0] < helper_made):
                 continue  # traced before the helper that reads the state existed: it ran another one
             for copy, position, branch in moments:
-                if generation.copy == copy and _excludes(generation.branch, branch):
+                if generation.copy == copy and branches_exclude(generation.branch, branch):
                     continue  # one arm made the function, the other arm changed the state
                 if not generation.uses or generation.uses[0] > position:
                     continue  # traced after the change (or never): the trace sees the new state
@@ -191,6 +191,19 @@ class ScopeTimeline:
             if self.is_module and id(generation) in self._held_at_end:
                 return True
         return False
+
+    def never_runs(self, function: Scope) -> bool:
+        """Is `function` (a function or class of this scope) made here but never called, passed on or
+        kept: a notebook's first draft, defined and replaced before anything uses it?"""
+        generations = self.generations.get(id(function))
+        if not generations:
+            return False
+        for generation in generations:
+            if generation.untracked or generation.returned or generation.uses:
+                return False
+            if self.is_module and id(generation) in self._held_at_end:
+                return False
+        return True
 
     def _first_made(self, helper: Scope) -> Optional[int]:
         """When the first object of a helper defined in this scope was made (None: not made here)."""
@@ -296,7 +309,7 @@ class ScopeTimeline:
         name = binding.name
         # In an if/else or except arm it may not run; a try body runs (unless it raises first).
         conditional = any(arm != 0 or statement not in self.facts.try_statements for statement, arm in binding.branch)
-        if binding.kind is BindingKind.FUNCTION and binding.scope is not None:
+        if binding.kind in (BindingKind.FUNCTION, BindingKind.CLASS) and binding.scope is not None:
             generation = self._new_generation(binding.scope, position, binding.branch, copy)
             if not all(self.facts.known_decorator(self.scope, d.decorator) for d in binding.scope.decorators):
                 self._untrack(generation, holders)  # a decorator of the project's may register it anywhere
@@ -409,15 +422,6 @@ def _own_reads(scope: Scope, deep: bool = False) -> Iterator:
         for child in scope.children:
             if child.kind is ScopeKind.COMPREHENSION:
                 yield from _own_reads(child, deep=True)
-
-
-def _excludes(a: tuple[tuple[int, int], ...], b: tuple[tuple[int, int], ...]) -> bool:
-    for (statement_a, arm_a), (statement_b, arm_b) in zip(a, b):
-        if statement_a != statement_b:
-            return False
-        if arm_a != arm_b:
-            return True
-    return False
 
 
 # -- what the scope's own code does with each expression -----------------------------------------
@@ -780,6 +784,14 @@ class CacheLives:
         maker = self._maker(function)
         timeline = self.timeline(maker) if maker is not None else None
         return timeline is None or timeline.reused(function)
+
+    def never_runs(self, function: Scope) -> bool:
+        """Can the traced `function` never run? True when it (or, for a method, its class) is made by a
+        scope whose order shows it dropped before anything calls, instantiates, passes or keeps it."""
+        owner = function.parent if function.parent is not None and function.parent.kind is ScopeKind.CLASS else function
+        maker = owner.parent
+        timeline = self.timeline(maker) if maker is not None else None
+        return timeline is not None and timeline.never_runs(owner)
 
     def _maker(self, function: Scope) -> Optional[Scope]:
         maker = function.parent

@@ -45,12 +45,17 @@ class Binding:
 
     def excludes(self, other: "Binding") -> bool:
         """True when the two bindings sit in different arms of one if/try: only one of them runs."""
-        for (stmt_a, arm_a), (stmt_b, arm_b) in zip(self.branch, other.branch):
-            if stmt_a != stmt_b:
-                return False
-            if arm_a != arm_b:
-                return True
-        return False
+        return branches_exclude(self.branch, other.branch)
+
+
+def branches_exclude(a: tuple[tuple[int, int], ...], b: tuple[tuple[int, int], ...]) -> bool:
+    """True when two places sit in different arms of one if/try (in one run of it, only one runs)."""
+    for (stmt_a, arm_a), (stmt_b, arm_b) in zip(a, b):
+        if stmt_a != stmt_b:
+            return False
+        if arm_a != arm_b:
+            return True
+    return False
 
 
 class EffectKind(Enum):

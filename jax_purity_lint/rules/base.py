@@ -50,6 +50,12 @@ class RuleContext:
             entry = outer
         return entry
 
+    def never_runs(self, trace: TraceContext, scope: Scope) -> bool:
+        """The traced function (a finding in its own body) is dropped before anything can call it."""
+        if self.lives is None or not trace.is_entry or scope is not trace.entry:
+            return False
+        return self.lives.never_runs(self.cache_owner(trace))
+
     def cache_reused(self, trace: TraceContext) -> bool:
         """Can one trace serve several runs? A loop primitive runs its body many times per trace; a jit
         cache serves many calls unless each function object is called once and dropped."""
