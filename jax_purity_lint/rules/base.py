@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, ClassVar, Iterator, Optional
 
 import libcst as cst
@@ -36,6 +36,17 @@ class RuleContext:
     traced: dict[Scope, TraceContext]
     hijax: bool = False  # item updates of nnx Variables are ref updates in this module
     lives: Optional[CacheLives] = None  # when a change can still reach a compiled cache
+    # Per traced scope: the (if statement, arm) pairs that run only outside traces, found once.
+    _outside_traces: dict[int, set[tuple[int, int]]] = field(default_factory=dict, repr=False)
+
+    def runs_only_outside_traces(self, scope: Scope, effect: Effect) -> bool:
+        """`if not _is_under_jax_transform(): ...`: the effect never runs while tracing."""
+        if not effect.branch:
+            return False
+        arms = self._outside_traces.get(id(scope))
+        if arms is None:
+            arms = self._outside_traces[id(scope)] = _arms_run_only_outside_traces(scope)
+        return any(arm in arms for arm in effect.branch)
 
     def cache_owner(self, trace: TraceContext) -> Scope:
         """The function whose compiled cache `trace` lives in: a function made afresh by a traced
@@ -107,13 +118,8 @@ class Rule:
 
 def traced_effects(context: RuleContext, *kinds: EffectKind) -> Iterator[tuple[Scope, TraceContext, Effect]]:
     for scope, trace in context.traced.items():
-        guarded: Optional[set[int]] = None
         for effect in scope.effects:
-            if effect.kind in kinds:
-                if effect.branch:
-                    guarded = _arms_run_only_outside_traces(scope) if guarded is None else guarded
-                    if any(arm in guarded for arm in effect.branch):
-                        continue  # `if not _is_under_jax_transform(): ...` never runs while tracing
+            if effect.kind in kinds and not context.runs_only_outside_traces(scope, effect):
                 yield scope, trace, effect
 
 
