@@ -155,7 +155,7 @@ def diagnose(parsed: ParsedModule, settings: Settings) -> list[Diagnostic]:
         for rule in ALL_RULES
         for finding in rule().check(context)
         if not context.never_runs(finding.context, finding.scope)
-        and (not rule.NEEDS_REUSED_CACHE or context.cache_reused(finding.context))
+        and (rule.NEEDS_REUSE is None or context.cache_reused(finding.context, runs=rule.NEEDS_REUSE == "run"))
     ]
     if not findings:
         return []

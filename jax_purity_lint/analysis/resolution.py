@@ -45,6 +45,10 @@ class Resolver:
             return Resolved(scope, name)
         return self._enclosing(scope.parent, name)
 
+    def is_builtin(self, scope: Scope, name: str) -> bool:
+        """`next` read in `scope` is Python's own, not a function of the module's called `next`."""
+        return self.resolve(scope, name) is None
+
     def _enclosing(self, scope: Optional[Scope], name: str) -> Optional[Resolved]:
         while scope is not None:
             if scope.kind is not ScopeKind.CLASS:  # class bodies are invisible to nested functions

@@ -131,6 +131,8 @@ class StateModel:
 
     def is_mutation(self, scope: Scope, effect: Effect) -> bool:
         """False for `x.update(...)`/`x.add(...)` unless `x` is a dict/set (or an attribute of `self`)."""
+        if effect.kind is EffectKind.NEXT and not self.resolver.is_builtin(scope, "next"):
+            return False  # the module's own `next(...)`, not the builtin that advances an iterator
         if effect.detail == "ref":
             return False  # `ref[...] = v` updates a JAX Ref, which jit carries out of the trace
         if effect.kind is not EffectKind.MUTATOR_CALL or effect.detail not in AMBIGUOUS_MUTATORS:

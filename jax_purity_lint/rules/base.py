@@ -51,15 +51,8 @@ class RuleContext:
     def cache_owner(self, trace: TraceContext) -> Scope:
         """The function whose compiled cache `trace` lives in: a function made afresh by a traced
         function is traced anew with it, so its cache is the outer one."""
-        entry = trace.entry
-        seen = {id(entry)}
-        while entry.parent is not None and entry.parent in self.traced:
-            outer = self.traced[entry.parent].entry
-            if id(outer) in seen:
-                break
-            seen.add(id(outer))
-            entry = outer
-        return entry
+        *_, outermost = self._enclosing_entries(trace)
+        return outermost
 
     def never_runs(self, trace: TraceContext, scope: Scope) -> bool:
         """The traced function (a finding in its own body) is dropped before anything can call it."""
@@ -67,10 +60,11 @@ class RuleContext:
             return False
         return self.lives.never_runs(self.cache_owner(trace))
 
-    def cache_reused(self, trace: TraceContext) -> bool:
-        """Can one trace serve several runs? A loop primitive runs its body many times per trace; a jit
-        cache serves many calls unless each function object is called once and dropped."""
-        if self.lives is None or trace.site.transform.qualified in jax_api.LOOP_BODIES:
+    def cache_reused(self, trace: TraceContext, runs: bool = False) -> bool:
+        """Can one trace serve a second call (or, with `runs`, a second run of the body: a loop
+        primitive runs its body many times per trace)? A cache serves many calls unless each function
+        object is called once and dropped."""
+        if self.lives is None or (runs and trace.site.transform.qualified in jax_api.LOOP_BODIES):
             return True
         return self.lives.reused(self.cache_owner(trace))
 
@@ -80,11 +74,30 @@ class RuleContext:
         return self.reach(trace, change, reader) is not Reach.NOT_SEEN
 
     def reach(self, trace: TraceContext, change: Change, reader: Optional[Scope] = None) -> Reach:
+        """Asked of the traced function itself, then (when its maker does not run the change) of each
+        traced function it is made in: a loop body made inside a jitted step is reused within one run
+        of the step (its order decides), and the step's own cache is reused across calls."""
         if self.lives is None:
             return Reach.UNKNOWN
-        entry = self.cache_owner(trace)
-        helper = reader if reader is not None and reader.parent is entry.parent else None
-        return self.lives.change_reaches(entry, change, helper)
+        for entry in self._enclosing_entries(trace):
+            helper = reader if reader is not None and reader.parent is entry.parent else None
+            reach = self.lives.change_reaches(entry, change, helper)
+            if reach is not Reach.UNKNOWN:
+                return reach
+        return Reach.UNKNOWN
+
+    def _enclosing_entries(self, trace: TraceContext) -> Iterator[Scope]:
+        """The traced function, then the entries of the traces it is made in, outwards."""
+        entry = trace.entry
+        seen = {id(entry)}
+        yield entry
+        while entry.parent is not None and entry.parent in self.traced:
+            outer = self.traced[entry.parent].entry
+            if id(outer) in seen:
+                return
+            seen.add(id(outer))
+            entry = outer
+            yield entry
 
 
 class Rule:
@@ -96,9 +109,11 @@ class Rule:
     summary: ClassVar[str]
     # What `jax-purity-lint confirm` shows for the finding, eager against jitted; its docs page says it.
     CONFIRM_EVIDENCE: ClassVar[str] = ""
-    # True where the finding holds only if one trace serves several runs (a stale read, a constant
-    # draw); False where the first call already differs (a tracer printed, leaked or lost).
-    NEEDS_REUSED_CACHE: ClassVar[bool] = False
+    # Whether the finding holds only if one trace is reused: "call" where a later call must go through
+    # the same compiled cache (a stale read), "run" where a second run of the traced body is enough (a
+    # constant draw repeats in every loop iteration), None where the first call already differs (a
+    # tracer printed, leaked or lost).
+    NEEDS_REUSE: ClassVar[Optional[str]] = None
     # Off unless selected by its code (diagnostics.OPT_IN_CODES); the page says why.
     OPT_IN: ClassVar[bool] = False
     VALID: ClassVar[list[str]] = []

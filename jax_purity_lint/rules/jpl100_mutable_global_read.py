@@ -72,7 +72,7 @@ class MutableGlobalRead(Rule):
 
     code = "JPL100"
     name = "mutable-global-read"
-    NEEDS_REUSED_CACHE = True  # a stale value needs a second call through the same trace
+    NEEDS_REUSE = "call"  # a stale value needs a second call through the same trace
     summary = "traced code reads a global that changes; its value is frozen at trace time"
     # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL100.md).
     CONFIRM_EVIDENCE = (

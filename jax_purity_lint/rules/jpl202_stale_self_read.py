@@ -60,7 +60,7 @@ class StaleSelfRead(Rule):
     code = "JPL202"
     name = "stale-self-read"
     OPT_IN = True  # 0 true of 39 flags on real code (docs/real-world.md): select JPL202 to turn it on
-    NEEDS_REUSED_CACHE = True  # a stale value needs a second call through the same trace
+    NEEDS_REUSE = "call"  # a stale value needs a second call through the same trace
     summary = "a method with a frozen `self` reads an attribute other methods change"
     # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL202.md).
     CONFIRM_EVIDENCE = (

@@ -46,7 +46,7 @@ class HostRandomness(Rule):
 
     code = "JPL401"
     name = "host-randomness"
-    NEEDS_REUSED_CACHE = True  # one call draws once either way; the constant shows from the second
+    NEEDS_REUSE = "run"  # a second call or loop iteration repeats the same draw
     summary = "host randomness or a clock in traced code is baked in as a constant"
     # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL401.md).
     CONFIRM_EVIDENCE = (

@@ -48,7 +48,7 @@ class OuterIteratorConsumption(Rule):
 
     code = "JPL402"
     name = "outer-iterator-consumption"
-    NEEDS_REUSED_CACHE = True  # one call advances it once either way; the second call does not
+    NEEDS_REUSE = "run"  # a second call or loop iteration gets the same item again
     summary = "traced code consumes an outer iterator with `next()`, once, at trace time"
     # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL402.md).
     CONFIRM_EVIDENCE = (
@@ -65,8 +65,8 @@ class OuterIteratorConsumption(Rule):
     def check(self, context: RuleContext) -> Iterator[Finding]:
         resolver = context.resolver
         for scope, trace, effect in traced_effects(context, EffectKind.NEXT):
-            if effect.root is None:
-                continue
+            if effect.root is None or not resolver.is_builtin(scope, "next"):
+                continue  # a function of the module's own called `next`
             if resolver.self_method(scope, effect.root) is None:
                 resolved = resolver.resolve(scope, effect.root)
                 if resolved is None or resolved.scope is scope or owner_is_traced(context, resolved, trace):
