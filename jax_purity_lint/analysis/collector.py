@@ -82,7 +82,7 @@ class ScopeCollector:
         self.scope: Optional[Scope] = None
         self.all_scopes: list[Scope] = []
         self.scope_of_node: dict[int, Scope] = {}
-        self._branch: list[tuple[int, int]] = []
+        self._branch: tuple[tuple[int, int], ...] = ()  # (if/try statement, arm) from the scope root
         self._loops: tuple[int, ...] = ()  # enclosing loop statements in the current scope, outermost first
         self.loop_ends: dict[int, int] = {}  # loop statement id -> order of the last node inside it
         self._not_a_read: set[int] = set()  # Names/Attributes that are stores, keywords or consumed roots
@@ -123,7 +123,7 @@ class ScopeCollector:
             parent=self.scope,
             order=self.order,
             loop=self._loops[0] if self._loops else None,
-            branch=tuple(self._branch),
+            branch=self._branch,
         )
         if self.scope is not None:
             self.scope.children.append(scope)
@@ -133,7 +133,7 @@ class ScopeCollector:
 
     def _in_scope(self, scope: Scope, body: Sequence[Optional[cst.CSTNode]]) -> None:
         saved = (self.scope, self._branch, self._loops)
-        self.scope, self._branch, self._loops = scope, [], ()
+        self.scope, self._branch, self._loops = scope, (), ()
         self._walk(body)
         self.scope, self._branch, self._loops = saved
 
@@ -144,7 +144,7 @@ class ScopeCollector:
             kind=kind,
             node=node,
             order=self.order,
-            branch=tuple(self._branch),
+            branch=self._branch,
             in_loop=bool(self._loops),
             loop=self._loops[0] if self._loops else None,
             **extra,
@@ -163,7 +163,7 @@ class ScopeCollector:
                 order=self.order,
                 in_loop=bool(self._loops),
                 loop=self._loops[0] if self._loops else None,
-                branch=tuple(self._branch),
+                branch=self._branch,
                 **extra,
             )
         )
@@ -248,7 +248,7 @@ class ScopeCollector:
         self._walk([first_iterable])
         scope = self._open_scope(ScopeKind.COMPREHENSION, "<comprehension>", node)
         saved = (self.scope, self._branch, self._loops)
-        self.scope, self._branch, self._loops = scope, [], ()
+        self.scope, self._branch, self._loops = scope, (), ()
         for_in: Optional[cst.CompFor] = node.for_in
         while for_in is not None:
             self._store(for_in.target, BindingKind.OTHER)
@@ -365,9 +365,10 @@ class ScopeCollector:
     # -- control flow: which arm and whether in a loop --------------------------------------------
 
     def _arm(self, statement: cst.CSTNode, arm: int, nodes: Sequence[Optional[cst.CSTNode]]) -> None:
-        self._branch.append((id(statement), arm))
+        saved = self._branch
+        self._branch = (*saved, (id(statement), arm))
         self._walk(nodes)
-        self._branch.pop()
+        self._branch = saved
 
     def _loop_body(self, loop: cst.CSTNode, nodes: Sequence[Optional[cst.CSTNode]]) -> None:
         saved = self._loops
