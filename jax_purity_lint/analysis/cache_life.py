@@ -30,7 +30,7 @@ from typing import Callable, Iterator, Optional
 import libcst as cst
 
 from . import jax_api
-from .collector import MUTATING_METHODS, attribute_chain
+from .collector import MUTATING_METHODS, attribute_chain, named_parameters
 from .resolution import Resolver
 from .scopes import Binding, BindingKind, EffectKind, Scope, ScopeKind, branches_exclude
 
@@ -161,10 +161,8 @@ class ScopeTimeline:
                     continue  # one arm made the function, the other arm changed the state
                 if not generation.uses or generation.uses[0] > position:
                     continue  # traced after the change (or never): the trace sees the new state
-                if generation.uses[-1] > position or generation.returned:
-                    return Reach.SEEN
-                if self.is_module and id(generation) in self._held_at_end:
-                    return Reach.SEEN  # still callable when the module ends: a later caller sees it stale
+                if generation.uses[-1] > position or self._kept(generation):
+                    return Reach.SEEN  # called again, or callable later (returned, held at the end)
         return Reach.NOT_SEEN
 
     def _made_only_afterwards(self, function: Scope) -> "Reach":
@@ -185,25 +183,21 @@ class ScopeTimeline:
         generations = self.generations.get(id(function))
         if not generations:
             return True
-        for generation in generations:
-            if generation.untracked or generation.returned or len(generation.uses) > 1:
-                return True
-            if self.is_module and id(generation) in self._held_at_end:
-                return True
-        return False
+        return any(self._kept(g) or len(g.uses) > 1 for g in generations)
 
     def never_runs(self, function: Scope) -> bool:
         """Is `function` (a function or class of this scope) made here but never called, passed on or
         kept: a notebook's first draft, defined and replaced before anything uses it?"""
         generations = self.generations.get(id(function))
-        if not generations:
-            return False
-        for generation in generations:
-            if generation.untracked or generation.returned or generation.uses:
-                return False
-            if self.is_module and id(generation) in self._held_at_end:
-                return False
-        return True
+        return bool(generations) and not any(self._kept(g) or g.uses for g in generations)
+
+    def _kept(self, generation: Generation) -> bool:
+        """Callable beyond what the replay saw: escaped, returned, or held when the module ends."""
+        return (
+            generation.untracked
+            or generation.returned
+            or (self.is_module and id(generation) in self._held_at_end)
+        )
 
     def _first_made(self, helper: Scope) -> Optional[int]:
         """When the first object of a helper defined in this scope was made (None: not made here)."""
@@ -494,16 +488,10 @@ class _ValueRoles:
     def collect(self) -> dict[int, Value]:
         node = self.scope.node
         if isinstance(node, cst.Module):
-            body = list(node.body)
-        elif isinstance(node, cst.FunctionDef):
-            body = [node.body]  # a suite: `_block` walks it
-        else:
-            return self.values
-        for statement in body:
-            if isinstance(statement, cst.BaseSuite):
-                self._block(statement)
-            else:
+            for statement in node.body:
                 self._statement(statement)
+        elif isinstance(node, cst.FunctionDef):
+            self._block(node.body)
         return self.values
 
     # -- statements ---------------------------------------------------------------------------------
@@ -512,15 +500,14 @@ class _ValueRoles:
         if isinstance(node, cst.SimpleStatementLine):
             for small in node.body:
                 self._small(small)
-        elif isinstance(node, cst.FunctionDef):
+        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
             for decorator in node.decorators:
                 self._expr(decorator.decorator, _CALLED)
-            self._parameters(node.params)
-        elif isinstance(node, cst.ClassDef):
-            for decorator in node.decorators:
-                self._expr(decorator.decorator, _CALLED)
-            for arg in (*node.bases, *node.keywords):
-                self._expr(arg.value, _ESCAPE)
+            if isinstance(node, cst.FunctionDef):
+                self._parameters(node.params)
+            else:
+                for arg in (*node.bases, *node.keywords):
+                    self._expr(arg.value, _ESCAPE)
         elif isinstance(node, (cst.If, cst.While)):
             self._expr(node.test, _DROP)
             self._block(node.body)
@@ -568,7 +555,7 @@ class _ValueRoles:
                 self._small(small)
 
     def _parameters(self, params: cst.Parameters) -> None:
-        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+        for param in named_parameters(params):
             if param.default is not None:
                 self._expr(param.default, _ESCAPE)  # a default lives as long as the function
 

@@ -197,7 +197,7 @@ class ScopeCollector:
         return False
 
     def _walk_parameters(self, params: cst.Parameters) -> list[cst.Param]:
-        everything = [*params.posonly_params, *params.params, *params.kwonly_params]
+        everything = named_parameters(params)
         for star in (params.star_arg, params.star_kwarg):
             if isinstance(star, cst.Param):
                 everything.append(star)
@@ -500,6 +500,11 @@ class ScopeCollector:
     def visit_Name(self, node: cst.Name) -> None:
         if id(node) not in self._not_a_read:
             self._effect(EffectKind.READ, node.value, (), node)
+
+
+def named_parameters(params: cst.Parameters) -> list[cst.Param]:
+    """The parameters of a def or lambda that have a name of their own (not `*args`, `**kwargs`)."""
+    return [*params.posonly_params, *params.params, *params.kwonly_params]
 
 
 def _is_ref_update(target: cst.Subscript) -> bool:

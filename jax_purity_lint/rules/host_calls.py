@@ -7,6 +7,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from ..analysis import jax_api
+from ..analysis.collector import named_parameters
 from ..analysis.scopes import BindingKind, EffectKind, Scope, ScopeKind
 from .base import RuleContext, if_statements, traced_effects
 
@@ -62,7 +63,7 @@ def switched_off(context: RuleContext, scope: Scope, effect) -> bool:
     calls = list(_traced_calls_of(context, scope))
     if not calls:
         return False  # reached some other way (passed on, stored): the arguments are not known
-    defaults = {p.name.value: p.default for p in _all_params(scope.node.params)}
+    defaults = {p.name.value: p.default for p in named_parameters(scope.node.params)}
     return any(all(_falsy(_argument(call, scope, flag, defaults)) for call in calls) for flag in flags)
 
 
@@ -88,10 +89,6 @@ def _traced_calls_of(context: RuleContext, function: Scope) -> Iterator[cst.Call
             name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
             if name == function.name:
                 yield call
-
-
-def _all_params(params: cst.Parameters) -> list[cst.Param]:
-    return [*params.posonly_params, *params.params, *params.kwonly_params]
 
 
 def _argument(call: cst.Call, function: Scope, flag: str, defaults) -> Optional[cst.BaseExpression]:
