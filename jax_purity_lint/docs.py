@@ -1,5 +1,6 @@
 """Documentation generated from the code, so it cannot drift: one page per code in docs/rules/, made
-from each rule class's docstring and its CONFIRM_EVIDENCE, and the table of codes in docs/index.md.
+from each rule class's docstring and its CONFIRM_EVIDENCE, and the table of codes in docs/index.md
+and in the README.
 
     python -m jax_purity_lint.docs            # regenerate the pages and the table
     python -m jax_purity_lint.docs --check    # exit 1 if the committed files differ (the tests run this)
@@ -84,6 +85,8 @@ class RuleDoc:
     sections: dict[str, str]  # heading -> markdown body, in PAGE_SECTIONS order
     origin: str  # where the text is written, for the page's footer
     opt_in: bool = False  # reported only when selected by its code
+    fix: str = "never"  # the rule's fix availability: never / sometimes / always
+    fix_title: str = ""  # what the fix does, when there is one
 
     @property
     def url(self) -> str:
@@ -136,6 +139,8 @@ def rule_docs() -> list[RuleDoc]:
                 origin=f"the docstring and `CONFIRM_EVIDENCE` of `{rule.__name__}` in "
                 f"[`{module_path}`](../../{module_path})",
                 opt_in=rule.OPT_IN,
+                fix=rule.FIX.value,
+                fix_title=rule.FIX_TITLE,
             )
         )
     return sorted(docs, key=lambda doc: doc.code)
@@ -152,6 +157,8 @@ def render_page(doc: RuleDoc) -> str:
     parts = [f"# {doc.code}: `{doc.name}`", "", f"*{doc.summary}*", ""]
     if doc.opt_in:
         parts += [OPT_IN_NOTE.format(code=doc.code), ""]
+    if doc.fix != "never":
+        parts += [f"**Fix** ({doc.fix} available, see Fix safety): {doc.fix_title}.", ""]
     for heading, body in doc.sections.items():
         parts += [f"## {heading}", "", body, ""]
         if heading == CONFIRM_HEADING:
@@ -166,10 +173,12 @@ def render_page(doc: RuleDoc) -> str:
     return "\n".join(parts)
 
 
-def render_code_table(docs: Sequence[RuleDoc]) -> str:
-    rows = [TABLE_START, "| code | name | what it flags |", "|---|---|---|"]
+def render_code_table(docs: Sequence[RuleDoc], pages: str = "rules/") -> str:
+    """The table of codes; `pages` is the folder of the rule pages relative to the file holding it."""
+    rows = [TABLE_START, "| code | name | what it flags | fix |", "|---|---|---|---|"]
     rows += [
-        f"| [{doc.code}](rules/{doc.code}.md) | `{doc.name}` | {doc.summary}{' (opt-in)' if doc.opt_in else ''} |"
+        f"| [{doc.code}]({pages}{doc.code}.md) | `{doc.name}` | {doc.summary}{' (opt-in)' if doc.opt_in else ''} "
+        f"| {doc.fix} |"
         for doc in docs
     ]
     rows.append(TABLE_END)
@@ -192,13 +201,16 @@ def expected_files(docs_folder: Path) -> dict[Path, str]:
     files = {docs_folder / "rules" / f"{doc.code}.md": render_page(doc) for doc in docs}
     index = docs_folder / "index.md"
     files[index] = with_code_table(index.read_text(encoding="utf-8"), render_code_table(docs))
+    readme = docs_folder.parent / "README.md"
+    if readme.is_file():  # the repository's README, beside docs/
+        files[readme] = with_code_table(readme.read_text(encoding="utf-8"), render_code_table(docs, "docs/rules/"))
     return files
 
 
 def with_code_table(index_text: str, table: str) -> str:
     pattern = re.compile(re.escape(TABLE_START) + r".*?" + re.escape(TABLE_END), re.DOTALL)
     if not pattern.search(index_text):
-        raise ValueError(f"docs/index.md has no generated table: add the lines\n{TABLE_START}\n{TABLE_END}")
+        raise ValueError(f"a generated table is missing: add the lines\n{TABLE_START}\n{TABLE_END}")
     return pattern.sub(lambda _: table, index_text)
 
 

@@ -1,4 +1,7 @@
-"""From source text to diagnostics: prefilter, parse, analyse, run the rules, locate the findings."""
+"""From source text to a file analysis: prefilter, parse, analyse, run the rules, locate the findings.
+
+`analyse_file` returns the one result every surface reads (`FileAnalysis`: the tree, the module's
+analysis, each finding with its node and its diagnostic); `analyze_source` is its diagnostics only."""
 
 from __future__ import annotations
 
@@ -6,21 +9,77 @@ import ast
 import io
 import tokenize
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Union
+from typing import Callable, Iterable, Optional, Union
 
 import libcst as cst
 
-from .analysis import analyse_module
+from .analysis import ModuleAnalysis, analyse_module
 from .analysis.prefilter import might_trace, names_a_transformation
 from .deep_stack import raised_by, retry_deep, with_native_stack
 from .diagnostics import Diagnostic, TraceSite
 from .gc_pause import collector_paused
 from .parsing import ParsedModule, parse
 from .preflight import PythonVerdict, python_verdict, text_problem
-from .rules import ALL_RULES, ANALYSIS_FAILURE_CODE, Finding, RuleContext
+from .rules import ANALYSIS_FAILURE_CODE, RULES_BY_CODE, Finding, RuleContext
 from .rules.base import function_name
 from .settings import DEFAULT_SETTINGS, Settings
+
+# How a message names a line: "line 9"; a notebook says "cell 3, line 2".
+PlaceOfLine = Callable[[int], str]
+
+
+def line_place(line: int) -> str:
+    return f"line {line}"
+
+
+@dataclass(frozen=True)
+class LocatedFinding:
+    """A rule's finding with its diagnostic (where it is, what it says) and its rewrite group."""
+
+    finding: Finding
+    diagnostic: Diagnostic
+    group: tuple  # the findings one rewrite answers together share it (each rule's `group_key`)
+
+    @property
+    def code(self) -> str:
+        return self.diagnostic.code
+
+    @property
+    def node(self) -> cst.CSTNode:
+        return self.finding.node
+
+    @property
+    def variant(self) -> str:
+        return self.finding.variant
+
+    # The diagnostic's fields, read by the rewrites as by every other surface.
+    line = property(lambda self: self.diagnostic.line)
+    col = property(lambda self: self.diagnostic.col)
+    state = property(lambda self: self.diagnostic.state)
+    function = property(lambda self: self.diagnostic.function)
+    site = property(lambda self: self.diagnostic.site)
+
+    def sort_key(self) -> tuple[int, int, str]:
+        return self.diagnostic.sort_key()
+
+
+@dataclass(frozen=True)
+class FileAnalysis:
+    """Everything known about one file: `check`, `fix`, `confirm`, flake8 and notebooks all read this."""
+
+    source: str
+    parsed: Optional[ParsedModule] = None  # None when nothing in it can trace, or it cannot be parsed
+    module_analysis: Optional[ModuleAnalysis] = None
+    findings: tuple[LocatedFinding, ...] = ()
+    failure: Optional[Diagnostic] = None  # JPL001: it could not be analysed
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        if self.failure is not None:
+            return [self.failure]
+        return [located.diagnostic for located in self.findings]
 
 
 def analyze_source(
@@ -32,50 +91,67 @@ def analyze_source(
 ) -> list[Diagnostic]:
     """All diagnostics for one module's source. Never raises: failures become one JPL001 diagnostic.
     `python_tree` is `ast.parse(source)` when the caller has it already (flake8 does): not parsed again."""
+    return analyse_file(source, filename, settings, python_tree=python_tree).diagnostics
+
+
+def analyse_file(
+    source: Union[str, bytes],
+    filename: str = "<unknown>",
+    settings: Optional[Settings] = None,
+    *,
+    python_tree: Optional[ast.AST] = None,
+    place: PlaceOfLine = line_place,
+) -> FileAnalysis:
+    """The analysis of one module's source. Never raises: a failure is the result's JPL001 `failure`.
+    `place` says how a message names a line (notebooks name the cell)."""
     try:
-        return _analyze(source, settings or DEFAULT_SETTINGS, python_tree)
+        return _analyze(source, settings or DEFAULT_SETTINGS, python_tree, place)
     except Exception as error:  # the last line of defence: a bug of ours must not take flake8 down
+        text = source if isinstance(source, str) else ""
         try:
-            return [_failure_from(error, "analyse")]
+            return FileAnalysis(text, failure=_failure_from(error, "analyse"))
         except Exception:  # even describing it failed
-            return [analysis_failure(f"internal error {type(error).__name__}")]
+            return FileAnalysis(text, failure=analysis_failure(f"internal error {type(error).__name__}"))
 
 
-def _analyze(source: Union[str, bytes], settings: Settings, python_tree: Optional[ast.AST]) -> list[Diagnostic]:
+def _analyze(
+    source: Union[str, bytes], settings: Settings, python_tree: Optional[ast.AST], place: PlaceOfLine
+) -> FileAnalysis:
     if isinstance(source, bytes):
         try:
             source = decode_source(source)
         except UnicodeDecodeError as error:
             line = error.object[: error.start].count(b"\n") + 1
-            return [analysis_failure(f"cannot decode it as {error.encoding}: {error.reason}", line)]
+            return FileAnalysis("", failure=analysis_failure(f"cannot decode it as {error.encoding}: {error.reason}", line))
         except (SyntaxError, LookupError) as error:  # a bad coding cookie or an unknown codec
-            return [analysis_failure(f"cannot decode it: {describe_exception(error)}")]
+            return FileAnalysis("", failure=analysis_failure(f"cannot decode it: {describe_exception(error)}"))
     source = source[1:] if source.startswith("\ufeff") else source
     if not might_trace(source, settings):
-        return []
+        return FileAnalysis(source)
     problem = text_problem(source)
     if problem is not None:
-        return [analysis_failure(problem.reason, problem.line)]
+        return FileAnalysis(source, failure=analysis_failure(problem.reason, problem.line))
     python = python_verdict(source, python_tree)
     if python.tree is not None and not names_a_transformation(python.tree, settings):
-        return []  # nothing in it can be a transformation: libcst's parse would be wasted
+        return FileAnalysis(source)  # nothing in it can be a transformation: libcst's parse would be wasted
     if python.too_deep is not None:  # libcst would crash the process (SIGSEGV) or take minutes
-        return [analysis_failure(python.too_deep.reason, python.too_deep.line)]
+        return FileAnalysis(source, failure=analysis_failure(python.too_deep.reason, python.too_deep.line))
     with collector_paused():  # see gc_pause.py: collections would traverse the whole libcst tree
-        return _parse_and_diagnose(source, settings, python)
+        return _parse_and_diagnose(source, settings, python, place)
 
 
-def _parse_and_diagnose(source: str, settings: Settings, python: PythonVerdict) -> list[Diagnostic]:
+def _parse_and_diagnose(source: str, settings: Settings, python: PythonVerdict, place: PlaceOfLine) -> FileAnalysis:
     try:
         parsed = retry_deep(lambda: with_native_stack(lambda: parse(source, python.tree)))
     except cst.ParserSyntaxError as error:
-        return [syntax_failure(error, python.syntax_error)]
+        return FileAnalysis(source, failure=syntax_failure(error, python.syntax_error))
     except Exception as error:
-        return [_failure_from(error, "parse")]
+        return FileAnalysis(source, failure=_failure_from(error, "parse"))
     try:
-        return retry_deep(lambda: diagnose(parsed, settings))
+        analysis, findings = retry_deep(lambda: diagnose(parsed, settings, place))
     except Exception as error:
-        return [_failure_from(error, "analyse")]
+        return FileAnalysis(source, parsed, failure=_failure_from(error, "analyse"))
+    return FileAnalysis(source, parsed, analysis, tuple(findings))
 
 
 def syntax_failure(error: cst.ParserSyntaxError, python_error: Optional[SyntaxError]) -> Diagnostic:
@@ -145,29 +221,31 @@ def decode_source(data: bytes) -> str:
     return data.decode(encoding)
 
 
-def diagnose(parsed: ParsedModule, settings: Settings) -> list[Diagnostic]:
+def diagnose(
+    parsed: ParsedModule, settings: Settings, place: PlaceOfLine = line_place
+) -> tuple[ModuleAnalysis, list[LocatedFinding]]:
     analysis = analyse_module(parsed.module, settings)
     if not analysis.traced:
-        return []
+        return analysis, []
     context = RuleContext(analysis.resolver, analysis.state, analysis.traced, analysis.hijax, analysis.lives)
     findings = [
         finding
-        for rule in ALL_RULES
+        for rule in RULES_BY_CODE.values()
         for finding in rule().check(context)
         if not context.never_runs(finding.context, finding.scope)
         and (rule.NEEDS_REUSE is None or context.cache_reused(finding.context, runs=rule.NEEDS_REUSE == "run"))
     ]
     if not findings:
-        return []
+        return analysis, []
     # Positions cost a second pass over the tree: only files with findings pay for it.
-    return _locate(findings, parsed.positions())
+    return analysis, _locate(findings, parsed.positions(), place)
 
 
-def _locate(findings: Iterable[Finding], positions) -> list[Diagnostic]:
-    def line_of(node: cst.CSTNode) -> int:
-        return positions[node].start.line
+def _locate(findings: Iterable[Finding], positions, place: PlaceOfLine) -> list[LocatedFinding]:
+    def place_of(node: cst.CSTNode) -> str:
+        return place(positions[node].start.line)
 
-    unique: dict[tuple[int, str], Diagnostic] = {}
+    unique: dict[tuple[int, str], LocatedFinding] = {}
     for finding in findings:
         start = positions[finding.node].start
         site_node = finding.context.site.node
@@ -181,16 +259,17 @@ def _locate(findings: Iterable[Finding], positions) -> list[Diagnostic]:
             code=finding.code,
             line=start.line,
             col=start.column,
-            message=finding.render(line_of),
+            message=finding.render(place_of),
             function=function_name(finding.scope),
             state=finding.state,
             site=site,
             path=finding.context.path,
         )
+        located = LocatedFinding(finding, diagnostic, RULES_BY_CODE[finding.code].group_key(finding))
         key = (diagnostic.line, diagnostic.code)
         if key not in unique or diagnostic.col < unique[key].col:
-            unique[key] = diagnostic
-    return sorted(unique.values(), key=Diagnostic.sort_key)
+            unique[key] = located
+    return sorted(unique.values(), key=LocatedFinding.sort_key)
 
 
 def analysis_failure(reason: str, line: int = 1, col: int = 0) -> Diagnostic:

@@ -34,7 +34,7 @@ def build_debug_print(context: RewriteContext, group: Group) -> Draft:
     done: list[str] = []
     anchor = None
     for diagnostic in group.diagnostics:
-        call = view.node_at(diagnostic.line, diagnostic.col, cst.Call)
+        call = view.node_of(diagnostic, cst.Call)
         if call is None:
             problems.append(f"line {diagnostic.line}: cannot find the call")
             continue

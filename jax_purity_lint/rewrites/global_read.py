@@ -63,7 +63,7 @@ def _build_read(context: RewriteContext, group: Group, outer_check) -> Draft:
 
 
 def _read_at(view: ModuleView, diagnostic: Diagnostic):
-    name = view.node_at(diagnostic.line, diagnostic.col, cst.Name)
+    name = view.node_of(diagnostic, cst.Name)
     if name is None:
         return None, None
     function = view.enclosing_function(name)

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import libcst as cst
 
-from ..diagnostics import Diagnostic
 from .edits import Edits
+
+if TYPE_CHECKING:
+    from ..engine import LocatedFinding
 
 
 @dataclass
 class Group:
-    """Diagnostics one rewrite answers together (e.g. every read of one global)."""
+    """Findings one rewrite answers together (e.g. every read of one global): those of one group key."""
 
     key: tuple
-    diagnostics: list[Diagnostic]
+    diagnostics: list["LocatedFinding"]
 
     @property
     def code(self) -> str:
@@ -27,8 +29,8 @@ class Group:
         return tuple(sorted({d.code for d in self.diagnostics}))
 
     @property
-    def first(self) -> Diagnostic:
-        return min(self.diagnostics, key=Diagnostic.sort_key)
+    def first(self) -> "LocatedFinding":
+        return min(self.diagnostics, key=lambda finding: finding.sort_key())
 
 
 @dataclass

@@ -1,8 +1,9 @@
-"""From a module's diagnostics to its rewritten text, one verified rewrite at a time.
+"""From a module's findings to its rewritten text, one verified rewrite at a time.
 
-Each round analyses the current text, takes the first group of diagnostics not tried yet, asks its
-builder for a draft, applies it and checks the result: it must compile, the group's diagnostics must
-be gone, and no new diagnostic may appear. A draft that passes and has no problems is *safe*.
+Each round analyses the current text (one parse and one analysis, which the view then wraps), takes
+the first group of findings not tried yet, asks its rule's builder for a draft, applies it and checks
+the result: it must compile, the group's findings must be gone, and no new finding may appear. A draft
+that passes and has no problems is *safe*.
 
 Phase one applies safe rewrites only (what `fix` writes). Phase two, for `--diff` and `--unsafe`,
 continues on top of it with the other rewrites, each explained by a comment above it.
@@ -15,22 +16,15 @@ from typing import Callable, Optional
 import libcst as cst
 
 from ..diagnostics import Diagnostic
-from ..engine import analyze_source
-from ..rules import ANALYSIS_FAILURE_CODE
+from ..engine import FileAnalysis, LocatedFinding, analyse_file
+from ..rules import RULES_BY_CODE
 from ..settings import Settings
 from ..surfaces.noqa import suppressed
 from .advice import build_advice
 from .context import RewriteContext
-from .debug_print import build_debug_print
-from .global_read import build_closure_read, build_global_read
 from .model import Draft, Group, ModuleFix, Rewrite
-from .prng_key import build_host_randomness
-from .self_read import build_stale_self_read
-from .self_state import build_self_state
-from .state_return import build_argument_return, build_closure_write, build_global_write
 from .view import ModuleView
 
-Builder = Callable[[RewriteContext, Group], Draft]
 MAX_ROUNDS = 50
 
 
@@ -42,20 +36,27 @@ class _Memo:
         self.imported_elsewhere = imported_elsewhere
         self.settings = settings
         self.wanted = wanted
-        self._diagnostics: dict[str, list[Diagnostic]] = {}
+        self._analyses: dict[str, tuple[FileAnalysis, list[LocatedFinding]]] = {}
         self._views: dict[str, ModuleView] = {}
         self._drafts: dict[tuple, Draft] = {}
 
-    def diagnostics(self, text: str) -> list[Diagnostic]:
-        if text not in self._diagnostics:
-            found = analyze_source(text, self.filename, self.settings)
+    def analysis(self, text: str) -> FileAnalysis:
+        return self._analysed(text)[0]
+
+    def findings(self, text: str) -> list[LocatedFinding]:
+        """The findings to answer: all but those a `# noqa` silences or `wanted` leaves out."""
+        return self._analysed(text)[1]
+
+    def _analysed(self, text: str) -> tuple[FileAnalysis, list[LocatedFinding]]:
+        if text not in self._analyses:
+            if len(self._analyses) >= 4:  # the current text and a few drafts are all that is looked up again
+                self._analyses.pop(next(iter(self._analyses)))
+            file = analyse_file(text, self.filename, self.settings)
             lines = text.splitlines()
-            self._diagnostics[text] = [d for d in found if self._answers(d, lines)]
-        return self._diagnostics[text]
+            self._analyses[text] = (file, [f for f in file.findings if self._answers(f.diagnostic, lines)])
+        return self._analyses[text]
 
     def _answers(self, diagnostic: Diagnostic, lines: list[str]) -> bool:
-        if diagnostic.code == ANALYSIS_FAILURE_CODE:
-            return True
         line = lines[diagnostic.line - 1] if 0 < diagnostic.line <= len(lines) else ""
         if suppressed(diagnostic.code, line):
             return False  # `# noqa: JPL100` -- the user chose to keep it
@@ -70,9 +71,9 @@ class _Memo:
 
     def view(self, text: str) -> ModuleView:
         if text not in self._views:
-            if len(self._views) >= 3:  # the current text and a few drafts are all that is looked up again
+            if len(self._views) >= 3:
                 self._views.pop(next(iter(self._views)))
-            self._views[text] = ModuleView(text, self.settings)
+            self._views[text] = ModuleView.of(self.analysis(text), self.settings)
         return self._views[text]
 
 
@@ -113,11 +114,11 @@ def _rounds(text: str, memo: _Memo, records: dict, allow_unsafe: bool) -> str:
 
 
 def _one_round(text: str, memo: _Memo, tried: set, records: dict, allow_unsafe: bool) -> Optional[str]:
-    diagnostics = memo.diagnostics(text)
-    if not diagnostics or any(d.code == ANALYSIS_FAILURE_CODE for d in diagnostics):
+    findings = memo.findings(text)
+    if not findings or memo.analysis(text).failure is not None:
         return None
     view = memo.view(text)
-    for group in groups(view, diagnostics):
+    for group in groups(findings):
         if group.key in tried:
             continue
         tried.add(group.key)
@@ -127,7 +128,7 @@ def _one_round(text: str, memo: _Memo, tried: set, records: dict, allow_unsafe: 
             continue  # not applied in this phase: no need to build and check its text
         rewritten = _apply(view, draft, group, with_comment=allow_unsafe and not draft.safe)
         if rewritten is not None:
-            _verify(rewritten, memo, view, group, diagnostics, draft)
+            _verify(rewritten, memo, group, findings, draft)
         record = _record(group, draft, applied=rewritten is not None and (draft.safe or allow_unsafe))
         if group.key not in records or record.applied:
             records[group.key] = record
@@ -137,7 +138,7 @@ def _one_round(text: str, memo: _Memo, tried: set, records: dict, allow_unsafe: 
 
 
 def _draft(view: ModuleView, group: Group, imported_elsewhere: frozenset[str]) -> Draft:
-    builder = BUILDERS.get(group.key[0], build_advice)
+    builder = RULES_BY_CODE[group.first.code].fix_builder() or build_advice
     context = RewriteContext.for_view(view)
     try:
         draft = builder(context, group)
@@ -184,7 +185,7 @@ def _names_in(node):
 
 def _apply(view: ModuleView, draft: Draft, group: Group, with_comment: bool) -> Optional[str]:
     if with_comment:
-        nodes = view.nodes_at(group.first.line, group.first.col)
+        nodes = view.nodes_of(group.first)
         anchor = draft.anchor or (view.statement_of(nodes[0]) if nodes else None)
         if anchor is not None:
             draft.edits.comment_above(anchor, explanation(group, draft))
@@ -197,25 +198,19 @@ def _apply(view: ModuleView, draft: Draft, group: Group, with_comment: bool) -> 
     return rewritten
 
 
-def _verify(
-    rewritten: str, memo: _Memo, view: ModuleView, group: Group, before: list[Diagnostic], draft: Draft
-) -> None:
-    """The group's diagnostics are gone and nothing new is reported."""
-    after = memo.diagnostics(rewritten)
-    if any(d.code == ANALYSIS_FAILURE_CODE for d in after):
+def _verify(rewritten: str, memo: _Memo, group: Group, before: list[LocatedFinding], draft: Draft) -> None:
+    """The group's findings are gone and nothing new is reported."""
+    after_file = memo.analysis(rewritten)
+    if after_file.failure is not None:
         draft.problems.append("the rewritten module cannot be analysed")
         return
+    after = memo.findings(rewritten)
     if not after:
         return
-    try:
-        new_view = memo.view(rewritten)
-    except cst.ParserSyntaxError:
-        draft.problems.append("the rewritten module does not parse")
-        return
-    old_keys = {group_key(view, d) for d in before}
-    new_keys = {group_key(new_view, d) for d in after}
+    old_keys = {finding.group for finding in before}
+    new_keys = {finding.group for finding in after}
     if group.key in new_keys and not draft.advice_only:
-        left = [d for d in after if group_key(new_view, d) == group.key]
+        left = [finding for finding in after if finding.group == group.key]
         draft.problems.append(f"the linter still reports {left[0].code} at line {left[0].line} after the rewrite")
     added = new_keys - old_keys
     if added:
@@ -248,59 +243,9 @@ def explanation(group: Group, draft: Draft) -> str:
 # -- grouping --------------------------------------------------------------------------------------------
 
 
-def group_key(view: ModuleView, diagnostic: Diagnostic) -> tuple:
-    code = diagnostic.code
-    if code in ("JPL200", "JPL201"):
-        function = view.function_of(diagnostic)
-        owner = view.enclosing_class(function) if function is not None else None
-        return ("self-state", owner.name.value if owner is not None else diagnostic.function)
-    if code == "JPL202":
-        function = view.function_of(diagnostic)
-        owner = view.enclosing_class(function) if function is not None else None
-        return (code, owner.name.value if owner is not None else "", diagnostic.state)
-    if code == "JPL103":
-        return (code, diagnostic.state, _closure_access(view, diagnostic))
-    if code in ("JPL100", "JPL101", "JPL102", "JPL402"):
-        return (code, diagnostic.state)
-    return (code, diagnostic.function, diagnostic.site.function if diagnostic.site else "")
-
-
-def groups(view: ModuleView, diagnostics: list[Diagnostic]) -> list[Group]:
-    grouped: dict[tuple, list[Diagnostic]] = {}
-    for diagnostic in sorted(diagnostics, key=Diagnostic.sort_key):
-        grouped.setdefault(group_key(view, diagnostic), []).append(diagnostic)
+def groups(findings: list[LocatedFinding]) -> list[Group]:
+    """The findings by their rule's group key, in the order of their first finding."""
+    grouped: dict[tuple, list[LocatedFinding]] = {}
+    for finding in sorted(findings, key=LocatedFinding.sort_key):
+        grouped.setdefault(finding.group, []).append(finding)
     return [Group(key, items) for key, items in grouped.items()]
-
-
-def _closure_access(view: ModuleView, diagnostic: Diagnostic) -> str:
-    """"write" for `nonlocal` updates and in-place changes of a closure variable, else "read"."""
-    name = view.node_at(diagnostic.line, diagnostic.col, cst.Name)
-    if name is None:
-        return "read"
-    if view.is_store(name):
-        return "write"
-    parent = view.parent(name)
-    if isinstance(parent, cst.Attribute) and isinstance(view.parent(parent), cst.Call):
-        return "write"  # `losses.append(...)`
-    if isinstance(parent, cst.Subscript) and view.is_store(parent):
-        return "write"
-    return "read"
-
-
-def _closure_builder(context: RewriteContext, group: Group) -> Draft:
-    if group.key[2] == "write":
-        return build_closure_write(context, group)
-    return build_closure_read(context, group)
-
-
-BUILDERS: dict[str, Builder] = {
-    "JPL100": build_global_read,
-    "JPL101": build_global_write,
-    "JPL102": build_global_write,
-    "JPL103": _closure_builder,
-    "self-state": build_self_state,
-    "JPL202": build_stale_self_read,
-    "JPL300": build_argument_return,
-    "JPL400": build_debug_print,
-    "JPL401": build_host_randomness,
-}

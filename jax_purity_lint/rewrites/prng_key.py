@@ -25,7 +25,6 @@ from .threading import OuterTarget, Thread
 from .uses import Use
 from .view import FunctionNode, ModuleView
 
-CLOCK_PREFIXES = ("time.", "datetime.")
 # qualified name -> (jax.random function, how the arguments map)
 DRAWS = {
     "numpy.random.normal": "normal",
@@ -51,7 +50,7 @@ def build_host_randomness(context: RewriteContext, group: Group) -> Draft:
     view = context.view
     calls = []
     for diagnostic in group.diagnostics:
-        call = view.node_at(diagnostic.line, diagnostic.col, cst.Call)
+        call = view.node_of(diagnostic, cst.Call)
         if call is not None:
             calls.append((diagnostic, call))
     if not calls:
@@ -59,8 +58,8 @@ def build_host_randomness(context: RewriteContext, group: Group) -> Draft:
 
         return build_advice(context, group)
     function = view.enclosing_function(calls[0][1])
-    clocks = [(d, c) for d, c in calls if d.state.startswith(CLOCK_PREFIXES)]
-    draws = [(d, c) for d, c in calls if not d.state.startswith(CLOCK_PREFIXES)]
+    clocks = [(d, c) for d, c in calls if d.variant == "clock"]
+    draws = [(d, c) for d, c in calls if d.variant != "clock"]
     problems: list[str] = []
     threader = context.threader()
     summaries = []

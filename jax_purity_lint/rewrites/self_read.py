@@ -32,7 +32,7 @@ def build_stale_self_read(context: RewriteContext, group: Group) -> Draft:
     problems: list[str] = []
     seeds: list[tuple[cst.FunctionDef, str]] = []
     for diagnostic in group.diagnostics:
-        name = view.node_at(diagnostic.line, diagnostic.col, cst.Name)
+        name = view.node_of(diagnostic, cst.Name)
         function = view.enclosing_function(name) if name is not None else None
         if function is None or not isinstance(function, cst.FunctionDef):
             problems.append(f"line {diagnostic.line}: cannot find the read of `{diagnostic.state}`")

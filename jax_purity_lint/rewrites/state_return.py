@@ -343,7 +343,7 @@ def _needs_input(view: ModuleView, function: FunctionNode, thread: Thread, conta
 
 
 def _is_in_place(view: ModuleView, diagnostic: Diagnostic) -> bool:
-    name = view.node_at(diagnostic.line, diagnostic.col, cst.Name)
+    name = view.node_of(diagnostic, cst.Name)
     return name is not None and not view.is_store(name)
 
 

@@ -1,14 +1,15 @@
-"""One parsed module with everything the rewrites look up: positions, parents, scopes, qualified
+"""One analysed module with everything the rewrites look up: positions, parents, scopes, qualified
 names, and which functions the analysis says are traced.
 
-The analysis runs on the very same tree (no copy), so its scopes point at our nodes.
+A view is made from the engine's `FileAnalysis` and wraps its very tree (no copy, no second parse or
+analysis), so the analysis's scopes and each finding's node are our nodes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from functools import cached_property
-from typing import Iterator, Optional, Union
+from typing import TYPE_CHECKING, Iterator, Optional, Union
 
 import libcst as cst
 from libcst.metadata import (
@@ -19,10 +20,12 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from ..analysis import analyse_module
+from ..analysis import ModuleAnalysis, analyse_module
 from ..analysis.jax_api import canonical
-from ..diagnostics import Diagnostic
 from ..settings import DEFAULT_SETTINGS, Settings
+
+if TYPE_CHECKING:
+    from ..engine import FileAnalysis, LocatedFinding
 
 FunctionNode = Union[cst.FunctionDef, cst.Lambda]
 # Nodes that open a new Python scope: a search for "the enclosing function" stops at them.
@@ -31,10 +34,12 @@ COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 
 
 class ModuleView:
-    def __init__(self, source: str, settings: Optional[Settings] = None) -> None:
-        self.source = source
+    def __init__(
+        self, module: cst.Module, analysis: Optional[ModuleAnalysis] = None, settings: Optional[Settings] = None
+    ) -> None:
         self.settings = settings or DEFAULT_SETTINGS
-        self.module = cst.parse_module(source)
+        self.module = module
+        self._analysis = analysis
         self.wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
         self.positions = self.wrapper.resolve(PositionProvider)
         self.parents = _parent_map(self.module)  # libcst's ParentNodeProvider is several times slower
@@ -54,9 +59,18 @@ class ModuleView:
 
     # -- the analysis ------------------------------------------------------------------------------
 
-    @cached_property
-    def analysis(self):
-        return analyse_module(self.module, self.settings)
+    @classmethod
+    def of(cls, file: "FileAnalysis", settings: Optional[Settings] = None) -> "ModuleView":
+        """The view of the tree the engine parsed and analysed (parsed once, whatever reads it)."""
+        if file.parsed is None:
+            raise ValueError("the file was not parsed: nothing in it can be traced")
+        return cls(file.parsed.module, file.module_analysis, settings)
+
+    @property
+    def analysis(self) -> ModuleAnalysis:
+        if self._analysis is None:  # the engine stops before analysing a file that has no trace site
+            self._analysis = analyse_module(self.module, self.settings)
+        return self._analysis
 
     @cached_property
     def traced_nodes(self) -> set[int]:
@@ -151,7 +165,7 @@ class ModuleView:
             return canonical(name.name)
         return None
 
-    # -- finding what a diagnostic points at ----------------------------------------------------------
+    # -- what a finding points at --------------------------------------------------------------------
 
     @cached_property
     def _by_start(self) -> dict[tuple[int, int], list[cst.CSTNode]]:
@@ -160,27 +174,25 @@ class ModuleView:
             index.setdefault((where.start.line, where.start.column), []).append(node)
         return index
 
-    def nodes_at(self, line: int, col: int) -> list[cst.CSTNode]:
-        """Every node starting exactly at line/col, outermost first."""
-        return sorted(self._by_start.get((line, col), []), key=self._depth)
+    def nodes_of(self, finding: "LocatedFinding") -> list[cst.CSTNode]:
+        """The finding's node with the nodes that start where it starts, outermost first: the statement
+        or call a builder edits may begin at the very name the finding is about."""
+        start = self.positions[finding.node].start
+        return sorted(self._by_start.get((start.line, start.column), []), key=self._depth)
 
     def _depth(self, node: cst.CSTNode) -> int:
         return sum(1 for _ in self.ancestors(node))
 
-    def node_at(self, line: int, col: int, kind: type) -> Optional[cst.CSTNode]:
-        """The outermost node of ``kind`` starting at line/col."""
-        for node in self.nodes_at(line, col):
+    def node_of(self, finding: "LocatedFinding", kind: type) -> Optional[cst.CSTNode]:
+        """The outermost node of ``kind`` among `nodes_of(finding)`."""
+        for node in self.nodes_of(finding):
             if isinstance(node, kind):
                 return node
         return None
 
-    def function_of(self, diagnostic: Diagnostic) -> Optional[FunctionNode]:
-        """The traced function a diagnostic sits in (its `function` field names it)."""
-        for node in self.nodes_at(diagnostic.line, diagnostic.col):
-            function = self.enclosing_function(node)
-            if function is not None:
-                return function
-        return None
+    def function_of(self, finding: "LocatedFinding") -> Optional[FunctionNode]:
+        """The function the finding's node sits in."""
+        return self.enclosing_function(finding.node)
 
     def functions_named(self, name: str) -> list[FunctionNode]:
         if name == "lambda":

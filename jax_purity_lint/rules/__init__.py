@@ -1,36 +1,43 @@
-"""The rule registry: one rule per module, each class's docstring is its documentation."""
+"""The rule registry, discovered: one rule per module named after its code (`jpl100_mutable_global_read.py`
+holds JPL100), each class's docstring is its documentation. Adding a rule is adding its module."""
 
 from __future__ import annotations
 
-from ..diagnostics import ANALYSIS_FAILURE_CODE
-from .base import Finding, Rule, RuleContext
-from .jpl100_mutable_global_read import MutableGlobalRead
-from .jpl101_global_rebinding import GlobalRebinding
-from .jpl102_global_mutation import GlobalMutation
-from .jpl103_changing_closure import ChangingClosure
-from .jpl200_self_mutation import SelfMutation
-from .jpl201_self_container_mutation import SelfContainerMutation
-from .jpl202_stale_self_read import StaleSelfRead
-from .jpl300_argument_mutation import ArgumentMutation
-from .jpl400_trace_time_print import TraceTimePrint
-from .jpl401_host_randomness import HostRandomness
-from .jpl402_outer_iterator import OuterIteratorConsumption
+import importlib
+import inspect
 
-ALL_RULES: tuple[type[Rule], ...] = (
-    MutableGlobalRead,
-    GlobalRebinding,
-    GlobalMutation,
-    ChangingClosure,
-    SelfMutation,
-    SelfContainerMutation,
-    StaleSelfRead,
-    ArgumentMutation,
-    TraceTimePrint,
-    HostRandomness,
-    OuterIteratorConsumption,
-)
+from ..diagnostics import ANALYSIS_FAILURE_CODE, rule_modules
+from .base import Evidence, Finding, FixAvailability, Rule, RuleContext
 
+
+def discover_rules() -> tuple[type[Rule], ...]:
+    """The Rule class each `jplNNN_*` module of this package defines, in code order. A module that defines
+    none, several, or one whose code is not its name's is a mistake caught here, at import."""
+    rules = []
+    for code, name in sorted(rule_modules().items()):
+        module = importlib.import_module(f"{__name__}.{name}")
+        defined = [
+            value
+            for value in vars(module).values()
+            if inspect.isclass(value) and issubclass(value, Rule) and value.__module__ == module.__name__
+        ]
+        if len(defined) != 1 or defined[0].code != code:
+            raise ImportError(f"{module.__name__} must define exactly one rule, {code}")
+        rules.append(defined[0])
+    return tuple(rules)
+
+
+ALL_RULES: tuple[type[Rule], ...] = discover_rules()
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}
 
 
-__all__ = ["ALL_RULES", "RULES_BY_CODE", "ANALYSIS_FAILURE_CODE", "Finding", "Rule", "RuleContext"]
+__all__ = [
+    "ALL_RULES",
+    "RULES_BY_CODE",
+    "ANALYSIS_FAILURE_CODE",
+    "Evidence",
+    "Finding",
+    "FixAvailability",
+    "Rule",
+    "RuleContext",
+]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Iterator, Optional
+from enum import Enum
+from typing import TYPE_CHECKING, Callable, ClassVar, Iterator, Optional
 
 import libcst as cst
 
@@ -16,7 +17,12 @@ from ..analysis.scopes import Effect, EffectKind, Scope, ScopeKind
 from ..analysis.sites import SelfMode
 from ..analysis.state import Change, StateModel
 
-LineOf = Callable[[cst.CSTNode], int]
+if TYPE_CHECKING:  # the rewrites import the rules, never the other way round at import time
+    from ..rewrites.context import RewriteContext
+    from ..rewrites.model import Draft, Group
+
+# Where a node is, as a message says it: "line 9" in a module, "cell 3, line 2" in a notebook.
+PlaceOf = Callable[[cst.CSTNode], str]
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,24 @@ class Finding:
     scope: Scope  # the traced scope the finding is in
     context: TraceContext
     state: str  # the state touched, as the user writes it: `g`, `self.n`, `print`
-    render: Callable[[LineOf], str]  # the message, once line numbers are known
+    render: Callable[[PlaceOf], str]  # the message, once places are known
+    # Which case of its rule this is, for the rewrites: JPL103 "reads"/"writes"/"mutates", JPL401 "clock"/"draw".
+    variant: str = ""
+
+
+class FixAvailability(str, Enum):
+    """As ruff's: whether `fix` can rewrite a finding of this rule."""
+
+    NEVER = "never"  # advice only: a comment saying what to do
+    SOMETIMES = "sometimes"  # when the code has the shape the rewrite knows
+    ALWAYS = "always"
+
+
+class Evidence(str, Enum):
+    """What `confirm` looks at first to show a finding: the program's state and results, or its output."""
+
+    STATE = "state"
+    OUTPUT = "output"
 
 
 @dataclass
@@ -116,6 +139,13 @@ class Rule:
     NEEDS_REUSE: ClassVar[Optional[str]] = None
     # Off unless selected by its code (diagnostics.OPT_IN_CODES); the page says why.
     OPT_IN: ClassVar[bool] = False
+    # What `fix` can do (ruff's fix availability and title), and what to do by hand where it cannot:
+    # the comment `fix --diff` writes above a finding no rewrite answers.
+    FIX: ClassVar[FixAvailability] = FixAvailability.NEVER
+    FIX_TITLE: ClassVar[str] = ""
+    ADVICE: ClassVar[str] = "make the state explicit: pass it in and return its new value"
+    # The channel `confirm` prefers as evidence for this rule's findings.
+    EVIDENCE: ClassVar[Evidence] = Evidence.STATE
     VALID: ClassVar[list[str]] = []
     INVALID: ClassVar[list[str]] = []
 
@@ -123,9 +153,25 @@ class Rule:
         raise NotImplementedError
 
     def finding(
-        self, node: cst.CSTNode, scope: Scope, trace: TraceContext, state: str, render: Callable[[LineOf], str]
+        self,
+        node: cst.CSTNode,
+        scope: Scope,
+        trace: TraceContext,
+        state: str,
+        render: Callable[[PlaceOf], str],
+        variant: str = "",
     ) -> Finding:
-        return Finding(self.code, node, scope, trace, state, render)
+        return Finding(self.code, node, scope, trace, state, render, variant)
+
+    @classmethod
+    def group_key(cls, finding: Finding) -> tuple:
+        """Which findings one rewrite answers together: by default those of one traced function and site."""
+        return (cls.code, function_name(finding.scope), function_name(finding.context.entry))
+
+    @classmethod
+    def fix_builder(cls) -> Optional[Callable[["RewriteContext", "Group"], "Draft"]]:
+        """The rewrite for a group of this rule's findings (imported only when `fix` runs); None: advice only."""
+        return None
 
 
 # -- shared queries -------------------------------------------------------------------------------
@@ -204,9 +250,9 @@ def function_name(scope: Scope) -> str:
     return scope.name
 
 
-def where_traced(scope: Scope, trace: TraceContext, line_of: LineOf) -> str:
+def where_traced(scope: Scope, trace: TraceContext, place_of: PlaceOf) -> str:
     """"`f` (traced by `jax.jit` at line 9)" or "`helper`, reached from `f` (traced by ...) via `helper()`"."""
-    site = f"traced by `{trace.site.transform.qualified}` at line {line_of(trace.site.node)}"
+    site = f"traced by `{trace.site.transform.qualified}` at {place_of(trace.site.node)}"
     entry = function_name(trace.entry)
     if trace.is_entry or function_name(scope) == entry and not trace.path:
         return f"`{entry}` ({site})"
@@ -214,9 +260,17 @@ def where_traced(scope: Scope, trace: TraceContext, line_of: LineOf) -> str:
     return f"`{function_name(scope)}`, reached from `{entry}` ({site}){via},"
 
 
-def first_change(changes: list[Change], line_of: LineOf) -> str:
+def first_change(changes: list[Change], place_of: PlaceOf) -> str:
     change = min(changes, key=lambda c: c.order)
-    return f"{change.how} at line {line_of(change.node)}"
+    return f"{change.how} at {place_of(change.node)}"
+
+
+def method_owner(scope: Scope) -> str:
+    """The class whose method `scope` is (comprehensions inside the method count as the method); ""."""
+    while scope.kind is ScopeKind.COMPREHENSION and scope.parent is not None:
+        scope = scope.parent
+    owner = scope.enclosing_class
+    return owner.name if owner is not None else ""
 
 
 def call_with_extra_argument(trace: TraceContext, extra: str) -> str:

@@ -5,6 +5,7 @@ from typing import Iterator
 from ..analysis.scopes import EffectKind, ScopeKind
 from .base import (
     Finding,
+    FixAvailability,
     Rule,
     RuleContext,
     call_with_extra_argument,
@@ -79,6 +80,9 @@ class MutableGlobalRead(Rule):
         "A call after the global changes: once `shift` has run, `g = 10.0` makes `shift(1.0)` return 11.0 "
         "eagerly, while jitted it still returns 1.0, computed with the value `g` had when `shift` was traced."
     )
+    FIX = FixAvailability.SOMETIMES
+    FIX_TITLE = "Pass the global in as an argument"
+    ADVICE = "pass the global as an argument: `f(x, g)`"
     INVALID = [
         "import jax\ng = 0.0\n@jax.jit\ndef f(x):\n    return x + g  # expect: JPL100\nf(1.0)\ng = 1.0\n",
         "import jax\nhistory = []\ndef log(v):\n    history.append(v)\n@jax.jit\ndef f(x):\n    return x * len(history)  # expect: JPL100\n",
@@ -88,6 +92,16 @@ class MutableGlobalRead(Rule):
         "import jax\ng = 0.0\n@jax.jit\ndef f(x, g):\n    return x + g\ng = 1.0\n",
         "import jax\ng = 0.0\n@jax.jit\ndef f(x):\n    g = 2.0\n    return x + g\ng = 1.0\n",
     ]
+
+    @classmethod
+    def group_key(cls, finding: Finding) -> tuple:
+        return (cls.code, finding.state)  # every access to one global is answered by one rewrite
+
+    @classmethod
+    def fix_builder(cls):
+        from ..rewrites.global_read import build_global_read
+
+        return build_global_read
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         for scope, trace, effect in traced_effects(context, EffectKind.READ):
@@ -112,15 +126,15 @@ class MutableGlobalRead(Rule):
             state = dotted(effect.root, effect.path)
             root = effect.root
 
-            def render(line_of, scope=scope, trace=trace, state=state, changes=changes, root=root) -> str:
+            def render(place_of, scope=scope, trace=trace, state=state, changes=changes, root=root) -> str:
                 cure = (
                     f"pass it in as an argument: {call_with_extra_argument(trace, root)}"
                     if scope.kind is not ScopeKind.MODULE
                     else "pass it in as an argument"
                 )
                 return (
-                    f"{where_traced(scope, trace, line_of)} reads global `{state}`, which is "
-                    f"{first_change(changes, line_of)}; its value is frozen when the function is traced, "
+                    f"{where_traced(scope, trace, place_of)} reads global `{state}`, which is "
+                    f"{first_change(changes, place_of)}; its value is frozen when the function is traced, "
                     f"so later changes are ignored. Make the state explicit and {cure}"
                 )
 

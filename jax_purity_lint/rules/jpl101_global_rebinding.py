@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..analysis.scopes import EffectKind
-from .base import Finding, Rule, RuleContext, dotted, traced_effects, where_traced
+from .base import Finding, FixAvailability, Rule, RuleContext, dotted, traced_effects, where_traced
 
 
 class GlobalRebinding(Rule):
@@ -54,6 +54,9 @@ class GlobalRebinding(Rule):
         "The global's value after the calls: three calls of `step` leave `calls` at 3 eagerly and at 1 jitted, "
         "because the assignment ran once, while tracing."
     )
+    FIX = FixAvailability.SOMETIMES
+    FIX_TITLE = "Take the value as an argument and return its new value"
+    ADVICE = "take the value as an argument and return the new value with the output"
     INVALID = [
         "import jax\nn = 0\n@jax.jit\ndef f(x):\n    global n\n    n += 1  # expect: JPL101\n    return x\n",
         "import jax\nclass Model:\n    calls = 0\n@jax.jit\ndef f(x):\n    Model.calls += 1  # expect: JPL101\n    return x\n",
@@ -63,14 +66,24 @@ class GlobalRebinding(Rule):
         "import jax\n@jax.jit\ndef f(x):\n    n = 0\n    n += 1\n    return x + n\n",
     ]
 
+    @classmethod
+    def group_key(cls, finding: Finding) -> tuple:
+        return (cls.code, finding.state)  # every access to one global is answered by one rewrite
+
+    @classmethod
+    def fix_builder(cls):
+        from ..rewrites.state_return import build_global_write
+
+        return build_global_write
+
     def check(self, context: RuleContext) -> Iterator[Finding]:
         for scope, trace in context.traced.items():
             for name in sorted(scope.global_names & scope.bindings.keys()):
                 for binding in scope.bindings[name]:
 
-                    def render(line_of, scope=scope, trace=trace, name=name) -> str:
+                    def render(place_of, scope=scope, trace=trace, name=name) -> str:
                         return (
-                            f"{where_traced(scope, trace, line_of)} rebinds global `{name}`; the assignment "
+                            f"{where_traced(scope, trace, place_of)} rebinds global `{name}`; the assignment "
                             f"runs once, while tracing, and never again when the compiled function is called. "
                             f"Return the new value instead: `return out, new_{name}`, and pass `{name}` in"
                         )
@@ -86,9 +99,9 @@ class GlobalRebinding(Rule):
                 continue
             state = dotted(effect.root, effect.path)
 
-            def render(line_of, scope=scope, trace=trace, state=state) -> str:
+            def render(place_of, scope=scope, trace=trace, state=state) -> str:
                 return (
-                    f"{where_traced(scope, trace, line_of)} rebinds class attribute `{state}`; it runs once, "
+                    f"{where_traced(scope, trace, place_of)} rebinds class attribute `{state}`; it runs once, "
                     f"while tracing, so later calls leave it unchanged. Keep the value in explicit state "
                     f"passed in and returned"
                 )

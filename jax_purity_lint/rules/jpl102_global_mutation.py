@@ -5,7 +5,7 @@ from typing import Iterator
 from ..analysis.scopes import BindingKind, EffectKind
 from ..analysis.sites import SelfMode
 from ..analysis.state import describe_effect
-from .base import Finding, Rule, RuleContext, dotted, self_method, traced_effects, where_traced
+from .base import Finding, FixAvailability, Rule, RuleContext, dotted, self_method, traced_effects, where_traced
 
 _MUTATIONS = (EffectKind.ATTR_STORE, EffectKind.ITEM_STORE, EffectKind.MUTATOR_CALL)
 
@@ -59,6 +59,9 @@ class GlobalMutation(Rule):
         "The container after the calls differs: three calls leave three entries in `history` eagerly, and "
         "jitted a single entry, a tracer recorded while tracing."
     )
+    FIX = FixAvailability.SOMETIMES
+    FIX_TITLE = "Return the value to record (shown as a diff)"
+    ADVICE = "return the value to record and update the container outside the traced code"
     INVALID = [
         "import jax\nhistory = []\n@jax.jit\ndef f(x):\n    history.append(x)  # expect: JPL102\n    return x\n",
         "import jax\ncache = {}\n@jax.jit\ndef f(x):\n    cache['last'] = x  # expect: JPL102\n    return x\n",
@@ -67,6 +70,16 @@ class GlobalMutation(Rule):
         "import jax\n@jax.jit\ndef f(x):\n    history = []\n    history.append(x)\n    return x\n",
         "import jax\nhistory = []\ndef f(x):\n    history.append(x)\n    return x\n",
     ]
+
+    @classmethod
+    def group_key(cls, finding: Finding) -> tuple:
+        return (cls.code, finding.state)  # every access to one global is answered by one rewrite
+
+    @classmethod
+    def fix_builder(cls):
+        from ..rewrites.state_return import build_global_write
+
+        return build_global_write
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         resolver = context.resolver
@@ -92,10 +105,10 @@ class GlobalMutation(Rule):
     def _finding(self, effect, scope, trace, state, via_self: bool) -> Finding:
         how = describe_effect(effect)
 
-        def render(line_of) -> str:
+        def render(place_of) -> str:
             owner = f"module-level object `{trace.instance}`" if via_self else f"global `{state}`"
             return (
-                f"{where_traced(scope, trace, line_of)} mutates {owner} in place ({how}); this runs once, "
+                f"{where_traced(scope, trace, place_of)} mutates {owner} in place ({how}); this runs once, "
                 f"while tracing, with tracers, and is not repeated by later calls. Return the new value "
                 f"from the function and update the state outside the traced code"
             )

@@ -4,7 +4,16 @@ from typing import Iterator
 
 from ..analysis.cache_life import Reach
 from ..analysis.scopes import EffectKind
-from .base import Finding, Rule, RuleContext, first_change, owner_is_traced, traced_effects, where_traced
+from .base import (
+    Finding,
+    FixAvailability,
+    Rule,
+    RuleContext,
+    first_change,
+    owner_is_traced,
+    traced_effects,
+    where_traced,
+)
 
 _WRITES = (EffectKind.ATTR_STORE, EffectKind.ITEM_STORE, EffectKind.MUTATOR_CALL)
 
@@ -63,6 +72,9 @@ class ChangingClosure(Rule):
         "Successive calls of the returned `step(0.0)` give 1.0, 2.0, 3.0 eagerly and 1.0, 1.0, 1.0 jitted: "
         "the closure's count was read and written once, at trace time."
     )
+    FIX = FixAvailability.SOMETIMES
+    FIX_TITLE = "Pass the closure variable in (and return its new value)"
+    ADVICE = "pass the closure variable as an argument (and return its new value)"
     INVALID = [
         "import jax\ndef make():\n    scale = 1.0\n    @jax.jit\n    def f(x):\n        return x * scale  # expect: JPL103\n    f(0.0)\n    scale = 2.0\n    return f\n",
         "import jax\ndef main():\n    @jax.jit\n    def f(x):\n        return x * n  # expect: JPL103\n    for n in range(1, 4):\n        print(f(1.0))\n",
@@ -72,6 +84,21 @@ class ChangingClosure(Rule):
         # Rebound before anything calls `f`: the trace sees 2.0, as eager code does.
         "import jax\ndef make():\n    scale = 1.0\n    @jax.jit\n    def f(x):\n        return x * scale\n    scale = 2.0\n    return f\n",
     ]
+
+    @classmethod
+    def group_key(cls, finding: Finding) -> tuple:
+        access = "read" if finding.variant == "reads" else "write"
+        return (cls.code, finding.state, access)
+
+    @classmethod
+    def fix_builder(cls):
+        from ..rewrites.global_read import build_closure_read
+        from ..rewrites.state_return import build_closure_write
+
+        def build(context, group):
+            return build_closure_write(context, group) if group.key[2] == "write" else build_closure_read(context, group)
+
+        return build
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         resolver = context.resolver
@@ -110,15 +137,15 @@ class ChangingClosure(Rule):
                 yield self._finding(effect.node, scope, trace, effect.root, "mutates", None)
 
     def _finding(self, node, scope, trace, name, verb, changes) -> Finding:
-        def render(line_of) -> str:
-            because = f", which is {first_change(changes, line_of)}" if changes else ""
+        def render(place_of) -> str:
+            because = f", which is {first_change(changes, place_of)}" if changes else ""
             return (
-                f"{where_traced(scope, trace, line_of)} {verb} closure variable `{name}`{because}; "
+                f"{where_traced(scope, trace, place_of)} {verb} closure variable `{name}`{because}; "
                 f"the trace captures it once and the compiled function never sees later changes. "
                 f"Pass `{name}` in as an argument and return its new value"
             )
 
-        return self.finding(node, scope, trace, name, render)
+        return self.finding(node, scope, trace, name, render, variant=verb)
 
 
 def _outermost_untraced(context: RuleContext, scope, trace):

@@ -5,7 +5,18 @@ from typing import Iterator
 from ..analysis.scopes import EffectKind
 from ..analysis.sites import SelfMode
 from ..analysis.state import describe_effect
-from .base import Finding, Rule, RuleContext, dotted, self_method, traced_effects, where_traced
+from .base import (
+    Finding,
+    FixAvailability,
+    Rule,
+    RuleContext,
+    dotted,
+    function_name,
+    method_owner,
+    self_method,
+    traced_effects,
+    where_traced,
+)
 
 # How `self` must reach the trace for its mutation to be lost (GLOBAL is JPL102, FRESH is harmless).
 LOST_SELF_MODES = (SelfMode.FROZEN, SelfMode.STATIC, SelfMode.ARGUMENT)
@@ -82,6 +93,9 @@ class SelfMutation(Rule):
         "The values the jitted method returns: `fast_count()` gives 1, 2, 3 eagerly and 1, 1, 1 jitted, and "
         "afterwards `counter.n` is 3 eagerly but 1 jitted: `self.n += 1` ran once, while tracing."
     )
+    FIX = FixAvailability.SOMETIMES
+    FIX_TITLE = "Keep the state outside the object: `method(self, state, ...) -> (out, new_state)`"
+    ADVICE = "keep the state outside the object: `method(self, state, ...) -> (out, new_state)`"
     INVALID = [
         "import jax\nclass Counter:\n    def __init__(self):\n        self.n = 0\n    def count(self):\n        self.n += 1  # expect: JPL200\n        return self.n\ncounter = Counter()\nfast = jax.jit(counter.count)\n",
     ]
@@ -90,15 +104,26 @@ class SelfMutation(Rule):
         "class Counter:\n    def __init__(self):\n        self.n = 0\n    def count(self):\n        self.n += 1\n        return self.n\n",
     ]
 
+    @classmethod
+    def group_key(cls, finding: Finding) -> tuple:
+        # JPL200 and JPL201 of one class are one rewrite: its state moves out of the object.
+        return ("self-state", method_owner(finding.scope) or function_name(finding.scope))
+
+    @classmethod
+    def fix_builder(cls):
+        from ..rewrites.self_state import build_self_state
+
+        return build_self_state
+
     def check(self, context: RuleContext) -> Iterator[Finding]:
         kinds = (EffectKind.ATTR_STORE, EffectKind.ITEM_STORE, EffectKind.MUTATOR_CALL)
         for scope, trace, effect, method in self_mutations(context, kinds, container=False):
             state = dotted("self", effect.path)
             how = describe_effect(effect)
 
-            def render(line_of, scope=scope, trace=trace, state=state, how=how) -> str:
+            def render(place_of, scope=scope, trace=trace, state=state, how=how) -> str:
                 return (
-                    f"{where_traced(scope, trace, line_of)} mutates `{state}` ({how}); the update runs once, "
+                    f"{where_traced(scope, trace, place_of)} mutates `{state}` ({how}); the update runs once, "
                     f"while tracing, and later calls neither repeat nor see it. Make the state explicit: take it as an argument and return "
                     f"`(output, new_state)`"
                 )

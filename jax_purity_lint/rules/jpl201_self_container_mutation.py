@@ -4,7 +4,7 @@ from typing import Iterator
 
 from ..analysis.scopes import EffectKind
 from ..analysis.state import describe_effect
-from .base import Finding, Rule, RuleContext, dotted, where_traced
+from .base import Finding, FixAvailability, Rule, RuleContext, dotted, function_name, method_owner, where_traced
 from .jpl200_self_mutation import self_mutations
 
 
@@ -60,6 +60,9 @@ class SelfContainerMutation(Rule):
         "The container held by `self` after the calls: three calls leave three losses in `trainer.losses` "
         "eagerly, and jitted one entry, a tracer."
     )
+    FIX = FixAvailability.SOMETIMES
+    FIX_TITLE = "Keep the state outside the object: `method(self, state, ...) -> (out, new_state)`"
+    ADVICE = "return the value to record; update the container outside the traced code"
     INVALID = [
         "import jax\nclass T:\n    def __init__(self):\n        self.losses = []\n    def step(self, x):\n        self.losses.append(x)  # expect: JPL201\n        return x\nt = T()\nstep = jax.jit(t.step)\n",
     ]
@@ -67,15 +70,26 @@ class SelfContainerMutation(Rule):
         "import jax\nclass T:\n    def step(self, x):\n        losses = []\n        losses.append(x)\n        return x\nt = T()\nstep = jax.jit(t.step)\n",
     ]
 
+    @classmethod
+    def group_key(cls, finding: Finding) -> tuple:
+        # JPL200 and JPL201 of one class are one rewrite: its state moves out of the object.
+        return ("self-state", method_owner(finding.scope) or function_name(finding.scope))
+
+    @classmethod
+    def fix_builder(cls):
+        from ..rewrites.self_state import build_self_state
+
+        return build_self_state
+
     def check(self, context: RuleContext) -> Iterator[Finding]:
         kinds = (EffectKind.ITEM_STORE, EffectKind.MUTATOR_CALL)
         for scope, trace, effect, method in self_mutations(context, kinds, container=True):
             state = dotted("self", effect.path)
             how = describe_effect(effect)
 
-            def render(line_of, scope=scope, trace=trace, state=state, how=how) -> str:
+            def render(place_of, scope=scope, trace=trace, state=state, how=how) -> str:
                 return (
-                    f"{where_traced(scope, trace, line_of)} mutates the container `{state}` in place "
+                    f"{where_traced(scope, trace, place_of)} mutates the container `{state}` in place "
                     f"({how}); this runs once, while tracing, with tracers, and later calls do not repeat "
                     f"it. Return the value and record it outside the traced code"
                 )

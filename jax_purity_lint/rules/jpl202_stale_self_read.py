@@ -4,7 +4,17 @@ from typing import Iterator
 
 from ..analysis.scopes import EffectKind
 from ..analysis.sites import SelfMode
-from .base import Finding, Rule, RuleContext, first_change, self_method, traced_effects, where_traced
+from .base import (
+    Finding,
+    FixAvailability,
+    Rule,
+    RuleContext,
+    first_change,
+    method_owner,
+    self_method,
+    traced_effects,
+    where_traced,
+)
 
 # `self` is a constant of the trace: bound into `jax.jit(obj.method)`, static, or a module-level object.
 FROZEN_SELF_MODES = (SelfMode.FROZEN, SelfMode.STATIC, SelfMode.GLOBAL)
@@ -67,12 +77,25 @@ class StaleSelfRead(Rule):
         "A call after the attribute changes: after `model.set_scale(2.0)`, `model.apply(1.0)` returns 2.0 "
         "eagerly and still 1.0 jitted, from the program cached for the same object."
     )
+    FIX = FixAvailability.SOMETIMES
+    FIX_TITLE = "Pass the attribute in as an argument"
+    ADVICE = "pass the attribute as an argument: `method(self, x, attr)`"
     INVALID = [
         "from functools import partial\nimport jax\nclass M:\n    def __init__(self):\n        self.scale = 1.0\n    def set_scale(self, s):\n        self.scale = s\n    @partial(jax.jit, static_argnums=0)\n    def apply(self, x):\n        return x * self.scale  # expect: JPL202\n",
     ]
     VALID = [
         "from functools import partial\nimport jax\nclass M:\n    def __init__(self):\n        self.scale = 1.0\n    @partial(jax.jit, static_argnums=0)\n    def apply(self, x):\n        return x * self.scale\n",
     ]
+
+    @classmethod
+    def group_key(cls, finding: Finding) -> tuple:
+        return (cls.code, method_owner(finding.scope), finding.state)
+
+    @classmethod
+    def fix_builder(cls):
+        from ..rewrites.self_read import build_stale_self_read
+
+        return build_stale_self_read
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         for scope, trace, effect in traced_effects(context, EffectKind.READ):
@@ -92,10 +115,10 @@ class StaleSelfRead(Rule):
                 continue
             state = f"self.{attribute}"
 
-            def render(line_of, scope=scope, trace=trace, state=state, elsewhere=elsewhere) -> str:
+            def render(place_of, scope=scope, trace=trace, state=state, elsewhere=elsewhere) -> str:
                 return (
-                    f"{where_traced(scope, trace, line_of)} reads `{state}`, which is "
-                    f"{first_change(elsewhere, line_of)}, but `self` is frozen into the trace ({trace.self_mode.value}): the "
+                    f"{where_traced(scope, trace, place_of)} reads `{state}`, which is "
+                    f"{first_change(elsewhere, place_of)}, but `self` is frozen into the trace ({trace.self_mode.value}): the "
                     f"compiled function keeps the value seen when it was traced. Pass `{state.split('.')[1]}` "
                     f"in as an argument"
                 )

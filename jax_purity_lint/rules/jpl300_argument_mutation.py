@@ -7,7 +7,7 @@ import libcst as cst
 from ..analysis import jax_api
 from ..analysis.scopes import BindingKind, EffectKind
 from ..analysis.state import describe_effect
-from .base import Finding, Rule, RuleContext, dotted, function_name, traced_effects, where_traced
+from .base import Finding, FixAvailability, Rule, RuleContext, dotted, function_name, traced_effects, where_traced
 
 _MUTATIONS = (EffectKind.ATTR_STORE, EffectKind.ITEM_STORE, EffectKind.MUTATOR_CALL)
 
@@ -65,6 +65,9 @@ class ArgumentMutation(Rule):
         "The argument in the caller after each call: eagerly `state['count']` goes up at every call, jitted "
         "it never changes, because the update happened to a copy inside the trace."
     )
+    FIX = FixAvailability.SOMETIMES
+    FIX_TITLE = "Return the updated argument with the output"
+    ADVICE = "return the updated argument (`return out, new_state`) instead of changing it"
     INVALID = [
         "import jax\n@jax.jit\ndef f(state, x):\n    state['step'] = state['step'] + 1  # expect: JPL300\n    return x\n",
     ]
@@ -72,6 +75,12 @@ class ArgumentMutation(Rule):
         "import jax\n@jax.jit\ndef f(state, x):\n    return x, {**state, 'step': state['step'] + 1}\n",
         "import jax\n@jax.jit\ndef f(state, x):\n    state = dict(state)\n    state['step'] = 1\n    return x, state\n",
     ]
+
+    @classmethod
+    def fix_builder(cls):
+        from ..rewrites.state_return import build_argument_return
+
+        return build_argument_return
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         for scope, trace, effect in traced_effects(context, *_MUTATIONS):
@@ -98,9 +107,9 @@ class ArgumentMutation(Rule):
             how = describe_effect(effect)
             root = effect.root
 
-            def render(line_of, scope=scope, trace=trace, state=state, how=how, root=root) -> str:
+            def render(place_of, scope=scope, trace=trace, state=state, how=how, root=root) -> str:
                 return (
-                    f"{where_traced(scope, trace, line_of)} mutates its argument `{state}` in place ({how}); "
+                    f"{where_traced(scope, trace, place_of)} mutates its argument `{state}` in place ({how}); "
                     f"under jit it changes a copy, so the caller's `{root}` is left as it was. Return the new "
                     f"value instead: `return out, new_{root}` from `{function_name(scope)}`"
                 )

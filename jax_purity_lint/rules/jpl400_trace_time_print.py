@@ -4,7 +4,7 @@ from typing import Iterator
 
 import libcst as cst
 
-from .base import Finding, Rule, RuleContext, where_traced
+from .base import Evidence, Finding, FixAvailability, Rule, RuleContext, where_traced
 from .host_calls import print_like, qualified_calls, switched_off
 
 
@@ -52,6 +52,10 @@ class TraceTimePrint(Rule):
         "The captured output: eagerly one line per call with the value (`x = 1.0`), jitted a single line in "
         "all, printed while tracing and showing a tracer (`x = JitTracer(~float32[])`) instead of the value."
     )
+    FIX = FixAvailability.SOMETIMES
+    FIX_TITLE = "Use `jax.debug.print`"
+    ADVICE = "use `jax.debug.print` (or `jax.debug.callback`) for output at run time"
+    EVIDENCE = Evidence.OUTPUT
     INVALID = [
         "import jax\n@jax.jit\ndef f(x):\n    print('x =', x)  # expect: JPL400\n    return x\n",
     ]
@@ -59,6 +63,12 @@ class TraceTimePrint(Rule):
         "import jax\n@jax.jit\ndef f(x):\n    jax.debug.print('x = {}', x)\n    return x\n",
         "import jax\ndef f(x):\n    print('x =', x)\n    return x\n",
     ]
+
+    @classmethod
+    def fix_builder(cls):
+        from ..rewrites.debug_print import build_debug_print
+
+        return build_debug_print
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         for scope, trace, effect, qualified, factory in qualified_calls(context):
@@ -68,9 +78,9 @@ class TraceTimePrint(Rule):
                 continue
             shown = qualified or f"{call.func.value.value}.{method}"  # type: ignore[union-attr]
 
-            def render(line_of, scope=scope, trace=trace, shown=shown) -> str:
+            def render(place_of, scope=scope, trace=trace, shown=shown) -> str:
                 return (
-                    f"{where_traced(scope, trace, line_of)} calls `{shown}`, which runs once, while tracing, "
+                    f"{where_traced(scope, trace, place_of)} calls `{shown}`, which runs once, while tracing, "
                     f"and shows tracers rather than values; later calls print nothing. Use "
                     f"`jax.debug.print(\"... {{}}\", value)` to print at every call"
                 )

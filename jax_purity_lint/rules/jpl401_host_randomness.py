@@ -2,8 +2,14 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from .base import Finding, Rule, RuleContext, where_traced
+from .base import Finding, FixAvailability, Rule, RuleContext, where_traced
 from .host_calls import host_random, qualified_calls
+
+
+# Clocks are read like random draws, once, but their cure differs: the time is passed in.
+CLOCK_PREFIXES = ("time.", "datetime.")
+DRAW_CURE = "Pass a `jax.random` key in, split it, and return the new key"
+CLOCK_CURE = "Read the clock outside and pass the time in as an argument"
 
 
 class HostRandomness(Rule):
@@ -53,6 +59,9 @@ class HostRandomness(Rule):
         "Two calls with the same input: eagerly they return different numbers, jitted the same one, the draw "
         "made once at trace time."
     )
+    FIX = FixAvailability.SOMETIMES
+    FIX_TITLE = "Thread a `jax.random` key (or pass the time in)"
+    ADVICE = "pass a `jax.random` key as an argument, split it, and return the new key (for a clock: pass the time in)"
     INVALID = [
         "import jax\nimport numpy as np\n@jax.jit\ndef f(x):\n    return x + np.random.normal()  # expect: JPL401\n",
     ]
@@ -60,17 +69,24 @@ class HostRandomness(Rule):
         "import jax\n@jax.jit\ndef f(x, key):\n    return x + jax.random.normal(key)\n",
     ]
 
+    @classmethod
+    def fix_builder(cls):
+        from ..rewrites.prng_key import build_host_randomness
+
+        return build_host_randomness
+
     def check(self, context: RuleContext) -> Iterator[Finding]:
         for scope, trace, effect, qualified, factory in qualified_calls(context):
             if not host_random(qualified, factory):
                 continue
             shown = qualified or "a host random generator"
+            variant = "clock" if qualified.startswith(CLOCK_PREFIXES) else "draw"
+            cure = CLOCK_CURE if variant == "clock" else DRAW_CURE
 
-            def render(line_of, scope=scope, trace=trace, shown=shown) -> str:
+            def render(place_of, scope=scope, trace=trace, shown=shown, cure=cure) -> str:
                 return (
-                    f"{where_traced(scope, trace, line_of)} calls `{shown}`, which runs once, while tracing: "
-                    f"its result is baked into the compiled program as a constant. Pass a `jax.random` key "
-                    f"in, split it, and return the new key"
+                    f"{where_traced(scope, trace, place_of)} calls `{shown}`, which runs once, while tracing: "
+                    f"its result is baked into the compiled program as a constant. {cure}"
                 )
 
-            yield self.finding(effect.node, scope, trace, shown, render)
+            yield self.finding(effect.node, scope, trace, shown, render, variant=variant)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..analysis.scopes import EffectKind
-from .base import Finding, Rule, RuleContext, dotted, owner_is_traced, traced_effects, where_traced
+from .base import Finding, FixAvailability, Rule, RuleContext, dotted, owner_is_traced, traced_effects, where_traced
 
 
 class OuterIteratorConsumption(Rule):
@@ -55,12 +55,19 @@ class OuterIteratorConsumption(Rule):
         "Successive calls of `step(0.0)` return 1.0, 2.0, 3.0 eagerly and 1.0, 1.0, 1.0 jitted: the iterator "
         "is advanced once, while tracing."
     )
+    FIX = FixAvailability.NEVER
+    FIX_TITLE = ""
+    ADVICE = "draw the item outside the traced code and pass it in: `step(x, next(it))`"
     INVALID = [
         "import jax\nbatches = iter([1.0, 2.0])\n@jax.jit\ndef f(x):\n    return x + next(batches)  # expect: JPL402\n",
     ]
     VALID = [
         "import jax\n@jax.jit\ndef f(x):\n    items = iter([1.0, 2.0])\n    return x + next(items)\n",
     ]
+
+    @classmethod
+    def group_key(cls, finding: Finding) -> tuple:
+        return (cls.code, finding.state)  # every access to one global is answered by one rewrite
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         resolver = context.resolver
@@ -77,9 +84,9 @@ class OuterIteratorConsumption(Rule):
                 continue
             state = dotted(effect.root, effect.path)
 
-            def render(line_of, scope=scope, trace=trace, state=state) -> str:
+            def render(place_of, scope=scope, trace=trace, state=state) -> str:
                 return (
-                    f"{where_traced(scope, trace, line_of)} calls `next({state})` on an iterator from outside "
+                    f"{where_traced(scope, trace, place_of)} calls `next({state})` on an iterator from outside "
                     f"the trace; it is advanced once, while tracing, and the item is baked in. Pass each item in "
                     f"as an argument and iterate outside the traced code"
                 )

@@ -96,10 +96,10 @@ def compare_runs(eager: RunResult, other: RunResult, *, site_name: Optional[Site
     calls = divergence.supporting if eager.drive == "scenario" else divergence.differences
     _compare_records(eager, other, name, divergence, calls, rtol, atol)
     if other.ok:  # a failed run stopped early: its output is cut short, not different
-        for stream in ("stdout", "stderr"):
+        for stream in ("stdout", "stderr", "warnings"):
             for difference in compare_text(getattr(eager, stream), getattr(other, stream)):
                 divergence.differences.append(Difference((stream, *difference.key), f"{stream} line {difference.line}", difference.eager, difference.jitted))
-            if getattr(eager, f"{stream}_truncated") or getattr(other, f"{stream}_truncated"):
+            if getattr(eager, f"{stream}_truncated", False) or getattr(other, f"{stream}_truncated", False):
                 divergence.notes.append(f"{stream} was longer than the capture limit: only its beginning was compared")
     return divergence
 

@@ -62,6 +62,7 @@ class RunResult:
     stderr: str = ""
     stdout_truncated: bool = False
     stderr_truncated: bool = False
+    warnings: str = ""  # the warnings shown, one line each (`UserWarning: x is 1.0`)
     records: dict = field(default_factory=dict)  # site key -> SiteLog.export()
     duration: float = 0.0
     timings: dict = field(default_factory=dict)
@@ -211,6 +212,7 @@ def _read_result(result_path: Path, outcome: SandboxOutcome, limits: SandboxLimi
         stderr=payload.get("stderr", ""),
         stdout_truncated=bool(payload.get("stdout_truncated")),
         stderr_truncated=bool(payload.get("stderr_truncated")),
+        warnings="\n".join(payload.get("warnings") or ()),
         records=payload.get("records") or {},
         timings=payload.get("timings") or {},
         **common,

@@ -17,6 +17,7 @@ from enum import Enum
 from typing import Optional
 
 from ..diagnostics import Diagnostic
+from ..rules import RULES_BY_CODE, Evidence as EvidenceChannel
 from .divergence import Difference, Divergence, changed_between, failure_key
 from .experiment import RunResult
 
@@ -29,7 +30,6 @@ UNTRACEABLE_ERRORS = (
     "TracerArrayConversionError",
     "NonConcreteBooleanIndexError",
 )
-OUTPUT_CODES = {"JPL400"}  # diagnoses whose effect is printed output
 
 
 class Verdict(str, Enum):
@@ -120,10 +120,11 @@ def _eager_failure_verdict(diagnosis: Diagnostic, eager: RunResult) -> Diagnosis
 
 def _evidence_priority(code: str, difference: Difference) -> int:
     channel = difference.key[0]
-    if code in OUTPUT_CODES:
-        order = ("stdout", "stderr", "call", "result", "failure", "calls")
+    rule = RULES_BY_CODE.get(code)
+    if rule is not None and rule.EVIDENCE is EvidenceChannel.OUTPUT:  # printed output or warnings
+        order = ("stdout", "stderr", "warnings", "call", "result", "failure", "calls")
     else:
-        order = ("failure", "call", "result", "calls", "stdout", "stderr")
+        order = ("failure", "call", "result", "calls", "stdout", "stderr", "warnings")
     return order.index(channel) if channel in order else len(order)
 
 

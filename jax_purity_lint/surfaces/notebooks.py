@@ -16,7 +16,6 @@ from .config import Config
 # `files = !ls`, `t = %timeit -o f()`: IPython assignments from a shell command or a magic.
 SHELL_ASSIGNMENT = re.compile(r"^\s*[\w.,\s()\[\]]+=\s*[!%]")
 # The rules name other places as "at line N" (rules/base.py); in a notebook that line is in a cell.
-LINE_REFERENCE = re.compile(r"\bat line (\d+)\b")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +116,7 @@ def load_notebook(path: Path) -> dict[str, Any]:
 
 
 def check_notebook(path: Path, config: Config) -> list[Diagnostic]:
-    from ..engine import analysis_failure, analyze_source  # see check_file: only on a cache miss
+    from ..engine import analyse_file, analysis_failure  # see check_file: only on a cache miss
 
     try:
         notebook = load_notebook(path)
@@ -129,28 +128,24 @@ def check_notebook(path: Path, config: Config) -> list[Diagnostic]:
     except (TypeError, AttributeError, KeyError, RecursionError) as error:  # JSON of the wrong shape
         reason = f"not a well-formed notebook ({type(error).__name__})"
         return filter_diagnostics([analysis_failure(f"cannot read the notebook: {reason}")], "", config)
-    diagnostics = filter_diagnostics(analyze_source(joined.source, str(path), config.settings), joined.source, config)
+    analysis = analyse_file(joined.source, str(path), config.settings, place=lambda line: cell_place(line, joined))
+    diagnostics = filter_diagnostics(analysis.diagnostics, joined.source, config)
     return [to_cells(d, joined) for d in diagnostics]
 
 
+def cell_place(line: int, joined: JoinedNotebook) -> str:
+    """How a message names a line of the joined cells: "cell 3, line 2"."""
+    origin = joined.origin(line)
+    return f"line {line}" if origin is None else f"cell {origin[0]}, line {origin[1]}"
+
+
 def to_cells(diagnostic: Diagnostic, joined: JoinedNotebook) -> Diagnostic:
-    """The diagnostic with its line, its message's line references and its trace site in cells."""
+    """The diagnostic with its line and its trace site in cells (its message names cells already)."""
     origin = joined.origin(diagnostic.line)
     if origin is None:
         return diagnostic
     cell, line = origin
-    return dataclasses.replace(
-        diagnostic,
-        cell=cell,
-        line=line,
-        message=LINE_REFERENCE.sub(lambda match: _cell_reference(match, joined), diagnostic.message),
-        site=_site_in_cells(diagnostic.site, joined),
-    )
-
-
-def _cell_reference(match: re.Match, joined: JoinedNotebook) -> str:
-    origin = joined.origin(int(match.group(1)))
-    return match.group(0) if origin is None else f"at cell {origin[0]}, line {origin[1]}"
+    return dataclasses.replace(diagnostic, cell=cell, line=line, site=_site_in_cells(diagnostic.site, joined))
 
 
 def _site_in_cells(site: Optional[TraceSite], joined: JoinedNotebook) -> Optional[TraceSite]:
