@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
-from jax_purity_lint.analysis.prefilter import might_trace, names_a_transformation
+from jax_purity_lint.source.prefilter import might_trace, names_a_transformation
 from jax_purity_lint.engine import read_source
 from jax_purity_lint.settings import DEFAULT_SETTINGS
 

@@ -6,8 +6,6 @@ analysis, each finding with its node and its diagnostic); `analyze_source` is it
 from __future__ import annotations
 
 import ast
-import io
-import tokenize
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,15 +14,16 @@ from typing import Callable, Iterable, Optional, Union
 import libcst as cst
 
 from .analysis import ModuleAnalysis, analyse_module
-from .analysis.prefilter import might_trace, names_a_transformation
-from .deep_stack import raised_by, retry_deep, with_native_stack
 from .diagnostics import Diagnostic, TraceSite
-from .gc_pause import collector_paused
-from .parsing import ParsedModule, parse
-from .preflight import PythonVerdict, python_verdict, text_problem
 from .rules import ANALYSIS_FAILURE_CODE, RULES_BY_CODE, Finding, RuleContext
 from .rules.base import function_name
 from .settings import DEFAULT_SETTINGS, Settings
+from .source.decoding import decode_source, read_source  # noqa: F401  (read_source: for the surfaces)
+from .source.deep_stack import raised_by, retry_deep, with_native_stack
+from .source.gc_pause import collector_paused
+from .source.parsing import ParsedModule, parse
+from .source.preflight import PythonVerdict, python_verdict, text_problem
+from .source.prefilter import might_trace, names_a_transformation
 
 # How a message names a line: "line 9"; a notebook says "cell 3, line 2".
 PlaceOfLine = Callable[[int], str]
@@ -207,18 +206,6 @@ def analyze_path(path: Path, settings: Optional[Settings] = None) -> list[Diagno
     except OSError as error:
         return [analysis_failure(f"cannot read it: {error}")]
     return analyze_source(data, str(path), settings)
-
-
-def read_source(path: Path) -> str:
-    """Decode as Python does: a coding cookie or BOM, else UTF-8."""
-    with tokenize.open(path) as handle:
-        return handle.read()
-
-
-def decode_source(data: bytes) -> str:
-    """Bytes decoded as Python decodes a file (coding cookie or BOM, else UTF-8), newlines kept."""
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    return data.decode(encoding)
 
 
 def diagnose(

@@ -67,7 +67,7 @@ def test_column_is_one_based_in_flake8_output(tmp_path):
 
 
 def test_a_file_large_enough_to_be_parsed_in_pieces_is_located_right(tmp_path):
-    """Over 2,000 lines, the engine parses pieces of whole statements (parsing.py) cut where
+    """Over 2,000 lines, the engine parses pieces of whole statements (source/parsing.py) cut where
     flake8's own tree says statements start: findings keep their line and column, CRLF or not."""
     filler = "".join(f"def filler_{i}(x):\n    return x\n\n\n" for i in range(800))
     again = SEED.format(noqa="").replace("import jax\n", "").replace("impure_uses_global", "again").replace("fast", "fast_again")
@@ -144,7 +144,7 @@ def test_the_plugin_reuses_flake8s_tree_and_parses_with_libcst_only_files_that_n
 
     import libcst
 
-    from jax_purity_lint import preflight
+    from jax_purity_lint.source import preflight
     from jax_purity_lint.flake8_plugin import JaxPurityPlugin
 
     libcst_parses = []

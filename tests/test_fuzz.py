@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jax_purity_lint.analysis import analyse_module
-from jax_purity_lint.analysis.prefilter import names_a_transformation
+from jax_purity_lint.source.prefilter import names_a_transformation
 from jax_purity_lint.engine import analyze_source
 from jax_purity_lint.settings import Settings
 from test_parsing import pieces_of
@@ -212,7 +212,7 @@ def assert_prefilter_keeps_sites(source: str) -> None:
 
 
 def assert_pieces_report_the_same(source: str, whole: list) -> None:
-    """Cut before every top-level statement that can start a piece (parsing.py): the same
+    """Cut before every top-level statement that can start a piece (source/parsing.py): the same
     diagnostics as the whole parse, on syntax the fixtures never use."""
     with pieces_of(1):
         assert analyze_source(source, "<fuzz>") == whole

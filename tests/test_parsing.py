@@ -1,4 +1,4 @@
-"""Parsing a large module in pieces (jax_purity_lint/parsing.py) must change nothing but the time:
+"""Parsing a large module in pieces (jax_purity_lint/source/parsing.py) must change nothing but the time:
 the same statements, every node at the same place, the same diagnostics as one whole parse.
 
 The pieces are normally ~1,000 lines; here PIECE_LINES is set to 1, so that every top-level
@@ -16,7 +16,7 @@ from typing import Iterator
 import libcst as cst
 import pytest
 
-from jax_purity_lint import parsing
+from jax_purity_lint.source import parsing
 from jax_purity_lint.engine import analyze_source, decode_source
 from markers import fixture_files
 

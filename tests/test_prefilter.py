@@ -14,7 +14,7 @@ import libcst as cst
 import pytest
 
 from jax_purity_lint.analysis import analyse_module
-from jax_purity_lint.analysis.prefilter import might_trace, names_a_transformation
+from jax_purity_lint.source.prefilter import might_trace, names_a_transformation
 from jax_purity_lint.settings import DEFAULT_SETTINGS, Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -22,7 +22,7 @@ from typing import Optional, Union
 
 import pytest
 
-from jax_purity_lint.deep_stack import on_deep_stack, retry_deep
+from jax_purity_lint.source.deep_stack import on_deep_stack, retry_deep
 from jax_purity_lint.engine import analyze_path, analyze_source
 from jax_purity_lint.flake8_plugin import JaxPurityPlugin
 
@@ -357,7 +357,7 @@ def test_positions_without_the_wrappers_extra_pass_equal_libcsts():
     import libcst as cst
     from libcst.metadata import MetadataWrapper, PositionProvider
 
-    from jax_purity_lint.parsing import node_positions
+    from jax_purity_lint.source.parsing import node_positions
     from markers import fixture_files
 
     for path in fixture_files():

@@ -54,7 +54,8 @@ def test_documented_example_is_flagged_and_cure_is_clean(rule):
 
 
 def test_prefilter_knows_every_transformation_name():
-    from jax_purity_lint.analysis import jax_api, might_trace
+    from jax_purity_lint.analysis import jax_api
+    from jax_purity_lint.source.prefilter import might_trace
     from jax_purity_lint.settings import DEFAULT_SETTINGS, Settings
 
     aliases = {name for name in jax_api.CANONICAL if not name.startswith("eqx.")}  # `eqx` comes from `import equinox`

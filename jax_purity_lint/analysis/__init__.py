@@ -10,7 +10,6 @@ from ..settings import Settings
 from . import jax_api
 from .cache_life import CacheLives, ModuleFacts
 from .collector import collect
-from .prefilter import might_trace, names_a_transformation  # noqa: F401  (re-exported)
 from .reachability import Reachability, TraceContext
 from .resolution import Resolver
 from .scopes import Scope

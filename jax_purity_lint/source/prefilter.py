@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional
 
 from ..settings import Settings
-from . import jax_api
+from ..analysis import jax_api
 
 _MAX_ALIAS_DEPTH = 10  # the resolver follows `a = b` aliases 8 deep: a margin on top
 _MAX_STATES = 10_000  # (name, path) pairs followed for one name before giving up
