@@ -121,7 +121,8 @@ def _analyze(
             source = decode_source(source)
         except UnicodeDecodeError as error:
             line = error.object[: error.start].count(b"\n") + 1
-            return FileAnalysis("", failure=analysis_failure(f"cannot decode it as {error.encoding}: {error.reason}", line))
+            reason = f"cannot decode it as {error.encoding}: {error.reason}"
+            return FileAnalysis("", failure=analysis_failure(reason, line))
         except (SyntaxError, LookupError) as error:  # a bad coding cookie or an unknown codec
             return FileAnalysis("", failure=analysis_failure(f"cannot decode it: {describe_exception(error)}"))
     source = source[1:] if source.startswith("\ufeff") else source

@@ -51,7 +51,8 @@ def test_reads_of_one_global_in_two_functions_are_one_group():
 def test_closure_reads_and_writes_are_grouped_apart_by_the_rules_variant():
     source = (
         "import jax\ndef main():\n    n = 0\n    scale = 1.0\n    def step(x):\n        nonlocal n\n"
-        "        n = n + 1\n        return x * scale\n    f = jax.jit(step)\n    f(1.0)\n    scale = 2.0\n    return f\n"
+        "        n = n + 1\n        return x * scale\n    f = jax.jit(step)\n    f(1.0)\n"
+        "    scale = 2.0\n    return f\n"
     )
     keys = {located.group for located in analyse_file(source, "m.py").findings}
     assert ("JPL103", "n", "write") in keys and ("JPL103", "scale", "read") in keys
@@ -66,7 +67,10 @@ def test_a_rule_without_a_fix_gets_its_own_advice_as_a_comment():
 
 
 def test_clock_and_draw_are_told_apart_by_the_finding_not_by_its_text():
-    source = "import time\nimport random\nimport jax\n@jax.jit\ndef f(x):\n    t = time.time()\n    return x + t + random.random()\n"
+    source = (
+        "import time\nimport random\nimport jax\n@jax.jit\ndef f(x):\n    t = time.time()\n"
+        "    return x + t + random.random()\n"
+    )
     found = {f.state: f for f in analyse_file(source, "m.py").findings}
     assert found["time.time"].variant == "clock" and "pass the time in" in found["time.time"].diagnostic.message
     assert found["random.random"].variant == "draw" and "jax.random" in found["random.random"].diagnostic.message

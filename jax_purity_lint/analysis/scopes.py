@@ -111,10 +111,6 @@ class Scope:
     branch: tuple[tuple[int, int], ...] = ()
 
     @property
-    def is_function(self) -> bool:
-        return self.kind in (ScopeKind.FUNCTION, ScopeKind.LAMBDA, ScopeKind.COMPREHENSION)
-
-    @property
     def enclosing_class(self) -> Optional["Scope"]:
         """The class this function is a method of, if it is defined directly in a class body."""
         if self.kind is ScopeKind.FUNCTION and self.parent and self.parent.kind is ScopeKind.CLASS:
@@ -140,19 +136,5 @@ class Scope:
             return None
         return self.params[0]
 
-    @property
-    def cls_name(self) -> Optional[str]:
-        if self.enclosing_class is not None and self.params and "classmethod" in self.decorator_names():
-            return self.params[0]
-        return None
-
     def add_binding(self, binding: Binding) -> None:
         self.bindings.setdefault(binding.name, []).append(binding)
-
-    def qualname(self) -> str:
-        parts = []
-        scope: Optional[Scope] = self
-        while scope is not None and scope.kind is not ScopeKind.MODULE:
-            parts.append(scope.name)
-            scope = scope.parent
-        return ".".join(reversed(parts))

@@ -15,19 +15,6 @@ def root_name(node: cst.BaseExpression) -> Optional[str]:
     return node.value if isinstance(node, cst.Name) else None
 
 
-def is_access_path(node: cst.CSTNode) -> bool:
-    """A name followed by attributes and constant subscripts."""
-    while True:
-        if isinstance(node, cst.Name):
-            return True
-        if isinstance(node, cst.Attribute):
-            node = node.value
-        elif isinstance(node, cst.Subscript) and constant_index(node):
-            node = node.value
-        else:
-            return False
-
-
 def constant_index(node: cst.Subscript) -> bool:
     if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
         return False

@@ -15,7 +15,7 @@ import libcst as cst
 
 from .edits import Edits, Lookup, keyword_arg, tuple_of
 from .names import NamePool
-from .view import COMPREHENSIONS, FunctionNode, ModuleView, walk
+from .view import COMPREHENSIONS, ModuleView, walk
 
 NewArgument = tuple[Optional[str], cst.BaseExpression]  # (keyword or None, value)
 
@@ -360,7 +360,3 @@ def _evaluated_before(parent: cst.CSTNode, child: cst.CSTNode) -> list[cst.CSTNo
 def _short(view: ModuleView, node: cst.CSTNode) -> str:
     text = " ".join(view.code(node).split())
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def is_inside(view: ModuleView, node: cst.CSTNode, function: Optional[FunctionNode]) -> bool:
-    return view.enclosing_function(node) is function

@@ -44,9 +44,6 @@ class Edits:
     def substitute(self, node: cst.CSTNode, make: Union[cst.CSTNode, Transform]) -> None:
         self._substitutes[self._pin(node)] = make if callable(make) else (lambda _old, new=make: new)
 
-    def is_substituted(self, node: cst.CSTNode) -> bool:
-        return id(node) in self._substitutes
-
     # -- statements ---------------------------------------------------------------------------------
 
     def insert_before(

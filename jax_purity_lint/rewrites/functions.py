@@ -345,15 +345,6 @@ def _called_name(call: cst.Call) -> str:
     return ""
 
 
-def nested_scopes_use(function: FunctionNode, name: str) -> bool:
-    for node in walk(function.body):
-        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)) and any(
-            isinstance(n, cst.Name) and n.value == name for n in walk(node)
-        ):
-            return True
-    return False
-
-
 __all__ = [
     "Conversion", "Slot", "Lookup", "add_parameters", "return_states", "return_annotation", "insert_at_entry",
     "drop_declarations", "declares", "binds_locally", "has_own_output", "own_returns", "reads_name", "is_top_level",

@@ -83,7 +83,3 @@ class ModuleFix:
     @property
     def changed(self) -> bool:
         return self.rewritten != self.original
-
-    @property
-    def safe_rewrites(self) -> list[Rewrite]:
-        return [r for r in self.rewrites if r.safe]

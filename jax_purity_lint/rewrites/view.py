@@ -194,21 +194,9 @@ class ModuleView:
         """The function the finding's node sits in."""
         return self.enclosing_function(finding.node)
 
-    def functions_named(self, name: str) -> list[FunctionNode]:
-        if name == "lambda":
-            return [node for node in self.positions if isinstance(node, cst.Lambda)]
-        return [node for node in self.positions if isinstance(node, cst.FunctionDef) and node.name.value == name]
-
 
 def function_name(function: FunctionNode) -> str:
     return function.name.value if isinstance(function, cst.FunctionDef) else "lambda"
-
-
-def function_body_statements(function: cst.FunctionDef) -> list[cst.BaseStatement]:
-    body = function.body
-    if isinstance(body, cst.IndentedBlock):
-        return list(body.body)
-    return []
 
 
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}

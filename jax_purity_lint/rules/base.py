@@ -14,7 +14,6 @@ from ..analysis.cache_life import CacheLives, Reach
 from ..analysis.reachability import TraceContext
 from ..analysis.resolution import Resolved, Resolver
 from ..analysis.scopes import Effect, EffectKind, Scope, ScopeKind
-from ..analysis.sites import SelfMode
 from ..analysis.state import Change, StateModel
 
 if TYPE_CHECKING:  # the rewrites import the rules, never the other way round at import time
@@ -230,10 +229,6 @@ def self_method(context: RuleContext, scope: Scope, effect: Effect) -> Optional[
     if effect.root is None:
         return None
     return context.resolver.self_method(scope, effect.root)
-
-
-def frozen_self(trace: TraceContext) -> bool:
-    return trace.self_mode in (SelfMode.FROZEN, SelfMode.STATIC)
 
 
 # -- message phrases ------------------------------------------------------------------------------
