@@ -7,6 +7,7 @@ from typing import Optional
 
 import libcst as cst
 
+from ..analysis.tree import dotted_name
 from .edits import Edits
 from .view import ModuleView
 
@@ -32,7 +33,7 @@ class Imports:
             if not isinstance(statement, cst.ImportFrom) or isinstance(statement.names, cst.ImportStar):
                 continue
             for alias in statement.names:
-                if _dotted(statement.module) == dotted_module and alias.name.value == attribute:
+                if dotted_name(statement.module) == dotted_module and alias.name.value == attribute:
                     return alias.asname.name.value if alias.asname else attribute
         existing = self._imported_module(dotted_module)
         if existing is not None:
@@ -56,7 +57,7 @@ class Imports:
         for statement in self._top_level_imports():
             if isinstance(statement, cst.Import):
                 for alias in statement.names:
-                    if _dotted(alias.name) == dotted:
+                    if dotted_name(alias.name) == dotted:
                         return alias.asname.name.value if alias.asname else dotted
         if f"import {dotted}" in self._new:
             return dotted
@@ -130,13 +131,3 @@ def _is_docstring(statement: cst.BaseStatement, index: int) -> bool:
         and isinstance(statement.body[0], cst.Expr)
         and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
     )
-
-
-def _dotted(node) -> str:
-    if node is None:
-        return ""
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return f"{_dotted(node.value)}.{node.attr.value}"
-    return ""

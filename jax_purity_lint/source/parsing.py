@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import re
 from typing import Iterator, Mapping, Optional, Sequence
 
 import libcst as cst
 from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
+from .lines import LINE_BREAK
+
 PIECE_LINES = 1_000  # measured: 250 to 1,000 lines per piece parse at the 1k-line file's rate
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what CPython counts as a line break (not \f or \v)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +63,7 @@ def piece_starts(source: str, python_tree: Optional[ast.AST], piece_lines: int) 
     source is too short to be worth cutting or CPython's tree does not fit it."""
     if not isinstance(python_tree, ast.Module) or source.count("\n") < 2 * piece_lines:
         return []
-    line_offsets = [0, 0] + [match.end() for match in _LINE_BREAK.finditer(source)]  # line n starts at [n]
+    line_offsets = [0, 0] + [match.end() for match in LINE_BREAK.finditer(source)]  # line n starts at [n]
     starts: list[tuple[int, int]] = []
     previous_start = 1
     for line in _statement_lines(python_tree):

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import ast
 import io
-import re
 import tokenize
 import warnings
 from dataclasses import dataclass
 from typing import Iterator, Optional
+
+from .lines import line_of
 
 # CPython's tokenizer refuses deeper bracket nesting (MAXLEVEL); libcst crashes near 1,300.
 MAX_BRACKET_DEPTH = 200
@@ -31,7 +32,6 @@ _OPENING, _CLOSING = "([{", ")]}"
 _SEPARATORS = frozenset({",", ";", "="})
 # Keywords that chain one expression into the next (`not not x`, `a if b else c if ...`, `lambda: ...`).
 _CHAINING_KEYWORDS = frozenset({"not", "and", "or", "if", "else", "lambda", "await", "in", "is", "yield"})
-_NEWLINE = re.compile(r"\r\n|\r|\n")
 # Gates for the walks of CPython's tree (flat_chain_problem), cheap (C speed) and generous: a chain
 # that could crash libcst needs thousands of `and`/`or` in the file, or thousands of dots.
 _BOOLEAN_OPERATORS_WORTH_COUNTING = 2000
@@ -169,11 +169,6 @@ def token_nesting_problem(source: str) -> Optional[Problem]:
         if _is_nesting_message(str(error)):
             return Problem(f"it is nested too deeply: {error}", getattr(error, "lineno", None) or 1)
     return None
-
-
-def line_of(source: str, index: int) -> int:
-    """The 1-based line of `source[index]`, counting lines as Python does (\\n, \\r\\n or \\r)."""
-    return len(_NEWLINE.findall(source, 0, index)) + 1
 
 
 def _is_nesting_message(message: str) -> bool:
