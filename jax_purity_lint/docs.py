@@ -87,6 +87,7 @@ class RuleDoc:
     opt_in: bool = False  # reported only when selected by its code
     fix: str = "never"  # the rule's fix availability: never / sometimes / always
     fix_title: str = ""  # what the fix does, when there is one
+    fix_example: tuple[str, str] = ()  # (source, what `fix` writes), checked by the tests
 
     @property
     def url(self) -> str:
@@ -141,6 +142,7 @@ def rule_docs() -> list[RuleDoc]:
                 opt_in=rule.OPT_IN,
                 fix=rule.FIX.value,
                 fix_title=rule.FIX_TITLE,
+                fix_example=rule.FIX_EXAMPLES[0] if rule.FIX_EXAMPLES else (),
             )
         )
     return sorted(docs, key=lambda doc: doc.code)
@@ -163,6 +165,10 @@ def render_page(doc: RuleDoc) -> str:
         parts += [f"## {heading}", "", body, ""]
         if heading == CONFIRM_HEADING:
             parts += [f"`jax-purity-lint confirm PATH` runs the checks: see {RUNTIME_CHECKER_LINK}.", ""]
+    if doc.fix_example:
+        before, after = doc.fix_example
+        parts += ["## What `fix` writes", "", "```python", before.rstrip("\n"), "```", "", "becomes", ""]
+        parts += ["```python", after.rstrip("\n"), "```", ""]
     parts += [
         "---",
         "",

@@ -93,3 +93,22 @@ def test_a_notebook_message_names_cells_without_rewriting_text():
 
     joined = JoinedNotebook("a\nb\nc\n", ((1, 1), (1, 2), (4, 1)))
     assert [cell_place(line, joined) for line in (1, 2, 3)] == ["cell 1, line 1", "cell 1, line 2", "cell 4, line 1"]
+
+
+FIX_EXAMPLES = [(rule, before, after) for rule in ALL_RULES for before, after in rule.FIX_EXAMPLES]
+
+
+@pytest.mark.parametrize(
+    "rule,before,after", FIX_EXAMPLES, ids=[f"{rule.code}-{i}" for i, (rule, _, _) in enumerate(FIX_EXAMPLES)]
+)
+def test_fix_examples_are_what_fix_writes(rule, before, after):
+    assert rule.FIX is not FixAvailability.NEVER
+    assert rule.code in {d.code for d in analyse_file(before, "example.py").diagnostics}
+    result = fix_source(before, "example.py")
+    assert result.rewritten == after
+    assert rule.code not in {d.code for d in analyse_file(after, "example.py").diagnostics}
+
+
+def test_every_rule_with_a_safe_fix_shows_one():
+    shown = {rule.code for rule, _, _ in FIX_EXAMPLES}
+    assert {"JPL100", "JPL101", "JPL103", "JPL200", "JPL202", "JPL400"} <= shown

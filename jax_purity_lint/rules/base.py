@@ -147,6 +147,8 @@ class Rule:
     EVIDENCE: ClassVar[Evidence] = Evidence.STATE
     VALID: ClassVar[list[str]] = []
     INVALID: ClassVar[list[str]] = []
+    # (source, what `fix` rewrites it to), beside the rule as Fixit keeps its expected fixes.
+    FIX_EXAMPLES: ClassVar[list[tuple[str, str]]] = []
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         raise NotImplementedError

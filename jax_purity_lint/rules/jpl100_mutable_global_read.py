@@ -87,6 +87,13 @@ class MutableGlobalRead(Rule):
         "import jax\ng = 0.0\n@jax.jit\ndef f(x):\n    return x + g  # expect: JPL100\nf(1.0)\ng = 1.0\n",
         "import jax\nhistory = []\ndef log(v):\n    history.append(v)\n@jax.jit\ndef f(x):\n    return x * len(history)  # expect: JPL100\n",
     ]
+    # `fix` on an example, and what it writes (tests/test_rule_registry.py runs each).
+    FIX_EXAMPLES = [
+        (
+            'import jax\ng = 0.0\n@jax.jit\ndef f(x):\n    return x + g\nf(1.0)\ng = 1.0\n',
+            'import jax\ng = 0.0\n@jax.jit\ndef f(x, g):\n    return x + g\nf(1.0, g)\ng = 1.0\n',
+        ),
+    ]
     VALID = [
         "import jax\nLEARNING_RATE = 0.005\n@jax.jit\ndef f(x):\n    return x * LEARNING_RATE\n",
         "import jax\ng = 0.0\n@jax.jit\ndef f(x, g):\n    return x + g\ng = 1.0\n",

@@ -61,6 +61,13 @@ class GlobalRebinding(Rule):
         "import jax\nn = 0\n@jax.jit\ndef f(x):\n    global n\n    n += 1  # expect: JPL101\n    return x\n",
         "import jax\nclass Model:\n    calls = 0\n@jax.jit\ndef f(x):\n    Model.calls += 1  # expect: JPL101\n    return x\n",
     ]
+    # `fix` on an example, and what it writes (tests/test_rule_registry.py runs each).
+    FIX_EXAMPLES = [
+        (
+            'import jax\nn = 0\n@jax.jit\ndef f(x):\n    global n\n    n += 1\n    return x\n',
+            'import jax\nn = 0\n@jax.jit\ndef f(x, n):\n    n += 1\n    return x, n\n',
+        ),
+    ]
     VALID = [
         "import jax\nn = 0\n@jax.jit\ndef f(x, n):\n    return x, n + 1\n",
         "import jax\n@jax.jit\ndef f(x):\n    n = 0\n    n += 1\n    return x + n\n",

@@ -79,6 +79,13 @@ class ChangingClosure(Rule):
         "import jax\ndef make():\n    scale = 1.0\n    @jax.jit\n    def f(x):\n        return x * scale  # expect: JPL103\n    f(0.0)\n    scale = 2.0\n    return f\n",
         "import jax\ndef main():\n    @jax.jit\n    def f(x):\n        return x * n  # expect: JPL103\n    for n in range(1, 4):\n        print(f(1.0))\n",
     ]
+    # `fix` on an example, and what it writes (tests/test_rule_registry.py runs each).
+    FIX_EXAMPLES = [
+        (
+            'import jax\ndef main():\n    @jax.jit\n    def f(x):\n        return x * n\n    for n in range(1, 4):\n        print(f(1.0))\n',
+            'import jax\ndef main():\n    @jax.jit\n    def f(x, n):\n        return x * n\n    for n in range(1, 4):\n        print(f(1.0, n))\n',
+        ),
+    ]
     VALID = [
         "import jax\ndef make(scale):\n    scale = scale * 2\n    @jax.jit\n    def f(x):\n        return x * scale\n    return f\n",
         # Rebound before anything calls `f`: the trace sees 2.0, as eager code does.

@@ -99,6 +99,13 @@ class SelfMutation(Rule):
     INVALID = [
         "import jax\nclass Counter:\n    def __init__(self):\n        self.n = 0\n    def count(self):\n        self.n += 1  # expect: JPL200\n        return self.n\ncounter = Counter()\nfast = jax.jit(counter.count)\n",
     ]
+    # `fix` on an example, and what it writes (tests/test_rule_registry.py runs each).
+    FIX_EXAMPLES = [
+        (
+            'import jax\nclass Counter:\n    def __init__(self):\n        self.n = 0\n    def count(self):\n        self.n += 1\n        return self.n\ncounter = Counter()\nfast = jax.jit(counter.count)\n',
+            'import jax\nCounterState = int\n\n\nclass Counter:\n    def init_state(self) -> CounterState:\n        return 0\n    def count(self, n: CounterState):\n        n += 1\n        return n, n\ncounter = Counter()\ncounter_state = counter.init_state()\nfast = jax.jit(counter.count)\n',
+        ),
+    ]
     VALID = [
         "import jax\nclass CounterV2:\n    def count(self, n):\n        return n + 1, n + 1\ncounter = CounterV2()\nfast = jax.jit(counter.count)\n",
         "class Counter:\n    def __init__(self):\n        self.n = 0\n    def count(self):\n        self.n += 1\n        return self.n\n",

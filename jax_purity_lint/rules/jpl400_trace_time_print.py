@@ -59,6 +59,13 @@ class TraceTimePrint(Rule):
     INVALID = [
         "import jax\n@jax.jit\ndef f(x):\n    print('x =', x)  # expect: JPL400\n    return x\n",
     ]
+    # `fix` on an example, and what it writes (tests/test_rule_registry.py runs each).
+    FIX_EXAMPLES = [
+        (
+            "import jax\n@jax.jit\ndef f(x):\n    print('x =', x)\n    return x\n",
+            'import jax\n@jax.jit\ndef f(x):\n    jax.debug.print("x = {}", x)\n    return x\n',
+        ),
+    ]
     VALID = [
         "import jax\n@jax.jit\ndef f(x):\n    jax.debug.print('x = {}', x)\n    return x\n",
         "import jax\ndef f(x):\n    print('x =', x)\n    return x\n",
