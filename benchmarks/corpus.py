@@ -14,7 +14,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
 from jax_purity_lint.source.prefilter import might_trace, names_a_transformation
-from jax_purity_lint.engine import read_source
+from jax_purity_lint.source.decoding import read_source
 from jax_purity_lint.settings import DEFAULT_SETTINGS
 
 CORPUS_PACKAGES = ("jax", "flax", "optax", "equinox")

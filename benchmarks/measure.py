@@ -70,7 +70,8 @@ def run_command(command: Sequence[str], cwd: Path, ok_statuses: Sequence[int] = 
 PEAK_MEMORY_SCRIPT = """
 import json, re, sys, tracemalloc
 from pathlib import Path
-from jax_purity_lint.engine import analyze_source, read_source
+from jax_purity_lint.engine import analyze_source
+from jax_purity_lint.source.decoding import read_source
 
 def status_kib(field):
     return int(re.search(field + r":\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1))

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from . import __version__
-from .surfaces.config import Config, ConfigError, command_line_config
+from .surfaces.config import ConfigError
+from .surfaces.project import Project, add_configuration_arguments
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -48,34 +49,34 @@ def _register_optional(commands, package: str) -> None:
     module.register(commands)
 
 
+STDIN = Path("-")
+
+
 def add_check_arguments(check: argparse.ArgumentParser) -> None:
-    check.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files and folders; folders are walked")
+    check.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="files and folders; folders are walked; `-` reads stdin"
+    )
     check.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
-    check.add_argument("--select", type=_list, help="comma-separated codes or prefixes to report (default: JPL)")
-    check.add_argument("--ignore", type=_list, help="comma-separated codes or prefixes to leave out")
-    check.add_argument("--exclude", type=_list, help="comma-separated glob patterns to skip (replaces the default)")
-    check.add_argument("--extend-exclude", type=_list, help="more glob patterns to skip")
+    add_configuration_arguments(check)
     check.add_argument(
         "--force-exclude",
         action="store_true",
-        help="apply the excludes to paths named on the command line too (pre-commit names every file)",
+        help="apply the excludes to paths named on the command line too, and to --stdin-filename "
+        "(pre-commit names every file)",
     )
     check.add_argument(
-        "--jit-functions", type=_list, help="extra compile-and-cache transformations, e.g. mylib.compile"
+        "--stdin-filename",
+        type=Path,
+        metavar="PATH",
+        help="with `-`: the name of the source read from stdin, used in the output and to find its configuration",
     )
-    check.add_argument(
-        "--state-aware-functions", type=_list, help="transformations that carry module state, like flax.nnx.jit"
-    )
-    check.add_argument("--config", type=Path, help="the pyproject.toml to read (default: the nearest one)")
     check.add_argument("-j", "--jobs", type=_positive, default=1, help="files analysed in parallel (default: 1)")
     check.add_argument("--no-cache", action="store_true", help="neither read nor write the results cache")
     check.add_argument(
-        "--cache-dir", type=Path, help="where results are cached (default: .jpl_cache beside pyproject.toml)"
+        "--cache-dir",
+        type=Path,
+        help="where results are cached (default: .jpl_cache beside the pyproject.toml that configures the files)",
     )
-
-
-def _list(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def _positive(value: str) -> int:
@@ -86,29 +87,52 @@ def _positive(value: str) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from .surfaces.check import check_paths
+    from .surfaces.check import check_paths, check_stdin
     from .surfaces.formats import FORMATTERS
 
+    problem = stdin_usage_problem(args)
+    if problem:
+        return usage_error(problem)
     try:
-        config = command_line_config(args)
+        project = Project.from_arguments(args)
     except ConfigError as error:
         return usage_error(str(error))
-    missing = [str(p) for p in args.paths if not p.exists()]
+    missing = [str(p) for p in args.paths if p != STDIN and not p.exists()]
     if missing:
         return usage_error(f"no such file or folder: {', '.join(missing)}")
-    cache = results_cache(args, config)
-    results = check_paths(args.paths, config, jobs=args.jobs, force_exclude=args.force_exclude, cache=cache)
+    try:
+        if args.paths == [STDIN]:
+            name = args.stdin_filename or Path("stdin")  # as flake8 names it; configured from the working directory
+            results = check_stdin(sys.stdin.buffer.read(), name, project, force_exclude=args.force_exclude)
+        else:
+            results = check_paths(
+                args.paths, project, jobs=args.jobs, force_exclude=args.force_exclude, cache=results_cache(args)
+            )
+    except ConfigError as error:
+        return usage_error(str(error))
     sys.stdout.write(FORMATTERS[args.format](results))
     return EXIT_FINDINGS if any(r.diagnostics for r in results) else EXIT_CLEAN
 
 
-def results_cache(args: argparse.Namespace, config: Config):
-    """Results cached per file content (surfaces/cache.py), unless --no-cache."""
+def stdin_usage_problem(args: argparse.Namespace) -> str:
+    """What is wrong with how `-` and --stdin-filename are combined, or "" if nothing."""
+    if STDIN in args.paths and len(args.paths) > 1:
+        return "`-` (read the source from stdin) cannot be combined with other paths"
+    if args.stdin_filename is not None and args.paths != [STDIN]:
+        return "--stdin-filename names the source read from stdin: give `-` as the only path"
+    if args.stdin_filename is not None and args.stdin_filename.suffix == ".ipynb":
+        return "a notebook cannot be read from stdin: give the .ipynb file's path instead"
+    return ""
+
+
+def results_cache(args: argparse.Namespace):
+    """Results cached per file content (surfaces/cache.py), unless --no-cache: in --cache-dir, or
+    beside the pyproject.toml of each file's project."""
     if args.no_cache:
         return None
-    from .surfaces.cache import ResultCache, default_cache_folder
+    from .surfaces.cache import CachePerProject, ResultCache
 
-    return ResultCache(args.cache_dir or default_cache_folder(config))
+    return ResultCache(args.cache_dir) if args.cache_dir else CachePerProject()
 
 
 def usage_error(message: str) -> int:

@@ -18,7 +18,7 @@ from .diagnostics import Diagnostic, TraceSite
 from .rules import ANALYSIS_FAILURE_CODE, RULES_BY_CODE, Finding, RuleContext
 from .rules.base import function_name
 from .settings import DEFAULT_SETTINGS, Settings
-from .source.decoding import decode_source, read_source  # noqa: F401  (read_source: for the surfaces)
+from .source.decoding import decode_source
 from .source.deep_stack import raised_by, retry_deep, with_native_stack
 from .source.gc_pause import collector_paused
 from .source.parsing import ParsedModule, parse

@@ -1,23 +1,37 @@
-"""The flake8 surface: options through flake8's option manager, results as (line, col, message, type)."""
+"""The flake8 surface: options through flake8's option manager, results as (line, col, message, type).
+
+Each file is configured as `check` configures it (surfaces/project.py): the `[tool.jax_purity_lint]`
+table of the nearest pyproject.toml above the linted file, looked up once per folder. flake8's own
+options take precedence: `--jpl-jit-functions` and `--jpl-state-aware-functions`, when given, replace
+the table's lists; `--select`, `--ignore`, `--extend-select` and `--extend-ignore` are weighed with
+the table's select and ignore by flake8's rule, the longest matching prefix deciding and flake8's
+option winning at equal length. flake8 then applies its own selection and `# noqa` to what is
+yielded. flake8's `--isolated` does not reach plugins (its preliminary parser consumes it), so the
+pyproject table is read even then.
+"""
 
 from __future__ import annotations
 
 import ast
-from typing import Any, ClassVar, Iterator, Sequence
+from typing import Any, ClassVar, Iterator, Optional, Sequence, Union
 
 from . import __version__
-from .diagnostics import opted_in
+from .diagnostics import Diagnostic
 from .engine import analysis_failure, analyze_source, describe_exception
-from .settings import DEFAULT_SETTINGS, Settings
+from .surfaces.config import Config, ConfigError, could_name_our_codes, enabled_by_layers
+from .surfaces.project import Overrides, Project
 
 
 class JaxPurityPlugin:
     name = "jax-purity-lint"
     version = __version__
-    settings: ClassVar[Settings] = DEFAULT_SETTINGS
-    # What flake8 was told to select: opt-in codes are reported only when named there (as
-    # flake8-bugbear does for its B9 codes; flake8 itself runs every plugin whatever is selected).
+    # The pyproject tables, with flake8's --jpl-* options laid over them once parse_options has run.
+    project: ClassVar[Project] = Project()
+    # What flake8 was told to select and ignore, our codes only (empty when not given): they weigh
+    # against the pyproject's select and ignore, and opt-in codes are reported only when named
+    # (as flake8-bugbear does for its B9 codes; flake8 itself runs every plugin whatever is selected).
     selected: ClassVar[tuple[str, ...]] = ()
+    ignored: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, tree: ast.AST, lines: Sequence[str], filename: str) -> None:
         # flake8 has already parsed `tree`: the prefilter and the preflight use it instead of parsing
@@ -28,43 +42,73 @@ class JaxPurityPlugin:
 
     @classmethod
     def add_options(cls, option_manager: Any) -> None:
+        # No default: an option not given (None) leaves the pyproject's list in force.
         option_manager.add_option(
             "--jpl-jit-functions",
-            default="",
             parse_from_config=True,
             comma_separated_list=True,
-            help="Extra compile-and-cache transformations, by qualified name (e.g. mylib.compile).",
+            help="Extra compile-and-cache transformations, by qualified name (e.g. mylib.compile). "
+            "Replaces jit-functions of [tool.jax_purity_lint] in pyproject.toml.",
         )
         option_manager.add_option(
             "--jpl-state-aware-functions",
-            default="",
             parse_from_config=True,
             comma_separated_list=True,
-            help="Extra transformations that carry module state in and out, like flax.nnx.jit.",
+            help="Extra transformations that carry module state in and out, like flax.nnx.jit. "
+            "Replaces state-aware-functions of [tool.jax_purity_lint] in pyproject.toml.",
         )
 
     @classmethod
     def parse_options(cls, options: Any) -> None:
-        cls.settings = Settings(
-            jit_functions=frozenset(_names(getattr(options, "jpl_jit_functions", ()))),
-            state_aware_functions=frozenset(_names(getattr(options, "jpl_state_aware_functions", ()))),
+        overrides = Overrides(
+            jit_functions=_given(getattr(options, "jpl_jit_functions", None)),
+            state_aware_functions=_given(getattr(options, "jpl_state_aware_functions", None)),
         )
-        cls.selected = tuple(
-            code.upper() for key in ("select", "extend_select") for code in _names(getattr(options, key, None))
-        )
+        cls.project = Project(overrides)
+        cls.selected = _our_prefixes(options, "select", "extend_select")
+        cls.ignored = _our_prefixes(options, "ignore", "extend_ignore")
 
     def run(self) -> Iterator[tuple[int, int, str, type]]:
         # flake8 iterates this outside its own plugin guard: anything raised here aborts the whole
         # run with a traceback, so even a failure to join the lines becomes JPL001.
+        config = self._configuration()
+        if isinstance(config, Diagnostic):
+            yield config.line, config.col, config.as_flake8(), type(self)
+            return
+        for diagnostic in self._diagnostics(config):
+            if self.enabled(diagnostic.code, config):
+                yield diagnostic.line, diagnostic.col, diagnostic.as_flake8(), type(self)
+
+    def _configuration(self) -> Union[Config, Diagnostic]:
+        """The file's configuration, or the JPL001 that says why it has none (a wrong pyproject.toml)."""
+        try:
+            return self.project.config_for(self.filename)
+        except ConfigError as error:
+            return analysis_failure(f"its configuration is invalid ({error}); correct it to lint this file")
+        except Exception as error:
+            return analysis_failure(f"internal error {describe_exception(error)}")
+
+    def _diagnostics(self, config: Config) -> list[Diagnostic]:
         try:
             source = "".join(self.lines)
-            diagnostics = analyze_source(source, self.filename, self.settings, python_tree=self.tree)
+            return analyze_source(source, self.filename, config.settings, python_tree=self.tree)
         except Exception as error:
-            diagnostics = [analysis_failure(f"internal error {describe_exception(error)}")]
-        for diagnostic in diagnostics:
-            if not opted_in(diagnostic.code, self.selected):
-                continue
-            yield diagnostic.line, diagnostic.col, diagnostic.as_flake8(), type(self)
+            return [analysis_failure(f"internal error {describe_exception(error)}")]
+
+    def enabled(self, code: str, config: Config) -> bool:
+        """The pyproject's select/ignore, then flake8's: flake8's option wins at equal length."""
+        return enabled_by_layers(code, [(config.select, config.ignore), (self.selected, self.ignored)])
+
+
+def _given(values: Any) -> Optional[tuple[str, ...]]:
+    """None when the option was not given; otherwise its names (an empty value gives none)."""
+    return None if values is None else tuple(_names(values))
+
+
+def _our_prefixes(options: Any, *keys: str) -> tuple[str, ...]:
+    """flake8's codes for these options that could name ours (`JPL1`, not `E501`)."""
+    codes = (code.upper() for key in keys for code in _names(getattr(options, key, None)))
+    return tuple(code for code in codes if could_name_our_codes(code))
 
 
 def _names(values: Any) -> list[str]:

@@ -78,8 +78,9 @@ def found(output: str) -> set[tuple[str, str]]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A folder with its own pyproject.toml, so no configuration above it is picked up."""
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "example"\n')
+    """A folder with its own (empty) table, so no configuration above it is picked up: a
+    pyproject.toml without one would not stop the search (surfaces/project.py)."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "example"\n\n[tool.jax_purity_lint]\n')
     return tmp_path
 
 

@@ -52,15 +52,16 @@ def _patterns(value: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..surfaces.config import ConfigError, command_line_config
+    from ..surfaces.config import ConfigError
     from ..surfaces.files import discover
+    from ..surfaces.project import Project
     from . import fix_source
     from .diffs import unified_diff
     from .project import imported_elsewhere
     from .writer import RefusedWrite, SourceFile, write_rewrite
 
     try:
-        config = command_line_config(args)
+        project = Project.from_arguments(args)
     except ConfigError as error:
         print(f"jax-purity-lint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -68,11 +69,17 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"jax-purity-lint: error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return EXIT_ERROR
+    try:  # each file under its own project's configuration, as `check` reads it
+        files = [path for path in discover(args.paths, project.exclusions_in) if path.suffix == ".py"]
+        configs = {path: project.config_for(path) for path in files}
+    except ConfigError as error:
+        print(f"jax-purity-lint: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
     status = EXIT_CLEAN
     report = _Report(quiet=args.quiet)
-    files = [path for path in discover(args.paths, config.exclusions) if path.suffix == ".py"]
     imported = imported_elsewhere(files)
     for path in files:
+        config = configs[path]
         try:
             source = SourceFile.read(path)
         except (OSError, SyntaxError, UnicodeDecodeError) as error:

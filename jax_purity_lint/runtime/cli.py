@@ -10,6 +10,9 @@ import argparse
 import os
 import sys
 
+from ..surfaces.config import ConfigError
+from ..surfaces.project import Project, add_configuration_arguments
+
 EXIT_NONE_CONFIRMED = 0
 EXIT_CONFIRMED = 1
 EXIT_USAGE = 2
@@ -41,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     confirm.add_argument("--include-clean", action="store_true", help="also run modules without diagnoses and say whether they agree")
     confirm.add_argument("--always-rerun-eager", action="store_true", help="always run eager twice to check determinism")
     confirm.add_argument("-v", "--verbose", action="store_true", help="text format: list every run and note")
+    # The configuration `check` reads: confirm runs what `check` reports, and skips what it excludes.
+    add_configuration_arguments(confirm)
     confirm.set_defaults(handler=run)
     return confirm
 
@@ -58,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as error:
         print(f"jax-purity-lint: error: the static analysis is not available: {error}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        project = Project.from_arguments(args)
+    except ConfigError as error:
+        return _configuration_error(error)
     options = ConfirmOptions(
         jobs=max(1, args.jobs),
         timeout=args.timeout,
@@ -67,7 +76,12 @@ def run(args: argparse.Namespace) -> int:
     )
     progress = ProgressBar()
     try:
-        report = confirm_paths(args.paths, options, analyzer=analyze_source, on_file_done=progress.update)
+        report = confirm_paths(
+            args.paths, options, analyzer=analyze_source, on_file_done=progress.update, project=project
+        )
+    except ConfigError as error:  # a pyproject.toml found for one of the files
+        progress.close()
+        return _configuration_error(error)
     except KeyboardInterrupt:
         progress.close()
         print("jax-purity-lint: interrupted", file=sys.stderr)
@@ -75,6 +89,11 @@ def run(args: argparse.Namespace) -> int:
     progress.close()
     sys.stdout.write(render_json(report) if args.format == "json" else render_text(report, verbose=args.verbose))
     return EXIT_CONFIRMED if report.any_confirmed else EXIT_NONE_CONFIRMED
+
+
+def _configuration_error(error: ConfigError) -> int:
+    print(f"jax-purity-lint: error: {error}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,15 +14,15 @@ Files run in parallel (``jobs`` threads, each waiting on its own subprocesses).
 
 from __future__ import annotations
 
-import os
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Optional, Sequence
 
 from ..diagnostics import Diagnostic
+from ..settings import Settings
 from . import sandbox
 from .compare import ATOL, RTOL
 from .divergence import Divergence, compare_runs
@@ -41,8 +41,14 @@ from .verdicts import (
     untraceable_failure,
 )
 
-Analyzer = Callable[[str, str], list[Diagnostic]]
-_SKIPPED_FOLDERS = {"__pycache__", "node_modules", "site-packages"}
+if TYPE_CHECKING:
+    from ..surfaces.config import Config
+    from ..surfaces.project import Project
+
+# (source, filename, settings) -> diagnostics, as engine.analyze_source.
+Analyzer = Callable[[str, str, Optional[Settings]], list[Diagnostic]]
+# Never walked into, whatever the configuration says: hidden folders and installed or cached code.
+_ALWAYS_SKIPPED = (".*", "__pycache__", "node_modules", "site-packages")
 
 
 @dataclass
@@ -109,21 +115,40 @@ class ConfirmReport:
         return any(verdict.verdict is Verdict.CONFIRMED for verdict in self.verdicts())
 
 
-def collect_files(paths: Iterable[str]) -> list[Path]:
-    """Python files named, and those under folders named (hidden and cache folders skipped)."""
+def collect_files(paths: Iterable[str], project: Optional["Project"] = None) -> list[Path]:
+    """Python files named, and those under folders named (hidden and cache folders skipped, and
+    with a `project`, what its configuration excludes, as `check` skips it)."""
     found: list[Path] = []
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            for root, folders, files in os.walk(path):
-                folders[:] = sorted(f for f in folders if not f.startswith(".") and f not in _SKIPPED_FOLDERS)
-                found.extend(Path(root) / f for f in sorted(files) if f.endswith(".py"))
+            found.extend(_walk(path, project))
         else:
             found.append(path)
     unique: dict[Path, None] = {}
     for path in found:
         unique.setdefault(path, None)
     return list(unique)
+
+
+def _walk(folder: Path, project: Optional["Project"]) -> list[Path]:
+    from ..surfaces.files import discover
+
+    def exclusions_in(here: Path) -> tuple[str, ...]:
+        return (*(project.exclusions_in(here) if project is not None else ()), *_ALWAYS_SKIPPED)
+
+    return [path for path in discover([folder], exclusions_in) if path.suffix == ".py"]
+
+
+def diagnoses_to_confirm(source: str, path: Path, config: Optional["Config"], analyzer: Analyzer) -> list[Diagnostic]:
+    """What `check` reports for the file under `config`: its settings (jit-functions...), then
+    select/ignore and `# noqa` on the diagnosed line. Without a config, every diagnosis the
+    analysis makes, opt-in codes included (the fixture sweep confirms them all)."""
+    if config is None:
+        return analyzer(source, str(path), None)
+    from ..surfaces.check import filter_diagnostics
+
+    return filter_diagnostics(analyzer(source, str(path), config.settings), source, config)
 
 
 def default_analyzer() -> Analyzer:
@@ -268,14 +293,21 @@ class _FileConfirmer:
                 self.report.agreement = "nondeterministic"
 
 
-def confirm_file(path: Path, options: ConfirmOptions, diagnostics: Optional[list[Diagnostic]] = None, analyzer: Optional[Analyzer] = None) -> FileReport:
-    """Verdicts for one file; never raises (an internal failure becomes the report's error)."""
+def confirm_file(
+    path: Path,
+    options: ConfirmOptions,
+    diagnostics: Optional[list[Diagnostic]] = None,
+    analyzer: Optional[Analyzer] = None,
+    config: Optional["Config"] = None,
+) -> FileReport:
+    """Verdicts for one file; never raises (an internal failure becomes the report's error).
+    `diagnostics` given are confirmed as they are; otherwise see diagnoses_to_confirm."""
     started = time.monotonic()
     report = FileReport(str(path))
     try:
         source = Path(path).read_text(encoding="utf-8")
         if diagnostics is None:
-            diagnostics = (analyzer or default_analyzer())(source, str(path))
+            diagnostics = diagnoses_to_confirm(source, Path(path), config, analyzer or default_analyzer())
         report = _FileConfirmer(Path(path), source, list(diagnostics), options).confirm()
     except (OSError, UnicodeDecodeError) as error:
         report.error = f"cannot read: {error}"
@@ -293,10 +325,15 @@ def confirm_paths(
     analyzer: Optional[Analyzer] = None,
     diagnostics_by_file: Optional[dict[str, list[Diagnostic]]] = None,
     on_file_done: Optional[Callable[[int, int, FileReport], None]] = None,
+    project: Optional["Project"] = None,
 ) -> ConfirmReport:
+    """`project`: the configuration `check` would use (excludes, select/ignore, `# noqa`, settings);
+    without it, every Python file named or walked and every diagnosis. Raises ConfigError, before
+    anything runs, if a file's pyproject.toml is wrong."""
     started = time.monotonic()
     sandbox.allow_new_runs()
-    files = collect_files(paths)
+    files = collect_files(paths, project)
+    configs = {path: None if project is None else project.config_for(path) for path in files}
     if analyzer is None and diagnostics_by_file is None:
         analyzer = default_analyzer()  # fail early (ImportError) rather than once per file
     reports: dict[Path, FileReport] = {}
@@ -308,6 +345,7 @@ def confirm_paths(
                 options,
                 None if diagnostics_by_file is None else diagnostics_by_file.get(str(path), []),
                 analyzer,
+                configs[path],
             ): path
             for path in files
         }

@@ -58,9 +58,25 @@ class CacheStats:
 
 
 def default_cache_folder(config: Config) -> Path:
-    """Beside the pyproject.toml the configuration came from, else in the working directory."""
+    """Beside the pyproject.toml the configuration came from (the project's root), else in the
+    working directory."""
     root = config.source.parent if config.source is not None else Path.cwd()
     return root / CACHE_FOLDER_NAME
+
+
+class CachePerProject:
+    """Without --cache-dir: each file's results go to the cache of the project that configures it
+    (default_cache_folder), as ruff keeps a cache per project; `check a/x.py b/y.py` over two
+    projects fills both. A drop-in for `check_file`, picklable like ResultCache."""
+
+    def __init__(self) -> None:
+        self.caches: dict[Path, ResultCache] = {}
+
+    def check(self, path: Path, config: Config) -> FileResult:
+        folder = default_cache_folder(config)
+        if folder not in self.caches:
+            self.caches[folder] = ResultCache(folder)
+        return self.caches[folder].check(path, config)
 
 
 @functools.lru_cache(maxsize=1)

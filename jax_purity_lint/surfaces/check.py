@@ -1,18 +1,20 @@
-"""`jax-purity-lint check`: lint files, apply select/ignore and `# noqa`, in parallel if asked."""
+"""`jax-purity-lint check`: lint files (or stdin), each under its own configuration (project.py),
+apply select/ignore and `# noqa`, in parallel if asked."""
 
 from __future__ import annotations
 
-import re
 
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, Union
 
 from ..diagnostics import Diagnostic
+from ..source.lines import python_lines
 from .config import Config
-from .files import discover
+from .files import discover, named_path_excluded
 from .noqa import suppressed
+from .project import Project
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,8 @@ def check_file(path: Path, config: Config) -> FileResult:
 
         return FileResult(path, tuple(check_notebook(path, config)))
     # Imported here: a run whose every file is in the cache never loads the engine (and libcst).
-    from ..engine import analysis_failure, analyze_source, read_source
+    from ..engine import analysis_failure, analyze_source
+    from ..source.decoding import read_source
 
     try:
         source = read_source(path)
@@ -37,15 +40,21 @@ def check_file(path: Path, config: Config) -> FileResult:
     return FileResult(path, tuple(filter_diagnostics(diagnostics, source, config)))
 
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+def check_source(data: bytes, path: Path, config: Config) -> FileResult:
+    """`check -`: source read from stdin, reported as `path`. The bytes are decoded as a file's
+    would be (a coding cookie counts), and nothing is cached or written."""
+    from ..engine import analyse_file
+
+    analysis = analyse_file(data, str(path), config.settings)
+    return FileResult(path, tuple(filter_diagnostics(analysis.diagnostics, analysis.source, config)))
 
 
-def python_lines(text: str) -> list[str]:
-    """Lines as Python numbers them: `str.splitlines` also breaks at form feeds and other separators."""
-    lines = _LINE_BREAK.split(text)
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
+def check_stdin(data: bytes, path: Path, project: Project, force_exclude: bool = False) -> list[FileResult]:
+    """As ruff does, the excludes apply to stdin's `path` only with `force_exclude` (an editor or
+    pre-commit naming an excluded file): then nothing is reported."""
+    if force_exclude and named_path_excluded(path, project.exclusions_in):
+        return []
+    return [check_source(data, path, project.config_for(path))]
 
 
 def filter_diagnostics(diagnostics: Sequence[Diagnostic], source: str, config: Config) -> list[Diagnostic]:
@@ -62,13 +71,21 @@ def filter_diagnostics(diagnostics: Sequence[Diagnostic], source: str, config: C
 
 
 def check_paths(
-    paths: Sequence[Path], config: Config, jobs: int = 1, force_exclude: bool = False, cache=None
+    paths: Sequence[Path],
+    configuration: Union[Project, Config],
+    jobs: int = 1,
+    force_exclude: bool = False,
+    cache=None,
 ) -> list[FileResult]:
-    """`cache`: a `cache.ResultCache`, whose `check` stands in for `check_file`."""
-    files = list(discover(paths, config.exclusions, force_exclude))
+    """Each file under its Project's configuration (a Config: the same for every file). `cache`: a
+    `cache.ResultCache` (or cache.CachePerProject), whose `check` stands in for `check_file`.
+    Raises ConfigError, before any file is analysed, if a file's pyproject.toml is wrong."""
+    project = configuration if isinstance(configuration, Project) else Project(fixed=configuration)
+    files = list(discover(paths, project.exclusions_in, force_exclude))
+    configs = [project.config_for(path) for path in files]
     check = check_file if cache is None else cache.check
     if jobs <= 1 or len(files) < 2:
-        return [check(path, config) for path in files]
+        return [check(path, config) for path, config in zip(files, configs)]
     # Results come back in the order of `files`, so the output does not depend on `jobs`.
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(check, files, [config] * len(files), chunksize=8))
+        return list(pool.map(check, files, configs, chunksize=8))

@@ -1,39 +1,27 @@
-"""`[tool.jax_purity_lint]` in pyproject.toml, read with tomllib, merged with command-line options."""
+"""The `Config` of one file: `[tool.jax_purity_lint]` (or `[tool.jax-purity-lint]`) of a pyproject.toml,
+read with tomllib and validated, with command-line options merged on top. Which pyproject.toml
+configures which file is decided in project.py."""
 
 from __future__ import annotations
 
 import functools
-import re
-import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, NamedTuple, Optional, Sequence
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-from ..diagnostics import ANALYSIS_FAILURE_CODE, opted_in
+from ..diagnostics import ANALYSIS_FAILURE_CODE, opted_in, rule_modules
 from ..settings import Settings
 from .files import normalize_pattern
 
-_RULE_MODULE = re.compile(r"(jpl\d{3})_\w+\.py")
 
 
 @functools.lru_cache(maxsize=1)
 def known_codes() -> frozenset[str]:
-    """Every code, read from the names of the rule modules (one rule per module, named after its
-    code: `jpl100_mutable_global_read.py`), because importing the rules loads libcst, which a run
-    served from the cache does not otherwise need. tests/test_docs.py holds it to the registry."""
-    try:
-        names = [path.name for path in (Path(__file__).parents[1] / "rules").iterdir()]
-    except OSError:  # not a folder (a zipped install): ask the registry itself
-        from ..rules import ALL_RULES
-
-        return frozenset({rule.code for rule in ALL_RULES} | {ANALYSIS_FAILURE_CODE})
-    found = (_RULE_MODULE.fullmatch(name) for name in names)
-    return frozenset({match.group(1).upper() for match in found if match} | {ANALYSIS_FAILURE_CODE})
+    """Every code: the registry's rule modules by their names (`rules/jpl100_*.py` holds JPL100, which
+    the registry checks when it imports them), so that a run served from the cache need not import
+    the rules and libcst to validate `--select`."""
+    return frozenset(rule_modules()) | {ANALYSIS_FAILURE_CODE}
 
 
 DEFAULT_EXCLUDES = (
@@ -41,11 +29,17 @@ DEFAULT_EXCLUDES = (
     "*.egg-info",
 )
 TABLE = "jax_purity_lint"
+# The same table under the package's own name: `[tool.jax-purity-lint]` reads as the project does.
+TABLE_SPELLINGS = (TABLE, "jax-purity-lint")
 KNOWN_KEYS = ("select", "ignore", "exclude", "extend-exclude", "jit-functions", "state-aware-functions")
 
 
 class ConfigError(Exception):
     """A configuration the user must correct; the CLI exits with status 2."""
+
+
+# One layer of select/ignore prefixes: a pyproject table's, or a command line's.
+SelectionLayer = tuple[Sequence[str], Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -58,44 +52,71 @@ class Config:
     source: Optional[Path] = None  # the pyproject.toml it came from
 
     def enabled(self, code: str) -> bool:
-        def matches(prefixes: tuple[str, ...]) -> int:
-            return max((len(p) for p in prefixes if code.startswith(p)), default=-1)
-
-        # As flake8: the longer (more specific) of the matching select/ignore prefixes wins.
-        return matches(self.select) > matches(self.ignore) and opted_in(code, self.select)
+        return enabled_by_layers(code, [(self.select, self.ignore)])
 
     @property
     def exclusions(self) -> tuple[str, ...]:
         return (*self.exclude, *self.extend_exclude)
 
 
-def find_pyproject(start: Path) -> Optional[Path]:
-    for folder in (start, *start.parents):
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
-            return candidate
-    return None
+def enabled_by_layers(code: str, layers: Sequence[SelectionLayer]) -> bool:
+    """As flake8 decides: the longest (most specific) matching select or ignore prefix wins; at equal
+    length an ignore wins within a layer, and a later layer wins over an earlier one (so flake8's
+    own options win over the pyproject's at equal length). An opt-in code also needs a selecting
+    prefix more specific than `JPL` in some layer (diagnostics.opted_in)."""
+    best: tuple[int, int, int] = (-1, -1, -1)
+    selected = False
+    for rank, (select, ignore) in enumerate(layers):
+        for prefixes, selects, tie_break in ((select, True, 0), (ignore, False, 1)):
+            for prefix in prefixes:
+                key = (len(prefix), rank, tie_break)
+                if code.startswith(prefix) and key > best:
+                    best, selected = key, selects
+    return selected and opted_in(code, [prefix for select, _ in layers for prefix in select])
 
 
-def load_config(pyproject: Optional[Path]) -> Config:
-    """The configuration in `pyproject` (defaults if None or it has no [tool.jax_purity_lint])."""
-    if pyproject is None:
-        return Config()
+class Table(NamedTuple):
+    name: str  # as spelt in the file: jax_purity_lint or jax-purity-lint
+    values: dict[str, Any]
+
+
+def read_table(pyproject: Path) -> Optional[Table]:
+    """Our table in `pyproject`, or None if it has none. Both spellings in one file are an error:
+    which of them would win is not obvious, so the user is asked to keep one."""
     try:
         with open(pyproject, "rb") as handle:
             data = tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"cannot read {pyproject}: {error}") from error
-    table = data.get("tool", {}).get(TABLE, {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{pyproject}: [tool.{TABLE}] must be a table")
-    unknown = sorted(set(table) - set(KNOWN_KEYS))
+    tool = data.get("tool", {})
+    present = [name for name in TABLE_SPELLINGS if isinstance(tool, dict) and name in tool]
+    if len(present) > 1:
+        raise ConfigError(
+            f"{pyproject}: both [tool.{present[0]}] and [tool.{present[1]}] are present; "
+            "they mean the same: keep one of them"
+        )
+    if not present:
+        return None
+    [name] = present
+    if not isinstance(tool[name], dict):
+        raise ConfigError(f"{pyproject}: [tool.{name}] must be a table")
+    return Table(name, tool[name])
+
+
+def load_config(pyproject: Path) -> Config:
+    """The configuration in `pyproject` (defaults if it has no table of ours)."""
+    return config_from_table(read_table(pyproject) or Table(TABLE, {}), pyproject)
+
+
+def config_from_table(table: Table, pyproject: Path) -> Config:
+    """Validated: an unknown key or code is an error, so that a typo does not silently switch a check off.
+    Exclude patterns with a slash are relative to the pyproject's folder."""
+    unknown = sorted(set(table.values) - set(KNOWN_KEYS))
     if unknown:
         raise ConfigError(
-            f"{pyproject}: unknown key(s) in [tool.{TABLE}]: {', '.join(unknown)} (known: {', '.join(KNOWN_KEYS)})"
+            f"{pyproject}: unknown key(s) in [tool.{table.name}]: {', '.join(unknown)} (known: {', '.join(KNOWN_KEYS)})"
         )
-
-    options = {key.replace("-", "_"): _strings(table, key, pyproject) for key in KNOWN_KEYS}
+    options = {key.replace("-", "_"): _strings(table.values, key, pyproject) for key in KNOWN_KEYS}
     try:
         return merge(Config(source=pyproject), base=pyproject.parent, **options)
     except ConfigError as error:
@@ -133,12 +154,16 @@ def merge(
     )
 
 
+def could_name_our_codes(prefix: str) -> bool:
+    """`JPL1`, `J`: a prefix some code of ours starts with (flake8's `E501` is not one)."""
+    return any(code.startswith(prefix) for code in known_codes())
+
+
 def _codes(values: Sequence[str]) -> tuple[str, ...]:
     codes = tuple(value.strip().upper() for value in values if value.strip())
-    known = known_codes()
     for prefix in codes:
-        if not any(code.startswith(prefix) for code in known):
-            raise ConfigError(f"unknown code or prefix {prefix!r}: the codes are {', '.join(sorted(known))}")
+        if not could_name_our_codes(prefix):
+            raise ConfigError(f"unknown code or prefix {prefix!r}: the codes are {', '.join(sorted(known_codes()))}")
     return codes
 
 
@@ -155,19 +180,3 @@ def _strings(table: dict[str, Any], key: str, origin: Path) -> Optional[list[str
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{origin}: `{key}` must be a list of strings")
     return value
-
-
-def command_line_config(args: Any) -> Config:
-    """pyproject.toml's [tool.jax_purity_lint] (or --config), overlaid with the options given on a
-    command line: `check` and `fix` read it alike, so `fix` rewrites the findings `check` shows."""
-    pyproject = args.config if args.config else find_pyproject(Path.cwd())
-    return merge(
-        load_config(pyproject),
-        base=Path.cwd(),  # patterns given on the command line are relative to where it runs
-        select=args.select,
-        ignore=args.ignore,
-        exclude=args.exclude,
-        extend_exclude=args.extend_exclude,
-        jit_functions=getattr(args, "jit_functions", None),
-        state_aware_functions=getattr(args, "state_aware_functions", None),
-    )

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..diagnostics import Diagnostic, TraceSite
-from .check import filter_diagnostics, python_lines
+from ..source.lines import python_lines
+from .check import filter_diagnostics
 from .config import Config
 
 # `files = !ls`, `t = %timeit -o f()`: IPython assignments from a shell command or a magic.
