@@ -68,7 +68,7 @@ def test_each_page_has_its_sections_in_order(page):
 
 def test_each_pages_example_is_flagged_with_its_code_and_its_cure_is_clean(tmp_path):
     """The examples as the pages show them, written to files and checked in one run of the CLI."""
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "examples"\n')
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "examples"\n[tool.jax_purity_lint]\n')
     for page in PAGES:
         found = sections(page)
         (tmp_path / f"{page.stem}_example.py").write_text(python_block(found["Example"]))

@@ -58,7 +58,7 @@ def write_notebook(path: Path, cells: list[str], language: str = "python") -> Pa
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "example"\n')
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "example"\n[tool.jax_purity_lint]\n')
     return tmp_path
 
 

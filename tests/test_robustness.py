@@ -483,7 +483,7 @@ def python_error(source: Union[str, bytes]) -> Optional[type]:
 
 
 def write_hostile_folder(folder: Path, cases: list[Hostile]) -> Path:
-    (folder / "pyproject.toml").write_text('[project]\nname = "hostile"\n')  # no configuration from above
+    (folder / "pyproject.toml").write_text('[project]\nname = "hostile"\n[tool.jax_purity_lint]\n')  # an empty table: no configuration from above
     for index, case in enumerate(cases):
         (folder / f"case_{index:03d}.py").write_bytes(case.as_bytes)
     (folder / "dangling.py").symlink_to(folder / "nowhere.py")  # a file that cannot be read
@@ -609,7 +609,7 @@ def booby_trapped(tmp_path) -> tuple[Path, Path]:
     jax.py shadows JAX itself for any process started in that folder."""
     folder, marker = tmp_path / "project", tmp_path / "marker.txt"
     folder.mkdir()
-    (folder / "pyproject.toml").write_text('[project]\nname = "trap"\n')
+    (folder / "pyproject.toml").write_text('[project]\nname = "trap"\n[tool.jax_purity_lint]\n')
     for name in ("module.py", "jax.py", "conftest.py", "setup.py", "__init__.py", "__main__.py", "sitecustomize.py"):
         (folder / name).write_text(SIDE_EFFECT.format(marker=str(marker)))
     return folder, marker
@@ -648,7 +648,7 @@ def test_analysis_does_not_import_jax():
 
 
 def test_check_command_noqa_after_a_form_feed(tmp_path):
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "noqa"\n')
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "noqa"\n[tool.jax_purity_lint]\n')
     (tmp_path / "ff.py").write_text("# a form feed: \x0c\n" + SEED.replace("x + g", "x + g  # noqa: JPL100"))
     result = subprocess.run(
         [sys.executable, "-m", "jax_purity_lint", "check", "ff.py"],
@@ -692,7 +692,7 @@ CRASHING_NOTEBOOKS = {
 
 
 def check_notebooks(tmp_path: Path, notebooks: dict) -> subprocess.CompletedProcess:
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "notebooks"\n')
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "notebooks"\n[tool.jax_purity_lint]\n')
     for index, text in enumerate(notebooks.values()):
         (tmp_path / f"nb_{index:02d}.ipynb").write_text(text, encoding="utf-8")
     command = [sys.executable, "-m", "jax_purity_lint", "check", "."]

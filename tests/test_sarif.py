@@ -49,7 +49,7 @@ def validate(log: dict) -> None:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "example"\n')
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "example"\n[tool.jax_purity_lint]\n')
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "global read.py").write_text(GLOBAL_READ)  # a space: the URI must encode it
     (tmp_path / "src" / "broken.py").write_text("import jax\n\n@jax.jit\ndef f(x):\n    return x +\n")
