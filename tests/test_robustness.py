@@ -483,7 +483,8 @@ def python_error(source: Union[str, bytes]) -> Optional[type]:
 
 
 def write_hostile_folder(folder: Path, cases: list[Hostile]) -> Path:
-    (folder / "pyproject.toml").write_text('[project]\nname = "hostile"\n[tool.jax_purity_lint]\n')  # an empty table: no configuration from above
+    # An empty table: no configuration from above reaches the files.
+    (folder / "pyproject.toml").write_text('[project]\nname = "hostile"\n[tool.jax_purity_lint]\n')
     for index, case in enumerate(cases):
         (folder / f"case_{index:03d}.py").write_bytes(case.as_bytes)
     (folder / "dangling.py").symlink_to(folder / "nowhere.py")  # a file that cannot be read
