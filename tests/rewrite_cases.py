@@ -1,14 +1,17 @@
-"""Test helper: every fixture's rewrites, computed once per test session (planning is not free)."""
+"""Test helper: every fixture's rewrites, computed once per test session (planning is not free); and
+modules written out by a test, with the settings they are fixed under."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Optional
 
 from jax_purity_lint.diagnostics import Diagnostic
 from jax_purity_lint.engine import analyze_source
 from jax_purity_lint.rewrites import ModuleFix, fix_source
+from jax_purity_lint.settings import DEFAULT_SETTINGS, Settings
 from markers import fixture_files
 
 
@@ -46,3 +49,115 @@ def fixture_fix(path: Path) -> FixtureFix:
 
 def diagnosed_fixtures() -> list[Path]:
     return [path for path in fixture_files() if analyze_source(path.read_text(encoding="utf-8"), str(path))]
+
+
+# -- modules written out for a test: sites under aliased and configured jit functions ------------------
+
+
+@dataclass(frozen=True)
+class ModuleCase:
+    """A module (with the modules next to it that it imports), analysed and fixed under ``settings``."""
+
+    name: str
+    source: str
+    siblings: tuple[tuple[str, str], ...] = ()  # (module name, source)
+    settings: Settings = DEFAULT_SETTINGS
+
+    def write(self, folder: Path) -> Path:
+        for module, text in self.siblings:
+            (folder / f"{module}.py").write_text(text, encoding="utf-8")
+        path = folder / f"{self.name}.py"
+        path.write_text(self.source, encoding="utf-8")
+        return path
+
+    def diagnostics(self, text: Optional[str] = None) -> list[Diagnostic]:
+        return analyze_source(self.source if text is None else text, f"{self.name}.py", self.settings)
+
+    def fix(self) -> ModuleFix:
+        return fix_source(self.source, f"{self.name}.py", settings=self.settings)
+
+
+MY_JIT_PARTIAL = ModuleCase(
+    "my_jit_partial",
+    """\
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+scale = [2.0]
+my_jit = partial(jax.jit, static_argnums=1)
+
+
+@my_jit
+def step(x, n):
+    return x * scale[0] * n  # expect: JPL100
+
+
+def scenario():
+    first = step(jnp.ones(2), 3)
+    scale[0] = 5.0
+    return first, step(jnp.ones(2), 3)
+""",
+)
+
+ALIASED_JIT = ModuleCase(
+    "aliased_jit",
+    """\
+import jax
+import jax.numpy as jnp
+from jax import jit as J
+
+jit = jax.jit
+offset = {"value": 1.0}
+
+
+@J
+def shift(x):
+    return x + offset["value"]  # expect: JPL100
+
+
+def double_shift(x):
+    return jit(shift)(x) * 2
+
+
+def scenario():
+    first = shift(jnp.ones(2)), double_shift(jnp.ones(2))
+    offset["value"] = 4.0
+    return first, (shift(jnp.ones(2)), double_shift(jnp.ones(2)))
+""",
+)
+
+MYLIB = """\
+import jax
+
+
+def compile(f):
+    return jax.jit(f)
+"""
+
+CONFIGURED_JIT = ModuleCase(
+    "configured_jit",
+    """\
+import jax.numpy as jnp
+
+import mylib
+
+weights = [1.0, 2.0]
+
+
+@mylib.compile
+def apply(x):
+    return x * weights[1]  # expect: JPL100
+
+
+def scenario():
+    first = apply(jnp.ones(2))
+    weights[1] = 7.0
+    return first, apply(jnp.ones(2))
+""",
+    siblings=(("mylib", MYLIB),),
+    settings=Settings(jit_functions=frozenset({"mylib.compile"})),
+)
+
+ALIASED_SITE_CASES = (MY_JIT_PARTIAL, ALIASED_JIT, CONFIGURED_JIT)

@@ -11,20 +11,8 @@ from typing import Iterable, Optional, Sequence, Union
 
 import libcst as cst
 
+from .container_methods import MUTATING_METHODS, MUTATING_METHODS_WITH_RESULT
 from .scopes import Binding, BindingKind, Effect, EffectKind, Scope, ScopeKind
-
-# Methods that change their receiver in place (list, dict, set, deque, bytearray).
-MUTATING_METHODS = frozenset(
-    {
-        "append", "extend", "insert", "pop", "popitem", "remove", "clear", "update",
-        "setdefault", "add", "discard", "sort", "reverse", "appendleft", "extendleft",
-        "popleft", "rotate", "intersection_update", "difference_update",
-        "symmetric_difference_update",
-    }
-)
-
-# These also return something, so a used result does not make them pure.
-MUTATING_METHODS_WITH_RESULT = frozenset({"pop", "popitem", "setdefault", "popleft"})
 
 # Attribute reads that describe an array rather than read its (possibly stale) value.
 METADATA_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size", "sharding", "aval", "weak_type"})

@@ -169,22 +169,34 @@ class SiteFinder:
             return all(t.self_mode is SelfMode.FROZEN for t in self.targets(site.scope, expr, site.order))
         return False
 
-    def _call_site(self, scope: Scope, call: cst.Call, order: int) -> Optional[TraceSite]:
-        # `jax.jit(f, ...)` and `partial(jax.jit, ...)(f)` / `jax.jit(static_argnames=...)(f)`.
-        transform = None
+    def applied_transform(self, scope: Scope, call: cst.Call) -> Optional[Transform]:
+        """The caching transformation `call` hands a function to, with its options: `jax.jit(f, ...)`,
+        `partial(jax.jit, ...)(f)`, `jax.jit(static_argnames=...)(f)`, `my_jit(f)` with
+        `my_jit = partial(jax.jit, ...)`, aliases and configured jit functions alike. `fix` asks this
+        too, so that what it follows is what the analysis calls a site."""
         qualified = self._qualify(scope, call.func)
         if qualified in self.caching:
-            transform = _with_options(Transform(qualified), call)
-        elif isinstance(call.func, cst.Call):
+            transform: Optional[Transform] = _with_options(Transform(qualified), call)
+        elif isinstance(call.func, cst.Call) or (isinstance(call.func, cst.Name) and qualified is None):
             transform = self.caching_transform(scope, call.func)
-            if transform is not None and not _function_argument(call):
-                return None
-        elif isinstance(call.func, cst.Name) and qualified is None:
-            transform = self.caching_transform(scope, call.func)  # `my_jit = partial(jax.jit, ...)`
+        else:
+            transform = None
+        return transform if transform is not None and _function_argument(call) is not None else None
+
+    def identity_cached_primitive(self, scope: Scope, callee: cst.BaseExpression) -> Optional[str]:
+        """`lax.scan` in `lax.scan(body, ...)`, `jax.checkpoint` in `@jax.checkpoint`: the primitive
+        that caches by function identity."""
+        qualified = self._qualify(scope, callee)
+        return qualified if qualified in jax_api.IDENTITY_CACHED_ARGUMENTS else None
+
+    def _call_site(self, scope: Scope, call: cst.Call, order: int) -> Optional[TraceSite]:
+        transform = self.applied_transform(scope, call)
+        qualified = self._qualify(scope, call.func)
+        if transform is None and qualified in self.caching:
+            return None  # `jax.jit(static_argnames=...)` alone: the site is the call applying it
         if transform is not None:
             function = _function_argument(call)
-            if function is None:
-                return None
+            assert function is not None
             targets = list(self.targets(scope, function, order))
             for target in targets:
                 if target.self_mode is SelfMode.ARGUMENT:

@@ -19,13 +19,13 @@ from typing import Optional
 
 import libcst as cst
 
+from ..analysis.jax_api import RUNS_PER_DEVICE
 from ..diagnostics import Diagnostic
 from .context import RewriteContext
 from .model import Draft, Group
 from .view import ModuleView, own_nodes, walk
 
 STDOUT_WRITES = ("sys.stdout.write",)
-PMAP_TRANSFORMS = ("jax.pmap", "equinox.filter_pmap", "flax.nnx.pmap")
 
 
 def build_debug_print(context: RewriteContext, group: Group) -> Draft:
@@ -42,7 +42,7 @@ def build_debug_print(context: RewriteContext, group: Group) -> Draft:
         how = _rewrite_call(context, call, diagnostic, problems)
         if how:
             done.append(how)
-        if diagnostic.site is not None and diagnostic.site.transform in PMAP_TRANSFORMS:
+        if diagnostic.site is not None and diagnostic.site.transform in RUNS_PER_DEVICE:
             problems.append("under pmap a debug print runs once per device; the eager program printed once per call")
     summary = "; ".join(dict.fromkeys(done)) or "no rewrite"
     return Draft(context.edits, summary, list(dict.fromkeys(problems)), ["check the printed output"], anchor)

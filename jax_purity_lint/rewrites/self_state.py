@@ -25,6 +25,7 @@ from typing import Optional
 
 import libcst as cst
 
+from ..analysis.container_methods import GROWING_METHODS, MUTATING_METHODS
 from .calls import _pure
 from .context import RewriteContext
 from .edits import keyword_arg, tuple_of
@@ -36,10 +37,6 @@ from .uses import Instance, UseFinder, UseKind, methods, self_parameter
 from .view import ModuleView, walk
 
 CONSTRUCTORS = ("__init__", "__post_init__", "setup")
-MUTATING_METHODS = frozenset(
-    {"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "add", "discard", "sort"}
-)
-GROWING_METHODS = frozenset({"append", "extend", "insert", "setdefault", "add", "update"})
 TYPE_OF_LITERAL = {
     cst.Integer: "int", cst.Float: "float", cst.SimpleString: "str",
     cst.Dict: "dict", cst.List: "list", cst.Tuple: "tuple",

@@ -14,13 +14,10 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
-from ..analysis.jax_api import IDENTITY_CACHED_ARGUMENTS, PARTIAL
+from ..analysis.jax_api import FUNCTION_KEYWORDS, IDENTITY_CACHED_ARGUMENTS, is_call_preserving
+from ..analysis.sites import Transform
 from .view import FunctionNode, ModuleView, walk
 
-# Transformations that return a function called like the original (same arguments, same results).
-CALL_PRESERVING = frozenset(
-    {"jax.jit", "jax.pmap", "jax.experimental.pjit.pjit", "equinox.filter_jit", "flax.nnx.jit", "flax.nnx.compat.jit"}
-)
 HARMLESS_DECORATORS = frozenset({"staticmethod"})
 
 
@@ -63,36 +60,26 @@ class UseFinder:
     # -- transformations -----------------------------------------------------------------------------------
 
     def call_preserving(self, call: cst.Call) -> Optional[str]:
-        """`jax.jit(f, ...)`, `partial(jax.jit, ...)(f)`, `jax.jit(static_argnames=...)(f)`: the transformation."""
-        view = self.view
-        if isinstance(call.func, cst.Call):
-            inner = call.func
-            qualified = view.qualified(inner.func)
-            positional = [a for a in inner.args if a.keyword is None and not a.star]
-            if qualified == PARTIAL and len(positional) == 1:
-                named = view.qualified(positional[0].value)
-                return named if named in CALL_PRESERVING else None
-            if qualified in CALL_PRESERVING and not positional:
-                return qualified
-            return None
-        qualified = view.qualified(call.func)
-        return qualified if qualified in CALL_PRESERVING else None
+        """`jax.jit(f, ...)`, `partial(jax.jit, ...)(f)`, `my_jit(f)`: the transformation, when the
+        function it returns is called like ``f``. The analysis recognises it (aliases, `partial`,
+        configured jit functions), so `fix` follows exactly the sites `check` diagnoses."""
+        return self._if_call_preserving(self.view.analysis.transformation_of(call))
 
     def decorator_transform(self, decorator: cst.Decorator) -> Optional[str]:
-        expr = decorator.decorator
-        if isinstance(expr, cst.Call):
-            if self.view.qualified(expr.func) == PARTIAL:
-                positional = [a for a in expr.args if a.keyword is None and not a.star]
-                named = self.view.qualified(positional[0].value) if positional else None
-                return named if named in CALL_PRESERVING else None
-            named = self.view.qualified(expr.func)
-            return named if named in CALL_PRESERVING else None
-        named = self.view.qualified(expr)
-        if named in CALL_PRESERVING:
-            return named
-        if isinstance(expr, cst.Name) and expr.value in HARMLESS_DECORATORS:
+        named = self._if_call_preserving(self.view.analysis.transformation_of(decorator))
+        if named is None and isinstance(decorator.decorator, cst.Name) and decorator.decorator.value in HARMLESS_DECORATORS:
             return "staticmethod"
-        return None
+        return named
+
+    def identity_cached_primitive(self, call: cst.Call) -> Optional[str]:
+        """`lax.scan(body, ...)`, `jax.checkpoint(f)`: the primitive, as the analysis names it."""
+        transform = self.view.analysis.transformation_of(call)
+        return transform.qualified if transform is not None and transform.qualified in IDENTITY_CACHED_ARGUMENTS else None
+
+    def _if_call_preserving(self, transform: Optional[Transform]) -> Optional[str]:
+        if transform is None or not is_call_preserving(transform.qualified, self.view.settings.jit_functions):
+            return None
+        return transform.qualified
 
     def decorator_uses(self, function: cst.FunctionDef) -> tuple[list[Use], list[cst.CSTNode]]:
         """The decorators a rewrite cannot see through (as escapes), and the transformations among
@@ -150,8 +137,8 @@ class UseFinder:
                 if self.call_preserving(call):
                     yield from self.classify(call, transforms + (call,), receiver, depth + 1)
                     return
-                primitive = view.qualified(call.func)
-                if primitive in IDENTITY_CACHED_ARGUMENTS:
+                primitive = self.identity_cached_primitive(call)
+                if primitive is not None:
                     yield Use(UseKind.LAX, node, call, transforms, receiver, primitive, parent)
                     return
             where = view.code(call.func) if isinstance(call, cst.Call) else "a call"
@@ -281,7 +268,7 @@ def _method_of(view: ModuleView, node: cst.CSTNode) -> Optional[cst.FunctionDef]
 def _is_function_argument(call: cst.Call, arg: cst.Arg) -> bool:
     positional = [a for a in call.args if a.keyword is None and not a.star]
     if arg.keyword is not None:
-        return arg.keyword.value in ("fun", "f", "fn", "body_fun", "cond_fun", "func", "true_fun", "false_fun")
+        return arg.keyword.value in FUNCTION_KEYWORDS
     return arg in positional
 
 

@@ -28,10 +28,10 @@ from typing import Iterable, Optional, Sequence, Union
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from .transforms import needs_stand_in, short_name
+from ..analysis.jax_api import FUNCTION_KEYWORDS, PARTIAL, canonical
+from .transforms import needs_stand_in
 
 RUNTIME_NAME = "__jpl_runtime__"
-FUNCTION_KEYWORDS = ("fun", "f", "fn", "func", "function")
 
 
 class SiteNotFound(LookupError):
@@ -78,8 +78,12 @@ def _function_argument(call: cst.Call) -> Optional[cst.Arg]:
     return None
 
 
+def _last_name(dotted: str) -> str:
+    return dotted.rsplit(".", 1)[-1]
+
+
 def _is_partial(expr: cst.BaseExpression) -> bool:
-    return _dotted(expr).rsplit(".", 1)[-1] == "partial"
+    return _last_name(_dotted(expr)) == _last_name(PARTIAL)
 
 
 class _Index(cst.CSTVisitor):
@@ -125,12 +129,12 @@ def _locate(request: SiteRequest, index: _Index) -> Union[cst.Decorator, cst.Cal
     if innermost:
         return _site_call_for(innermost[0], index)
     # Fall back to the line alone when it holds exactly one candidate for this transform.
-    name = short_name(request.transform)
+    names = (_last_name(canonical(request.transform)), _last_name(PARTIAL))
     on_line = [decorator for (line, _), _, decorator in index.decorators if line == request.line]
     on_line += [
         _site_call_for(call, index)
         for (line, _), call in index.calls
-        if line == request.line and _dotted(call.func).rsplit(".", 1)[-1] in (name, "partial")
+        if line == request.line and _last_name(_dotted(call.func)) in names
     ]
     unique = {id(node): node for node in on_line}
     if len(unique) == 1:

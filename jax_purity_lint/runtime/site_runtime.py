@@ -14,11 +14,11 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from ..analysis.jax_api import FUNCTION_KEYWORDS
 from .serialize import encode
 from .stand_ins import stand_in_for
 from .transforms import is_immediate
 
-FUNCTION_KEYWORDS = ("fun", "f", "fn", "func", "function")
 MAX_ERROR_CHARS = 500
 
 

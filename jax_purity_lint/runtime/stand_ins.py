@@ -19,14 +19,17 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
+from ..analysis.jax_api import canonical
+
+# The real transformations, taken before the eager run patches any of them.
 _REAL = {
-    "scan": jax.lax.scan,
-    "fori_loop": jax.lax.fori_loop,
-    "while_loop": jax.lax.while_loop,
-    "cond": jax.lax.cond,
-    "switch": jax.lax.switch,
-    "map": jax.lax.map,
-    "eval_shape": jax.eval_shape,
+    "jax.lax.scan": jax.lax.scan,
+    "jax.lax.fori_loop": jax.lax.fori_loop,
+    "jax.lax.while_loop": jax.lax.while_loop,
+    "jax.lax.cond": jax.lax.cond,
+    "jax.lax.switch": jax.lax.switch,
+    "jax.lax.associative_scan": jax.lax.associative_scan,
+    "jax.eval_shape": jax.eval_shape,
 }
 
 _NOT_CONCRETE = (jax.errors.ConcretizationTypeError, jax.errors.TracerIntegerConversionError)
@@ -40,7 +43,7 @@ def zero_length_scan(f: Callable, init: Any, xs: Any, length: Any, reverse: bool
     """A scan that runs no iteration still needs its output shapes, which only tracing the body gives:
     trace it with jit enabled and its printed output thrown away (it would not print eagerly)."""
     with jax.disable_jit(False), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        return _REAL["scan"](f, init, xs, length=length, reverse=reverse, **options)
+        return _REAL["jax.lax.scan"](f, init, xs, length=length, reverse=reverse, **options)
 
 
 def python_scan(f: Callable, init: Any, xs: Any = None, length: Any = None, reverse: bool = False, **options: Any) -> Any:
@@ -48,7 +51,7 @@ def python_scan(f: Callable, init: Any, xs: Any = None, length: Any = None, reve
     if length is None:
         length = xs_leaves[0].shape[0] if xs_leaves else None
     if length is None:
-        return _REAL["scan"](f, init, xs, length=length, reverse=reverse, **options)
+        return _REAL["jax.lax.scan"](f, init, xs, length=length, reverse=reverse, **options)
     length = int(length)
     if length == 0:
         return zero_length_scan(f, init, xs, length, reverse, **options)
@@ -65,7 +68,7 @@ def python_scan(f: Callable, init: Any, xs: Any = None, length: Any = None, reve
 
 def python_fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any, **options: Any) -> Any:
     if not (_is_concrete(lower) and _is_concrete(upper)):
-        return _REAL["fori_loop"](lower, upper, body_fun, init_val, **options)
+        return _REAL["jax.lax.fori_loop"](lower, upper, body_fun, init_val, **options)
     value = init_val
     index_dtype = jnp.result_type(lower, upper)
     for i in range(int(lower), int(upper)):
@@ -78,7 +81,7 @@ def python_while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> 
     try:
         keep_going = bool(cond_fun(value))
     except _NOT_CONCRETE:
-        return _REAL["while_loop"](cond_fun, body_fun, init_val)
+        return _REAL["jax.lax.while_loop"](cond_fun, body_fun, init_val)
     while keep_going:
         value = jax.tree_util.tree_map(jnp.asarray, body_fun(value))
         keep_going = bool(cond_fun(value))
@@ -89,7 +92,7 @@ def python_cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: A
     if "operand" in options:
         operands = (options.pop("operand"),)
     if not _is_concrete(pred):
-        return _REAL["cond"](pred, true_fun, false_fun, *operands, **options)
+        return _REAL["jax.lax.cond"](pred, true_fun, false_fun, *operands, **options)
     return true_fun(*operands) if bool(pred) else false_fun(*operands)
 
 
@@ -97,7 +100,7 @@ def python_switch(index: Any, branches: Any, *operands: Any, **options: Any) -> 
     if "operand" in options:
         operands = (options.pop("operand"),)
     if not _is_concrete(index):
-        return _REAL["switch"](index, branches, *operands, **options)
+        return _REAL["jax.lax.switch"](index, branches, *operands, **options)
     chosen = min(max(int(index), 0), len(branches) - 1)  # lax.switch clamps the index
     return branches[chosen](*operands)
 
@@ -110,7 +113,7 @@ def eager_eval_shape(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     """Run ``fun`` for real and describe what it returned; abstract arguments need the real thing."""
     abstract = (jax.ShapeDtypeStruct,)
     if any(isinstance(leaf, abstract) for leaf in jax.tree_util.tree_leaves((args, kwargs))):
-        return _REAL["eval_shape"](fun, *args, **kwargs)
+        return _REAL["jax.eval_shape"](fun, *args, **kwargs)
     result = fun(*args, **kwargs)
     return jax.tree_util.tree_map(lambda leaf: jax.ShapeDtypeStruct(jnp.shape(leaf), jnp.result_type(leaf)), result)
 
@@ -157,22 +160,31 @@ def equinox_pmap_as_vmap(transform_expression: Any) -> Callable:
     return vmapped
 
 
-_STAND_INS: dict[str, Callable[[Any], Callable]] = {
-    "scan": lambda _: python_scan,
-    "fori_loop": lambda _: python_fori_loop,
-    "while_loop": lambda _: python_while_loop,
-    "cond": lambda _: python_cond,
-    "switch": lambda _: python_switch,
-    "map": lambda _: python_map,
-    "eval_shape": lambda _: eager_eval_shape,
-    "pmap": pmap_as_vmap,
-    "filter_pmap": equinox_pmap_as_vmap,
+def real_associative_scan(fn: Callable, elems: Any, reverse: bool = False, axis: int = 0) -> Any:
+    """`lax.associative_scan` keeps no trace: it calls ``fn`` on the arrays on every call (checked on
+    jax 0.10.2), so the real thing is its own eager implementation."""
+    return _REAL["jax.lax.associative_scan"](fn, elems, reverse=reverse, axis=axis)
+
+
+# By the registry's qualified names (jax_api.TRANSFORMATIONS): one for every record that needs one.
+STAND_INS: dict[str, Callable[[Any], Callable]] = {
+    "jax.lax.scan": lambda _: python_scan,
+    "jax.lax.fori_loop": lambda _: python_fori_loop,
+    "jax.lax.while_loop": lambda _: python_while_loop,
+    "jax.lax.cond": lambda _: python_cond,
+    "jax.lax.switch": lambda _: python_switch,
+    "jax.lax.map": lambda _: python_map,
+    "jax.lax.associative_scan": lambda _: real_associative_scan,
+    "jax.eval_shape": lambda _: eager_eval_shape,
+    "jax.pmap": pmap_as_vmap,
+    "flax.nnx.pmap": pmap_as_vmap,
+    "equinox.filter_pmap": equinox_pmap_as_vmap,
 }
 
 
 def stand_in_for(transform: str, transform_expression: Any) -> Callable:
     """The eager implementation that replaces ``transform`` at a switched-off site."""
-    name = transform.rsplit(".", 1)[-1]
-    if name not in _STAND_INS:
+    name = canonical(transform)
+    if name not in STAND_INS:
         raise LookupError(f"no eager stand-in for {transform}")
-    return _STAND_INS[name](transform_expression)
+    return STAND_INS[name](transform_expression)

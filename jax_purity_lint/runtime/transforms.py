@@ -1,37 +1,38 @@
-"""What a trace site's transformation is, from the runtime's point of view (by qualified name only;
-shared by the parent and the child, so it imports nothing).
+"""What a trace site's transformation is, from the runtime's point of view, by qualified name: the
+registry's runtime view (analysis/jax_api.py, which imports nothing, so the parent and the child
+both read it).
 
 - function transforms (``jax.jit``, ``jax.pmap``, ``jax.checkpoint``, ``equinox.filter_jit``, ...)
   return a new function: the runtime records what each call of that function returns;
 - immediate transforms (``jax.lax.scan``, ``fori_loop``, ``while_loop``, ``cond``, ``switch``,
   ``jax.eval_shape``) run at once: the runtime records what the call itself returns;
 - ``jax.make_jaxpr`` only traces: its value is a jaxpr, which no eager run can produce.
+
+A transform the registry does not know is a configured jit function (`jit-functions`): the analysis
+reports no other kind of site. It caches traces like ``jax.jit`` and is switched off and recorded the
+way ``jax.jit`` is, whatever its last name (`mylib.map` is not `jax.lax.map`).
 """
 
 from __future__ import annotations
 
-IMMEDIATE = frozenset({"scan", "fori_loop", "while_loop", "cond", "switch", "eval_shape", "map", "associative_scan"})
-TRACE_ONLY = frozenset({"make_jaxpr"})
-# Switching these off needs an eager implementation, not just the bare function.
-NEEDS_STAND_IN = frozenset({"pmap", "filter_pmap"}) | IMMEDIATE
-LAX_CONTROL_FLOW = frozenset({"scan", "fori_loop", "while_loop", "cond", "switch", "map", "associative_scan"})
+from ..analysis import jax_api
+from ..analysis.jax_api import RuntimeView, Transformation
+
+LIKE_A_CONFIGURED_JIT_FUNCTION = jax_api.BY_NAME["jax.jit"]
 
 
-def short_name(transform: str) -> str:
-    return transform.rsplit(".", 1)[-1]
+def record_of(transform: str) -> Transformation:
+    """The registry's record, or jax.jit's for a configured jit function."""
+    return jax_api.transformation(transform) or LIKE_A_CONFIGURED_JIT_FUNCTION
 
 
 def is_immediate(transform: str) -> bool:
-    return short_name(transform) in IMMEDIATE
+    return record_of(transform).runtime is RuntimeView.IMMEDIATE
 
 
 def is_trace_only(transform: str) -> bool:
-    return short_name(transform) in TRACE_ONLY
+    return record_of(transform).runtime is RuntimeView.TRACE_ONLY
 
 
 def needs_stand_in(transform: str) -> bool:
-    return short_name(transform) in NEEDS_STAND_IN
-
-
-def is_lax_control_flow(transform: str) -> bool:
-    return short_name(transform) in LAX_CONTROL_FLOW
+    return record_of(transform).needs_stand_in
