@@ -44,6 +44,8 @@ class Transformation:
     none for a positional-only parameter). ``call_preserving``: the function it returns is called
     like the original (same arguments, same results), so `fix` may follow calls through it.
     ``per_device``: the function runs once per device (pmap), so output it makes is repeated.
+    ``retraced_per_call``: one trace of the body serves every element of one call, but each call
+    traces it again (`lax.map`, `lax.associative_scan` on jax 0.10): nothing is cached across calls.
     """
 
     qualified: str
@@ -56,6 +58,7 @@ class Transformation:
     run_at_once: bool = False
     call_preserving: bool = False
     per_device: bool = False
+    retraced_per_call: bool = False
 
     @property
     def caches_by_identity(self) -> bool:
@@ -111,8 +114,8 @@ TRANSFORMATIONS: tuple[Transformation, ...] = (
     Transformation("jax.lax.while_loop", _LOOP, _IMMEDIATE, (0, 1), ("cond_fun", "body_fun")),
     Transformation("jax.lax.cond", _IDENTITY, _IMMEDIATE, (1, 2), ("true_fun", "false_fun")),
     Transformation("jax.lax.switch", _IDENTITY, _IMMEDIATE, (1,), ("branches",)),  # a sequence of branches
-    Transformation("jax.lax.map", _LOOP, _IMMEDIATE, (0,), ("f",)),
-    Transformation("jax.lax.associative_scan", _LOOP, _IMMEDIATE, (0,), ("fn",)),
+    Transformation("jax.lax.map", _LOOP, _IMMEDIATE, (0,), ("f",), retraced_per_call=True),
+    Transformation("jax.lax.associative_scan", _LOOP, _IMMEDIATE, (0,), ("fn",), retraced_per_call=True),
     Transformation(
         "jax.checkpoint", _IDENTITY, _FUNCTION, aliases=("jax.remat", "jax.ad_checkpoint.checkpoint", "jax.ad_checkpoint.remat")
     ),
@@ -170,6 +173,9 @@ FUNCTION_KEYWORDS = tuple(dict.fromkeys(keyword for record in TRANSFORMATIONS fo
 
 # Their function is called like the original: `fix` follows calls through them.
 CALL_PRESERVING = _named(lambda record: record.call_preserving)
+
+# Loop primitives traced afresh at every call: a change between two calls reaches the second one.
+RETRACED_EVERY_CALL = _named(lambda record: record.retraced_per_call)
 
 # The function runs once per device: a print in it prints once per device.
 RUNS_PER_DEVICE = _named(lambda record: record.per_device)

@@ -86,9 +86,19 @@ class RuleContext:
         """Can one trace serve a second call (or, with `runs`, a second run of the body: a loop
         primitive runs its body many times per trace)? A cache serves many calls unless each function
         object is called once and dropped."""
-        if self.lives is None or (runs and trace.site.transform.qualified in jax_api.LOOP_BODIES):
+        if runs and trace.site.transform.qualified in jax_api.LOOP_BODIES:
+            return True
+        if self._retraced_every_call(trace):
+            return False
+        if self.lives is None:
             return True
         return self.lives.reused(self.cache_owner(trace))
+
+    def _retraced_every_call(self, trace: TraceContext) -> bool:
+        """`lax.map(body, xs)` outside any trace: each call traces `body` again, so no later call
+        reuses a trace (inside a jitted function, the outer trace is the cache)."""
+        site = trace.site
+        return site.transform.qualified in jax_api.RETRACED_EVERY_CALL and site.scope not in self.traced
 
     def change_reaches(self, trace: TraceContext, change: Change, reader: Optional[Scope] = None) -> bool:
         """Can `change` reach the cache of the function `trace` enters, after that cache was traced?
@@ -99,6 +109,8 @@ class RuleContext:
         """Asked of the traced function itself, then (when its maker does not run the change) of each
         traced function it is made in: a loop body made inside a jitted step is reused within one run
         of the step (its order decides), and the step's own cache is reused across calls."""
+        if self._retraced_every_call(trace):
+            return Reach.NOT_SEEN
         if self.lives is None:
             return Reach.UNKNOWN
         for entry in self._enclosing_entries(trace):
