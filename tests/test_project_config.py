@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from jax_purity_lint.cli import main
-from jax_purity_lint.engine import analyze_source
+from jax_purity_lint.engine import analyse_file
 from jax_purity_lint.runtime.confirm import diagnoses_to_confirm
 from jax_purity_lint.surfaces import project as project_module
 from jax_purity_lint.surfaces.cache import CACHE_FOLDER_NAME
@@ -320,10 +320,13 @@ def test_confirm_leaves_out_noqa_and_ignored_diagnoses_and_applies_the_settings(
     config = Project().config_for(layout / "proj/two.py")
     source = two_codes(read_noqa="  # noqa: JPL100")
     path = layout / "proj/two.py"
-    assert [d.code for d in diagnoses_to_confirm(source, path, Config(), analyze_source)] == ["JPL400"]
-    assert diagnoses_to_confirm(source, path, config, analyze_source) == []  # JPL400 ignored, JPL100 noqa
-    assert [d.code for d in diagnoses_to_confirm(CUSTOM_JIT, path, config, analyze_source)] == ["JPL100"]
-    assert diagnoses_to_confirm(CUSTOM_JIT, path, Config(), analyze_source) == []
+    def codes(text, configuration):
+        return [d.code for d in diagnoses_to_confirm(text, path, configuration, analyse_file).diagnostics]
+
+    assert codes(source, Config()) == ["JPL400"]
+    assert codes(source, config) == []  # JPL400 ignored, JPL100 noqa
+    assert codes(CUSTOM_JIT, config) == ["JPL100"]
+    assert codes(CUSTOM_JIT, Config()) == []
 
 
 def test_confirm_command_uses_the_project_and_runs_nothing_it_would_not_report(layout, capsys):

@@ -21,7 +21,7 @@ from markers import FIXTURES, fixture_files, is_positive
 pytestmark = pytest.mark.runtime
 
 try:
-    from jax_purity_lint.engine import analyze_source
+    from jax_purity_lint.engine import analyse_file
 except ImportError as error:  # pragma: no cover - only before the engine exists
     pytest.skip(f"the static analysis (jax_purity_lint.engine) cannot be imported yet: {error}", allow_module_level=True)
 
@@ -41,7 +41,7 @@ def _load_precision_script():
 
 @pytest.fixture(scope="module")
 def fixture_report():
-    return confirm_paths([str(FIXTURES)], ConfirmOptions(jobs=2, include_clean=True), analyzer=analyze_source)
+    return confirm_paths([str(FIXTURES)], ConfirmOptions(jobs=2, include_clean=True), analyzer=analyse_file)
 
 
 @pytest.fixture(scope="module")

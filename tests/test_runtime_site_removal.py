@@ -119,3 +119,24 @@ def test_rewritten_recording_source_runs_with_a_recorder():
     exec(rewrite_sites(source, [request], switched_off=request), namespace)
     assert namespace["result"] == 2
     assert [entry[3] is None for entry in seen] == [False, True]
+
+
+def test_a_site_is_found_by_its_node_where_its_position_finds_it():
+    """`confirm` rewrites the sites of the analysed tree by node; on every fixture that gives the very
+    text that finding them again by line and column gives (the way diagnoses handed in as data go)."""
+    from jax_purity_lint.engine import analyse_file
+    from markers import fixture_files
+
+    compared = 0
+    for path in fixture_files():
+        source = path.read_text(encoding="utf-8")
+        file = analyse_file(source, str(path))
+        for located in file.findings:
+            site = located.diagnostic.site
+            node = located.finding.context.site.node
+            request = SiteRequest(site.line, site.col, site.transform, node)
+            by_node = rewrite_sites(source, [request], module=file.parsed.module)
+            by_position = rewrite_sites(source, [SiteRequest(site.line, site.col, site.transform)])
+            assert by_node == by_position, (path.name, site)
+            compared += 1
+    assert compared >= 60  # every fixture finding

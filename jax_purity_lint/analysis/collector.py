@@ -13,6 +13,7 @@ import libcst as cst
 
 from .container_methods import MUTATING_METHODS, MUTATING_METHODS_WITH_RESULT
 from .scopes import Binding, BindingKind, Effect, EffectKind, Scope, ScopeKind
+from .tree import dotted_name
 
 # Attribute reads that describe an array rather than read its (possibly stale) value.
 METADATA_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size", "sharding", "aval", "weak_type"})
@@ -299,7 +300,7 @@ class ScopeCollector:
 
     def visit_Import(self, node: cst.Import) -> bool:
         for alias in node.names:
-            dotted = _dotted(alias.name)
+            dotted = dotted_name(alias.name)
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 self._bind(alias.asname.name.value, BindingKind.IMPORT, alias, qualified=dotted)
             else:
@@ -310,10 +311,10 @@ class ScopeCollector:
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
         if isinstance(node.names, cst.ImportStar):
             return False
-        module = _dotted(node.module) if node.module is not None else ""
+        module = dotted_name(node.module) if node.module is not None else ""
         relative = bool(node.relative)
         for alias in node.names:
-            name = _dotted(alias.name)
+            name = dotted_name(alias.name)
             bound = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
             qualified = None if relative else f"{module}.{name}"
             self._bind(bound, BindingKind.IMPORT, alias, qualified=qualified)
@@ -502,12 +503,6 @@ def _is_ref_update(target: cst.Subscript) -> bool:
         and isinstance(elements[0].slice, cst.Index)
         and isinstance(elements[0].slice.value, cst.Ellipsis)
     )
-
-
-def _dotted(node: Union[cst.Attribute, cst.Name]) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    return f"{_dotted(node.value)}.{node.attr.value}"  # type: ignore[arg-type]
 
 
 def _string_value(node: cst.BaseExpression) -> Optional[str]:

@@ -128,11 +128,6 @@ class Resolver:
             return None
         return self.class_of_binding(self.binding_at(resolved, binding.order))
 
-    def instance_binding_scope(self, scope: Scope, name: str) -> Optional[Scope]:
-        """The scope holding the binding of `name` as seen from `scope`."""
-        resolved = self.resolve(scope, name)
-        return resolved.scope if resolved else None
-
     def methods(self, cls: Scope, name: str) -> Optional[Scope]:
         """Method `name` of `cls` or of a base class defined in this module (depth-first)."""
         seen: set[int] = set()
@@ -156,15 +151,3 @@ class Resolver:
                 base_scope = self.class_of_binding(self.binding_at(resolved, None)) if resolved else None
                 if base_scope is not None:
                     yield from self.mro(base_scope, seen)
-
-    def base_qualified_names(self, cls: Scope) -> set[str]:
-        """Qualified names of the imported base classes of `cls` (through in-module bases)."""
-        names: set[str] = set()
-        for klass in self.mro(cls):
-            node = klass.node
-            assert isinstance(node, cst.ClassDef)
-            for base in node.bases:
-                qualified = self.qualify(klass.parent or self.module, base.value)
-                if qualified:
-                    names.add(qualified)
-        return names

@@ -24,7 +24,7 @@ from ..diagnostics import Diagnostic
 from .access import matching_paths
 from .context import RewriteContext
 from .functions import Slot, binds_locally, is_top_level, reads_name
-from .global_read import _closure_owner
+from .global_read import _closure_owner, build_closure_read
 from .model import Draft, Group
 from .names import python_identifier
 from .threading import OuterTarget, Thread
@@ -117,6 +117,13 @@ def _global_problem(view: ModuleView, use: Use, root: str) -> Optional[str]:
 
 
 # -- closure variables (JPL103 writes) -------------------------------------------------------------------------
+
+
+def build_closure_access(context: RewriteContext, group: Group) -> Draft:
+    """JPL103: a closure variable read becomes a parameter; one written is also returned."""
+    if group.key[2] == "write":
+        return build_closure_write(context, group)
+    return build_closure_read(context, group)
 
 
 def build_closure_write(context: RewriteContext, group: Group) -> Draft:

@@ -243,13 +243,6 @@ def methods(class_def: cst.ClassDef) -> list[cst.FunctionDef]:
     return [s for s in body.body if isinstance(s, cst.FunctionDef)]
 
 
-def method_named(class_def: cst.ClassDef, name: str) -> Optional[cst.FunctionDef]:
-    for method in methods(class_def):
-        if method.name.value == name:
-            return method
-    return None
-
-
 def self_parameter(method: cst.FunctionDef) -> Optional[str]:
     if any(_is_name(d.decorator, "staticmethod") or _is_name(d.decorator, "classmethod") for d in method.decorators):
         return None

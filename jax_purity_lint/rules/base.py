@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -42,6 +43,15 @@ class FixAvailability(str, Enum):
     NEVER = "never"  # advice only: a comment saying what to do
     SOMETIMES = "sometimes"  # when the code has the shape the rewrite knows
     ALWAYS = "always"
+
+
+class GroupBy(str, Enum):
+    """Which findings of a rule one rewrite answers together."""
+
+    TRACE = "trace"  # those of one traced function under one site
+    STATE = "state"  # every access to one piece of state (a global: its reads in every function)
+    CLASS_STATE = "class state"  # one attribute of one class
+    OBJECT = "object"  # all the state of one class: JPL200 and JPL201 move out of the object together
 
 
 class Evidence(str, Enum):
@@ -154,6 +164,8 @@ class Rule:
     # the comment `fix --diff` writes above a finding no rewrite answers.
     FIX: ClassVar[FixAvailability] = FixAvailability.NEVER
     FIX_TITLE: ClassVar[str] = ""
+    FIX_BUILDER: ClassVar[str] = ""  # `module.function` in jax_purity_lint/rewrites: what builds the rewrite
+    GROUP_BY: ClassVar[GroupBy] = GroupBy.TRACE
     ADVICE: ClassVar[str] = "make the state explicit: pass it in and return its new value"
     # The channel `confirm` prefers as evidence for this rule's findings.
     EVIDENCE: ClassVar[Evidence] = Evidence.STATE
@@ -178,13 +190,23 @@ class Rule:
 
     @classmethod
     def group_key(cls, finding: Finding) -> tuple:
-        """Which findings one rewrite answers together: by default those of one traced function and site."""
+        """Which findings one rewrite answers together (GROUP_BY)."""
+        if cls.GROUP_BY is GroupBy.STATE:
+            return (cls.code, finding.state)
+        if cls.GROUP_BY is GroupBy.CLASS_STATE:
+            return (cls.code, method_owner(finding.scope), finding.state)
+        if cls.GROUP_BY is GroupBy.OBJECT:
+            return ("self-state", method_owner(finding.scope) or function_name(finding.scope))
         return (cls.code, function_name(finding.scope), function_name(finding.context.entry))
 
     @classmethod
     def fix_builder(cls) -> Optional[Callable[["RewriteContext", "Group"], "Draft"]]:
-        """The rewrite for a group of this rule's findings (imported only when `fix` runs); None: advice only."""
-        return None
+        """The rewrite for a group of this rule's findings (FIX_BUILDER, imported only when `fix`
+        runs); None: advice only."""
+        if not cls.FIX_BUILDER:
+            return None
+        module, _, function = cls.FIX_BUILDER.rpartition(".")
+        return getattr(importlib.import_module(f"{__package__.rpartition('.')[0]}.rewrites.{module}"), function)
 
 
 # -- shared queries -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from typing import Iterator
 
 from ..analysis.scopes import EffectKind, ScopeKind
 from .base import (
+    GroupBy,
     Finding,
     FixAvailability,
     Rule,
@@ -83,6 +84,8 @@ class MutableGlobalRead(Rule):
     FIX = FixAvailability.SOMETIMES
     FIX_TITLE = "Pass the global in as an argument"
     ADVICE = "pass the global as an argument: `f(x, g)`"
+    FIX_BUILDER = "global_read.build_global_read"
+    GROUP_BY = GroupBy.STATE
     INVALID = [
         "import jax\ng = 0.0\n@jax.jit\ndef f(x):\n    return x + g  # expect: JPL100\nf(1.0)\ng = 1.0\n",
         "import jax\nhistory = []\ndef log(v):\n    history.append(v)\n@jax.jit\ndef f(x):\n    return x * len(history)  # expect: JPL100\n",
@@ -99,16 +102,6 @@ class MutableGlobalRead(Rule):
         "import jax\ng = 0.0\n@jax.jit\ndef f(x, g):\n    return x + g\ng = 1.0\n",
         "import jax\ng = 0.0\n@jax.jit\ndef f(x):\n    g = 2.0\n    return x + g\ng = 1.0\n",
     ]
-
-    @classmethod
-    def group_key(cls, finding: Finding) -> tuple:
-        return (cls.code, finding.state)  # every access to one global is answered by one rewrite
-
-    @classmethod
-    def fix_builder(cls):
-        from ..rewrites.global_read import build_global_read
-
-        return build_global_read
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         for scope, trace, effect in traced_effects(context, EffectKind.READ):

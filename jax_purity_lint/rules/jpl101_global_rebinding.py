@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..analysis.scopes import EffectKind
-from .base import Finding, FixAvailability, Rule, RuleContext, dotted, traced_effects, where_traced
+from .base import GroupBy, Finding, FixAvailability, Rule, RuleContext, dotted, traced_effects, where_traced
 
 
 class GlobalRebinding(Rule):
@@ -57,6 +57,8 @@ class GlobalRebinding(Rule):
     FIX = FixAvailability.SOMETIMES
     FIX_TITLE = "Take the value as an argument and return its new value"
     ADVICE = "take the value as an argument and return the new value with the output"
+    FIX_BUILDER = "state_return.build_global_write"
+    GROUP_BY = GroupBy.STATE
     INVALID = [
         "import jax\nn = 0\n@jax.jit\ndef f(x):\n    global n\n    n += 1  # expect: JPL101\n    return x\n",
         "import jax\nclass Model:\n    calls = 0\n@jax.jit\ndef f(x):\n    Model.calls += 1  # expect: JPL101\n    return x\n",
@@ -72,16 +74,6 @@ class GlobalRebinding(Rule):
         "import jax\nn = 0\n@jax.jit\ndef f(x, n):\n    return x, n + 1\n",
         "import jax\n@jax.jit\ndef f(x):\n    n = 0\n    n += 1\n    return x + n\n",
     ]
-
-    @classmethod
-    def group_key(cls, finding: Finding) -> tuple:
-        return (cls.code, finding.state)  # every access to one global is answered by one rewrite
-
-    @classmethod
-    def fix_builder(cls):
-        from ..rewrites.state_return import build_global_write
-
-        return build_global_write
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         for scope, trace in context.traced.items():

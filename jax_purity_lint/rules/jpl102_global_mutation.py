@@ -5,7 +5,7 @@ from typing import Iterator
 from ..analysis.scopes import BindingKind, EffectKind
 from ..analysis.sites import SelfMode
 from ..analysis.state import describe_effect
-from .base import Finding, FixAvailability, Rule, RuleContext, dotted, self_method, traced_effects, where_traced
+from .base import GroupBy, Finding, FixAvailability, Rule, RuleContext, dotted, self_method, traced_effects, where_traced
 
 _MUTATIONS = (EffectKind.ATTR_STORE, EffectKind.ITEM_STORE, EffectKind.MUTATOR_CALL)
 
@@ -62,6 +62,8 @@ class GlobalMutation(Rule):
     FIX = FixAvailability.SOMETIMES
     FIX_TITLE = "Return the value to record (shown as a diff)"
     ADVICE = "return the value to record and update the container outside the traced code"
+    FIX_BUILDER = "state_return.build_global_write"
+    GROUP_BY = GroupBy.STATE
     INVALID = [
         "import jax\nhistory = []\n@jax.jit\ndef f(x):\n    history.append(x)  # expect: JPL102\n    return x\n",
         "import jax\ncache = {}\n@jax.jit\ndef f(x):\n    cache['last'] = x  # expect: JPL102\n    return x\n",
@@ -70,16 +72,6 @@ class GlobalMutation(Rule):
         "import jax\n@jax.jit\ndef f(x):\n    history = []\n    history.append(x)\n    return x\n",
         "import jax\nhistory = []\ndef f(x):\n    history.append(x)\n    return x\n",
     ]
-
-    @classmethod
-    def group_key(cls, finding: Finding) -> tuple:
-        return (cls.code, finding.state)  # every access to one global is answered by one rewrite
-
-    @classmethod
-    def fix_builder(cls):
-        from ..rewrites.state_return import build_global_write
-
-        return build_global_write
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         resolver = context.resolver

@@ -75,6 +75,7 @@ class ChangingClosure(Rule):
     FIX = FixAvailability.SOMETIMES
     FIX_TITLE = "Pass the closure variable in (and return its new value)"
     ADVICE = "pass the closure variable as an argument (and return its new value)"
+    FIX_BUILDER = "state_return.build_closure_access"
     INVALID = [
         "import jax\ndef make():\n    scale = 1.0\n    @jax.jit\n    def f(x):\n        return x * scale  # expect: JPL103\n    f(0.0)\n    scale = 2.0\n    return f\n",
         "import jax\ndef main():\n    @jax.jit\n    def f(x):\n        return x * n  # expect: JPL103\n    for n in range(1, 4):\n        print(f(1.0))\n",
@@ -96,16 +97,6 @@ class ChangingClosure(Rule):
     def group_key(cls, finding: Finding) -> tuple:
         access = "read" if finding.variant == "reads" else "write"
         return (cls.code, finding.state, access)
-
-    @classmethod
-    def fix_builder(cls):
-        from ..rewrites.global_read import build_closure_read
-        from ..rewrites.state_return import build_closure_write
-
-        def build(context, group):
-            return build_closure_write(context, group) if group.key[2] == "write" else build_closure_read(context, group)
-
-        return build
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         resolver = context.resolver

@@ -6,13 +6,12 @@ from ..analysis.scopes import EffectKind
 from ..analysis.sites import SelfMode
 from ..analysis.state import describe_effect
 from .base import (
+    GroupBy,
     Finding,
     FixAvailability,
     Rule,
     RuleContext,
     dotted,
-    function_name,
-    method_owner,
     self_method,
     traced_effects,
     where_traced,
@@ -96,6 +95,8 @@ class SelfMutation(Rule):
     FIX = FixAvailability.SOMETIMES
     FIX_TITLE = "Keep the state outside the object: `method(self, state, ...) -> (out, new_state)`"
     ADVICE = "keep the state outside the object: `method(self, state, ...) -> (out, new_state)`"
+    FIX_BUILDER = "self_state.build_self_state"
+    GROUP_BY = GroupBy.OBJECT
     INVALID = [
         "import jax\nclass Counter:\n    def __init__(self):\n        self.n = 0\n    def count(self):\n        self.n += 1  # expect: JPL200\n        return self.n\ncounter = Counter()\nfast = jax.jit(counter.count)\n",
     ]
@@ -110,17 +111,6 @@ class SelfMutation(Rule):
         "import jax\nclass CounterV2:\n    def count(self, n):\n        return n + 1, n + 1\ncounter = CounterV2()\nfast = jax.jit(counter.count)\n",
         "class Counter:\n    def __init__(self):\n        self.n = 0\n    def count(self):\n        self.n += 1\n        return self.n\n",
     ]
-
-    @classmethod
-    def group_key(cls, finding: Finding) -> tuple:
-        # JPL200 and JPL201 of one class are one rewrite: its state moves out of the object.
-        return ("self-state", method_owner(finding.scope) or function_name(finding.scope))
-
-    @classmethod
-    def fix_builder(cls):
-        from ..rewrites.self_state import build_self_state
-
-        return build_self_state
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         kinds = (EffectKind.ATTR_STORE, EffectKind.ITEM_STORE, EffectKind.MUTATOR_CALL)

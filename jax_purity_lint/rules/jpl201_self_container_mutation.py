@@ -4,7 +4,7 @@ from typing import Iterator
 
 from ..analysis.scopes import EffectKind
 from ..analysis.state import describe_effect
-from .base import Finding, FixAvailability, Rule, RuleContext, dotted, function_name, method_owner, where_traced
+from .base import GroupBy, Finding, FixAvailability, Rule, RuleContext, dotted, where_traced
 from .jpl200_self_mutation import self_mutations
 
 
@@ -63,23 +63,14 @@ class SelfContainerMutation(Rule):
     FIX = FixAvailability.SOMETIMES
     FIX_TITLE = "Keep the state outside the object: `method(self, state, ...) -> (out, new_state)`"
     ADVICE = "return the value to record; update the container outside the traced code"
+    FIX_BUILDER = "self_state.build_self_state"
+    GROUP_BY = GroupBy.OBJECT
     INVALID = [
         "import jax\nclass T:\n    def __init__(self):\n        self.losses = []\n    def step(self, x):\n        self.losses.append(x)  # expect: JPL201\n        return x\nt = T()\nstep = jax.jit(t.step)\n",
     ]
     VALID = [
         "import jax\nclass T:\n    def step(self, x):\n        losses = []\n        losses.append(x)\n        return x\nt = T()\nstep = jax.jit(t.step)\n",
     ]
-
-    @classmethod
-    def group_key(cls, finding: Finding) -> tuple:
-        # JPL200 and JPL201 of one class are one rewrite: its state moves out of the object.
-        return ("self-state", method_owner(finding.scope) or function_name(finding.scope))
-
-    @classmethod
-    def fix_builder(cls):
-        from ..rewrites.self_state import build_self_state
-
-        return build_self_state
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         kinds = (EffectKind.ITEM_STORE, EffectKind.MUTATOR_CALL)

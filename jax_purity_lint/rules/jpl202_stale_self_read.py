@@ -5,12 +5,12 @@ from typing import Iterator
 from ..analysis.scopes import EffectKind
 from ..analysis.sites import SelfMode
 from .base import (
+    GroupBy,
     Finding,
     FixAvailability,
     Rule,
     RuleContext,
     first_change,
-    method_owner,
     self_method,
     traced_effects,
     where_traced,
@@ -80,6 +80,8 @@ class StaleSelfRead(Rule):
     FIX = FixAvailability.SOMETIMES
     FIX_TITLE = "Pass the attribute in as an argument"
     ADVICE = "pass the attribute as an argument: `method(self, x, attr)`"
+    FIX_BUILDER = "self_read.build_stale_self_read"
+    GROUP_BY = GroupBy.CLASS_STATE
     INVALID = [
         "from functools import partial\nimport jax\nclass M:\n    def __init__(self):\n        self.scale = 1.0\n    def set_scale(self, s):\n        self.scale = s\n    @partial(jax.jit, static_argnums=0)\n    def apply(self, x):\n        return x * self.scale  # expect: JPL202\n",
     ]
@@ -93,16 +95,6 @@ class StaleSelfRead(Rule):
     VALID = [
         "from functools import partial\nimport jax\nclass M:\n    def __init__(self):\n        self.scale = 1.0\n    @partial(jax.jit, static_argnums=0)\n    def apply(self, x):\n        return x * self.scale\n",
     ]
-
-    @classmethod
-    def group_key(cls, finding: Finding) -> tuple:
-        return (cls.code, method_owner(finding.scope), finding.state)
-
-    @classmethod
-    def fix_builder(cls):
-        from ..rewrites.self_read import build_stale_self_read
-
-        return build_stale_self_read
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         for scope, trace, effect in traced_effects(context, EffectKind.READ):

@@ -68,6 +68,7 @@ class ArgumentMutation(Rule):
     FIX = FixAvailability.SOMETIMES
     FIX_TITLE = "Return the updated argument with the output"
     ADVICE = "return the updated argument (`return out, new_state`) instead of changing it"
+    FIX_BUILDER = "state_return.build_argument_return"
     INVALID = [
         "import jax\n@jax.jit\ndef f(state, x):\n    state['step'] = state['step'] + 1  # expect: JPL300\n    return x\n",
     ]
@@ -75,12 +76,6 @@ class ArgumentMutation(Rule):
         "import jax\n@jax.jit\ndef f(state, x):\n    return x, {**state, 'step': state['step'] + 1}\n",
         "import jax\n@jax.jit\ndef f(state, x):\n    state = dict(state)\n    state['step'] = 1\n    return x, state\n",
     ]
-
-    @classmethod
-    def fix_builder(cls):
-        from ..rewrites.state_return import build_argument_return
-
-        return build_argument_return
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         for scope, trace, effect in traced_effects(context, *_MUTATIONS):

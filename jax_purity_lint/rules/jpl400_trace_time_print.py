@@ -55,6 +55,7 @@ class TraceTimePrint(Rule):
     FIX = FixAvailability.SOMETIMES
     FIX_TITLE = "Use `jax.debug.print`"
     ADVICE = "use `jax.debug.print` (or `jax.debug.callback`) for output at run time"
+    FIX_BUILDER = "debug_print.build_debug_print"
     EVIDENCE = Evidence.OUTPUT
     INVALID = [
         "import jax\n@jax.jit\ndef f(x):\n    print('x =', x)  # expect: JPL400\n    return x\n",
@@ -70,12 +71,6 @@ class TraceTimePrint(Rule):
         "import jax\n@jax.jit\ndef f(x):\n    jax.debug.print('x = {}', x)\n    return x\n",
         "import jax\ndef f(x):\n    print('x =', x)\n    return x\n",
     ]
-
-    @classmethod
-    def fix_builder(cls):
-        from ..rewrites.debug_print import build_debug_print
-
-        return build_debug_print
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         for scope, trace, effect, qualified, factory in qualified_calls(context):

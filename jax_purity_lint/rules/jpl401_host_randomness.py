@@ -62,18 +62,13 @@ class HostRandomness(Rule):
     FIX = FixAvailability.SOMETIMES
     FIX_TITLE = "Thread a `jax.random` key (or pass the time in)"
     ADVICE = "pass a `jax.random` key as an argument, split it, and return the new key (for a clock: pass the time in)"
+    FIX_BUILDER = "prng_key.build_host_randomness"
     INVALID = [
         "import jax\nimport numpy as np\n@jax.jit\ndef f(x):\n    return x + np.random.normal()  # expect: JPL401\n",
     ]
     VALID = [
         "import jax\n@jax.jit\ndef f(x, key):\n    return x + jax.random.normal(key)\n",
     ]
-
-    @classmethod
-    def fix_builder(cls):
-        from ..rewrites.prng_key import build_host_randomness
-
-        return build_host_randomness
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         for scope, trace, effect, qualified, factory in qualified_calls(context):

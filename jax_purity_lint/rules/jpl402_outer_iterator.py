@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..analysis.scopes import EffectKind
-from .base import Finding, FixAvailability, Rule, RuleContext, dotted, owner_is_traced, traced_effects, where_traced
+from .base import GroupBy, Finding, FixAvailability, Rule, RuleContext, dotted, owner_is_traced, traced_effects, where_traced
 
 
 class OuterIteratorConsumption(Rule):
@@ -58,16 +58,13 @@ class OuterIteratorConsumption(Rule):
     FIX = FixAvailability.NEVER
     FIX_TITLE = ""
     ADVICE = "draw the item outside the traced code and pass it in: `step(x, next(it))`"
+    GROUP_BY = GroupBy.STATE
     INVALID = [
         "import jax\nbatches = iter([1.0, 2.0])\n@jax.jit\ndef f(x):\n    return x + next(batches)  # expect: JPL402\n",
     ]
     VALID = [
         "import jax\n@jax.jit\ndef f(x):\n    items = iter([1.0, 2.0])\n    return x + next(items)\n",
     ]
-
-    @classmethod
-    def group_key(cls, finding: Finding) -> tuple:
-        return (cls.code, finding.state)  # every access to one global is answered by one rewrite
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         resolver = context.resolver

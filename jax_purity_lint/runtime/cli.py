@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"jax-purity-lint: error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        from ..engine import analyze_source
+        from ..engine import analyse_file
     except ImportError as error:
         print(f"jax-purity-lint: error: the static analysis is not available: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     progress = ProgressBar()
     try:
         report = confirm_paths(
-            args.paths, options, analyzer=analyze_source, on_file_done=progress.update, project=project
+            args.paths, options, analyzer=analyse_file, on_file_done=progress.update, project=project
         )
     except ConfigError as error:  # a pyproject.toml found for one of the files
         progress.close()

@@ -42,11 +42,14 @@ from .verdicts import (
 )
 
 if TYPE_CHECKING:
+    import libcst as cst
+
+    from ..engine import FileAnalysis
     from ..surfaces.config import Config
     from ..surfaces.project import Project
 
-# (source, filename, settings) -> diagnostics, as engine.analyze_source.
-Analyzer = Callable[[str, str, Optional[Settings]], list[Diagnostic]]
+# (source, filename, settings) -> the file's analysis, as engine.analyse_file.
+Analyzer = Callable[[str, str, Optional[Settings]], "FileAnalysis"]
 # Never walked into, whatever the configuration says: hidden folders and installed or cached code.
 _ALWAYS_SKIPPED = (".*", "__pycache__", "node_modules", "site-packages")
 
@@ -140,21 +143,34 @@ def _walk(folder: Path, project: Optional["Project"]) -> list[Path]:
     return [path for path in discover([folder], exclusions_in) if path.suffix == ".py"]
 
 
-def diagnoses_to_confirm(source: str, path: Path, config: Optional["Config"], analyzer: Analyzer) -> list[Diagnostic]:
+@dataclass
+class Diagnoses:
+    """What a file's analysis gives `confirm`: the diagnoses to confirm, and the analysed tree with the
+    node of each diagnosed trace site, so that the sites are rewritten where the analysis found them."""
+
+    diagnostics: list[Diagnostic]
+    module: Optional["cst.Module"] = None
+    site_nodes: dict[str, "cst.CSTNode"] = field(default_factory=dict)  # "line:col" -> the site's node
+
+
+def diagnoses_to_confirm(source: str, path: Path, config: Optional["Config"], analyzer: Analyzer) -> Diagnoses:
     """What `check` reports for the file under `config`: its settings (jit-functions...), then
     select/ignore and `# noqa` on the diagnosed line. Without a config, every diagnosis the
     analysis makes, opt-in codes included (the fixture sweep confirms them all)."""
-    if config is None:
-        return analyzer(source, str(path), None)
-    from ..surfaces.check import filter_diagnostics
+    file = analyzer(source, str(path), None if config is None else config.settings)
+    diagnostics = file.diagnostics
+    if config is not None:
+        from ..surfaces.check import filter_diagnostics
 
-    return filter_diagnostics(analyzer(source, str(path), config.settings), source, config)
+        diagnostics = filter_diagnostics(diagnostics, source, config)
+    site_nodes = {_site_key(located.diagnostic): located.finding.context.site.node for located in file.findings}
+    return Diagnoses(diagnostics, None if file.parsed is None else file.parsed.module, site_nodes)
 
 
 def default_analyzer() -> Analyzer:
-    from ..engine import analyze_source  # the static analysis, imported only when needed
+    from ..engine import analyse_file  # the static analysis, imported only when needed
 
-    return analyze_source
+    return analyse_file
 
 
 def _site_key(diagnosis: Diagnostic) -> Optional[str]:
@@ -162,10 +178,12 @@ def _site_key(diagnosis: Diagnostic) -> Optional[str]:
 
 
 class _FileConfirmer:
-    def __init__(self, path: Path, source: str, diagnostics: list[Diagnostic], options: ConfirmOptions) -> None:
+    def __init__(self, path: Path, source: str, diagnoses: Diagnoses, options: ConfirmOptions) -> None:
         self.path = path
         self.source = source
-        self.diagnostics = sorted(diagnostics, key=lambda d: d.sort_key())
+        self.diagnostics = sorted(diagnoses.diagnostics, key=lambda d: d.sort_key())
+        self.module = diagnoses.module  # the analysed tree of `source`, when the analysis ran here
+        self.site_nodes = diagnoses.site_nodes
         self.options = options
         self.limits = options.limits()
         self.report = FileReport(str(path))
@@ -190,6 +208,9 @@ class _FileConfirmer:
     def _site_name(self, key: str) -> str:
         return self.site_names.get(key, f"the trace site at {key}")
 
+    def _rewrite(self, requests: list[SiteRequest], **which) -> str:
+        return rewrite_sites(self.source, requests, module=self.module, **which)
+
     # -- the method -------------------------------------------------------------------------------
 
     def confirm(self) -> FileReport:
@@ -207,7 +228,7 @@ class _FileConfirmer:
             self.report.notes.append(f"its folder {subject.extra_sys_path[0]} is on sys.path: it imports modules next to it")
         sites, requests = self._sites()
         try:
-            instrumented = rewrite_sites(self.source, list(requests.values()))
+            instrumented = self._rewrite(list(requests.values()))
         except (SiteNotFound, ValueError) as error:  # should not happen once each site was located
             self.report.notes.append(f"trace sites not instrumented: {error}")
             instrumented = self.source
@@ -235,9 +256,9 @@ class _FileConfirmer:
                 continue
             site = diagnosis.site
             self.site_names[key] = f"the {site.transform} at line {site.line} ({site.function})"
-            request = SiteRequest(site.line, site.col, site.transform)
+            request = SiteRequest(site.line, site.col, site.transform, self.site_nodes.get(key))
             try:
-                rewrite_sites(self.source, [request])
+                self._rewrite([request])
             except (SiteNotFound, ValueError) as error:
                 sites[key] = SiteOutcome(key, problem=f"the trace site cannot be found in the source: {error}")
                 continue
@@ -271,11 +292,11 @@ class _FileConfirmer:
             if only_inside_other_traces:
                 # It cannot be switched off alone (a loop inside a trace has tracer bounds): the dual
                 # experiment keeps everything eager but this one site.
-                alone_on = rewrite_sites(self.source, list(requests.values()), switched_on=request)
+                alone_on = self._rewrite(list(requests.values()), switched_on=request)
                 site.experiment = ALONE_ON
                 site.run = self._run(subject, alone_on, "eager", f"eager, only site {key} jitted")
             else:
-                switched_off = rewrite_sites(self.source, list(requests.values()), switched_off=request)
+                switched_off = self._rewrite(list(requests.values()), switched_off=request)
                 site.experiment = SWITCHED_OFF
                 site.run = self._run(subject, switched_off, "jit", f"jitted, site {key} off")
             site.divergence = self._compare(runs.eager, site.run)
@@ -307,8 +328,10 @@ def confirm_file(
     try:
         source = Path(path).read_text(encoding="utf-8")
         if diagnostics is None:
-            diagnostics = diagnoses_to_confirm(source, Path(path), config, analyzer or default_analyzer())
-        report = _FileConfirmer(Path(path), source, list(diagnostics), options).confirm()
+            diagnoses = diagnoses_to_confirm(source, Path(path), config, analyzer or default_analyzer())
+        else:  # handed in as data: their sites are found by line and column
+            diagnoses = Diagnoses(list(diagnostics))
+        report = _FileConfirmer(Path(path), source, diagnoses, options).confirm()
     except (OSError, UnicodeDecodeError) as error:
         report.error = f"cannot read: {error}"
     except Exception as error:  # the checker must outlive anything a file does to it

@@ -238,17 +238,3 @@ def _optional_numpy() -> Any:
 def encode(value: Any, *, max_nodes: int = MAX_NODES, max_array_elements: int = MAX_ARRAY_ELEMENTS) -> Any:
     """JSON-safe form of ``value``; see the module docstring."""
     return _Encoder(max_nodes, max_array_elements).encode(value)
-
-
-def contains_tracer(value: Any, budget: int = 10_000) -> bool:
-    """True if a tracer sits anywhere in ``value`` (list/tuple/dict/pytree), looking at most ``budget`` nodes."""
-    import sys
-
-    jax = sys.modules.get("jax")
-    if jax is None:
-        return False
-    try:
-        leaves = jax.tree_util.tree_leaves(value)
-    except BaseException:
-        return False
-    return any(isinstance(leaf, jax.core.Tracer) for leaf in leaves[:budget])

@@ -1,5 +1,6 @@
-"""Find a trace site in the source by its line/column and rewrite it: switch it off, or route it through
-the child's recorder (``__jpl_runtime__``, installed as a builtin by child.py).
+"""Rewrite the trace sites the analysis found: switch one off, or route them through the child's
+recorder (``__jpl_runtime__``, installed as a builtin by child.py). A site comes with its node in the
+analysis's own tree; only a diagnosis handed in as data (no analysis) is found by its line/column.
 
 Every rewrite keeps each line where it was, so tracebacks and diagnostics keep pointing at the right
 line of the user's file.
@@ -22,13 +23,14 @@ run (``switched_on``) gets a final ``True``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence, Union
+from dataclasses import dataclass, field
+from typing import Optional, Sequence, Union
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from ..analysis.jax_api import FUNCTION_KEYWORDS, PARTIAL, canonical
+from ..analysis.tree import dotted_name
 from .transforms import needs_stand_in
 
 RUNTIME_NAME = "__jpl_runtime__"
@@ -40,11 +42,13 @@ class SiteNotFound(LookupError):
 
 @dataclass(frozen=True)
 class SiteRequest:
-    """A trace site to rewrite, as the static analysis reported it."""
+    """A trace site to rewrite, as the static analysis reported it: its node in the analysed tree
+    (the decorator expression or the call), or only its position when it came as data."""
 
     line: int
     col: int
     transform: str
+    node: Optional[cst.CSTNode] = field(default=None, compare=False, hash=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -55,18 +59,6 @@ class SiteRequest:
 class LocatedSite:
     request: SiteRequest
     node: Union[cst.Decorator, cst.Call]
-
-    @property
-    def is_decorator(self) -> bool:
-        return isinstance(self.node, cst.Decorator)
-
-
-def _dotted(expr: cst.BaseExpression) -> str:
-    if isinstance(expr, cst.Name):
-        return expr.value
-    if isinstance(expr, cst.Attribute):
-        return f"{_dotted(expr.value)}.{expr.attr.value}"
-    return ""
 
 
 def _function_argument(call: cst.Call) -> Optional[cst.Arg]:
@@ -83,7 +75,7 @@ def _last_name(dotted: str) -> str:
 
 
 def _is_partial(expr: cst.BaseExpression) -> bool:
-    return _last_name(_dotted(expr)) == _last_name(PARTIAL)
+    return _last_name(dotted_name(expr)) == _last_name(PARTIAL)
 
 
 class _Index(cst.CSTVisitor):
@@ -120,6 +112,8 @@ def _site_call_for(innermost: cst.Call, index: _Index) -> cst.Call:
 
 
 def _locate(request: SiteRequest, index: _Index) -> Union[cst.Decorator, cst.Call]:
+    if request.node is not None:
+        return _locate_node(request, index)
     position = (request.line, request.col)
     for at_sign, expression, decorator in index.decorators:
         if position in (at_sign, expression):
@@ -134,7 +128,7 @@ def _locate(request: SiteRequest, index: _Index) -> Union[cst.Decorator, cst.Cal
     on_line += [
         _site_call_for(call, index)
         for (line, _), call in index.calls
-        if line == request.line and _last_name(_dotted(call.func)) in names
+        if line == request.line and _last_name(dotted_name(call.func)) in names
     ]
     unique = {id(node): node for node in on_line}
     if len(unique) == 1:
@@ -142,12 +136,16 @@ def _locate(request: SiteRequest, index: _Index) -> Union[cst.Decorator, cst.Cal
     raise SiteNotFound(f"no decorator or call of {request.transform} starts at line {request.line}, column {request.col}")
 
 
-def locate_sites(source_or_module: Union[str, cst.Module], requests: Iterable[SiteRequest]) -> list[LocatedSite]:
-    """Each request's node; raises SiteNotFound for the first that is not in the source."""
-    module = cst.parse_module(source_or_module) if isinstance(source_or_module, str) else source_or_module
-    index = _Index()
-    MetadataWrapper(module, unsafe_skip_copy=True).visit(index)
-    return [LocatedSite(request, _locate(request, index)) for request in requests]
+def _locate_node(request: SiteRequest, index: _Index) -> Union[cst.Decorator, cst.Call]:
+    """The decorator holding the analysis's site expression, or the call to rewrite for its call
+    (`partial(jax.jit, ...)(f)`: the call applying it)."""
+    node = request.node
+    for _, _, decorator in index.decorators:
+        if decorator.decorator is node:
+            return decorator
+    if isinstance(node, cst.Call):
+        return _site_call_for(node.func if isinstance(node.func, cst.Call) else node, index)
+    raise SiteNotFound(f"the {request.transform} at line {request.line} is neither a decorator nor a call")
 
 
 # -- building the replacement expressions ----------------------------------------------------------
@@ -283,12 +281,15 @@ def rewrite_sites(
     switched_off: Optional[SiteRequest] = None,
     switched_on: Optional[SiteRequest] = None,
     record: bool = True,
+    module: Optional[cst.Module] = None,
 ) -> str:
     """The source with ``requests`` routed through the recorder (``record``), ``switched_off``
     switched off, and ``switched_on`` marked to stay jitted inside an eager run (both must be among
-    ``requests``). Raises SiteNotFound, or ValueError if the rewrite would move a line (it never
-    should)."""
-    module = cst.parse_module(source)
+    ``requests``). ``module``: the analysed tree of ``source``, which the requests' nodes belong to
+    (parsed here when not given). Raises SiteNotFound, or ValueError if the rewrite would move a line
+    (it never should)."""
+    if module is None:
+        module = cst.parse_module(source)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     index = _Index()
     wrapper.visit(index)
