@@ -203,12 +203,13 @@ def test_function_arguments_are_where_the_installed_signature_puts_them(record):
 
 
 def test_the_function_keywords_are_those_of_the_records_and_every_part_uses_them():
+    from jax_purity_lint.analysis import tree
     from jax_purity_lint.rewrites import uses
-    from jax_purity_lint.runtime import site_removal, site_runtime
+    from jax_purity_lint.runtime import site_runtime
 
     expected = {keyword for record in jax_api.TRANSFORMATIONS for keyword in record.function_keywords}
     assert set(jax_api.FUNCTION_KEYWORDS) == expected
-    for consumer in (uses, site_removal, site_runtime):
+    for consumer in (tree, uses, site_runtime):  # tree.function_argument serves the analysis and site removal
         assert consumer.FUNCTION_KEYWORDS is jax_api.FUNCTION_KEYWORDS, consumer.__name__
 
 

@@ -12,6 +12,7 @@ import libcst as cst
 from . import jax_api
 from .resolution import Resolver
 from .scopes import BindingKind, EffectKind, Scope, ScopeKind
+from .tree import function_argument
 
 _MAX_DEPTH = 6
 
@@ -87,7 +88,7 @@ class SiteFinder:
                 inner = self.caching_transform(scope, positional[0].value, depth + 1)
                 if inner is not None and len(positional) == 1:
                     return _with_options(inner, expr)
-            elif callee in self.caching and not positional and not _function_keyword(expr):
+            elif callee in self.caching and not positional and not _passes_function_by_keyword(expr):
                 return _with_options(Transform(callee), expr)
         if isinstance(expr, cst.Name):
             resolved = self.resolver.resolve(scope, expr.value)
@@ -280,20 +281,13 @@ def _same_scope_order(resolved, scope: Scope, order: int) -> Optional[int]:
     return order if resolved is not None and resolved.scope is scope else None
 
 
+def _passes_function_by_keyword(call: cst.Call) -> bool:
+    return any(arg.keyword is not None and arg.keyword.value in jax_api.FUNCTION_KEYWORDS for arg in call.args)
+
+
 def _function_argument(call: cst.Call) -> Optional[cst.BaseExpression]:
-    for arg in call.args:
-        if arg.star:
-            return None
-        if arg.keyword is None:
-            return arg.value
-    return _function_keyword(call)
-
-
-def _function_keyword(call: cst.Call) -> Optional[cst.BaseExpression]:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value in jax_api.FUNCTION_KEYWORDS:
-            return arg.value
-    return None
+    arg = function_argument(call)
+    return None if arg is None else arg.value
 
 
 def _with_options(transform: Transform, call: cst.Call) -> Transform:

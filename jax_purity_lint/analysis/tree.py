@@ -6,6 +6,8 @@ from typing import Optional
 
 import libcst as cst
 
+from .jax_api import FUNCTION_KEYWORDS
+
 
 def dotted_name(node: Optional[cst.CSTNode]) -> str:
     """`a.b.c` for a chain of names and attributes; "" for anything else (a call, a subscript, None)."""
@@ -15,3 +17,15 @@ def dotted_name(node: Optional[cst.CSTNode]) -> str:
         base = dotted_name(node.value)
         return f"{base}.{node.attr.value}" if base else ""
     return ""
+
+
+def function_argument(call: cst.Call) -> Optional[cst.Arg]:
+    """The argument holding the function a transformation is given: the first positional one, else one
+    passed under a function keyword (`fun=`, `body_fun=`, ...); None behind `*args` or `**kwargs`,
+    where it is not known."""
+    for arg in call.args:
+        if arg.star:
+            return None
+        if arg.keyword is None:
+            return arg
+    return next((arg for arg in call.args if arg.keyword is not None and arg.keyword.value in FUNCTION_KEYWORDS), None)

@@ -29,8 +29,8 @@ from typing import Optional, Sequence, Union
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from ..analysis.jax_api import FUNCTION_KEYWORDS, PARTIAL, canonical
-from ..analysis.tree import dotted_name
+from ..analysis.jax_api import PARTIAL, canonical
+from ..analysis.tree import dotted_name, function_argument
 from .transforms import needs_stand_in
 
 RUNTIME_NAME = "__jpl_runtime__"
@@ -59,15 +59,6 @@ class SiteRequest:
 class LocatedSite:
     request: SiteRequest
     node: Union[cst.Decorator, cst.Call]
-
-
-def _function_argument(call: cst.Call) -> Optional[cst.Arg]:
-    for arg in call.args:
-        if arg.keyword is None and not arg.star:
-            return arg
-        if arg.keyword is not None and arg.keyword.value in FUNCTION_KEYWORDS:
-            return arg
-    return None
 
 
 def _last_name(dotted: str) -> str:
@@ -106,7 +97,7 @@ def _site_call_for(innermost: cst.Call, index: _Index) -> cst.Call:
     outer = index.outer_call.get(id(innermost))
     if outer is None:
         return innermost
-    if _is_partial(innermost.func) or _function_argument(innermost) is None:
+    if _is_partial(innermost.func) or function_argument(innermost) is None:
         return outer
     return innermost
 
@@ -248,7 +239,7 @@ class _Rewriter(cst.CSTTransformer):
                 return updated.with_changes(func=_recorded(request, _switched_off_transform(request, updated.func)))
             if needs_stand_in(request.transform):
                 return updated.with_changes(func=_stand_in(request, updated.func))
-            function = _function_argument(updated)
+            function = function_argument(updated)
             if function is None:
                 raise SiteNotFound(f"the call at line {request.line} passes no function to {request.transform}")
             if id(original) in self.multiline:
