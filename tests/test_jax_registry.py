@@ -4,6 +4,7 @@ where the real signature puts them, and each consumer uses the registry's own se
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import warnings
@@ -188,7 +189,17 @@ def _real(qualified: str) -> Optional[object]:
     return None
 
 
-@pytest.mark.parametrize("record", jax_api.TRANSFORMATIONS, ids=lambda r: r.qualified)
+# functools.partial is a builtin with no signature to read; its `func` is positional-only.
+WITH_SIGNATURES = [record for record in jax_api.TRANSFORMATIONS if record.qualified != jax_api.PARTIAL]
+
+
+def test_partial_takes_its_function_by_position_only():
+    assert jax_api.BY_NAME[jax_api.PARTIAL].function_keywords == ()
+    with pytest.raises(TypeError):
+        functools.partial(func=print)
+
+
+@pytest.mark.parametrize("record", WITH_SIGNATURES, ids=lambda r: r.qualified)
 def test_function_arguments_are_where_the_installed_signature_puts_them(record):
     pytest.importorskip("jax")
     real = _real(record.qualified)
