@@ -20,8 +20,6 @@ from typing import Optional, Sequence
 
 from .rules import ALL_RULES, ANALYSIS_FAILURE_CODE
 
-REPOSITORY_URL = "https://github.com/jax-purity-lint/jax-purity-lint"
-PAGE_URL = REPOSITORY_URL + "/blob/main/docs/rules/{code}.md"
 DOCS_FOLDER = Path(__file__).resolve().parents[1] / "docs"  # the repository's docs/, beside the package
 
 CONFIRM_HEADING = "How `confirm` shows it"
@@ -90,8 +88,9 @@ class RuleDoc:
     fix_example: tuple[str, str] = ()  # (source, what `fix` writes), checked by the tests
 
     @property
-    def url(self) -> str:
-        return PAGE_URL.format(code=self.code)
+    def command(self) -> str:
+        """How a user reads the whole page where it is installed (there is no published URL yet)."""
+        return f"jax-purity-lint rules {self.code}"
 
     def example(self, heading: str) -> str:
         """The first ```python block of a section: the bad code ("Example") or its cure ("Use instead")."""
@@ -195,7 +194,7 @@ def help_markdown(doc: RuleDoc) -> str:
     """The part of a page that fits a SARIF rule's `help` (code scanning shows it beside each alert)."""
     shown = ("What it does", "Why is this bad?", "Example", "Use instead")
     body = "\n\n".join(f"## {heading}\n\n{doc.sections[heading]}" for heading in shown)
-    return f"{body}\n\n[Full documentation]({doc.url})\n"
+    return f"{body}\n\nThe full page: `{doc.command}`.\n"
 
 
 # -- the generated files ---------------------------------------------------------------------------

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 SEED_NOTEBOOK = ROOT / "tests" / "data" / "stateful_computations.ipynb"
 CLI = [sys.executable, "-m", "jax_purity_lint"]
-PAGE_LINK = re.compile(r"^https://\S+/docs/rules/(?P<code>JPL\d{3})\.md$")
 
 GLOBAL_READ = '''import jax
 
@@ -90,12 +88,13 @@ def test_rule_metadata_and_help_links(project):
     assert codes == sorted(page.stem for page in (ROOT / "docs" / "rules").glob("JPL*.md"))
     for rule in rules:
         assert rule["name"] and rule["shortDescription"]["text"] and rule["fullDescription"]["text"]
-        link = PAGE_LINK.match(rule["helpUri"])
-        assert link and link["code"] == rule["id"], rule["helpUri"]
+        # No helpUri: the project has no published address yet, so none is made up.
+        assert "helpUri" not in rule and "informationUri" not in driver
         assert (ROOT / "docs" / "rules" / f"{rule['id']}.md").is_file()
         # Code scanning shows help.markdown beside each alert: the example and its explicit-state cure.
         assert "## Example" in rule["help"]["markdown"] and "## Use instead" in rule["help"]["markdown"]
-        assert rule["helpUri"] in rule["help"]["markdown"] and rule["helpUri"] in rule["help"]["text"]
+        command = f"jax-purity-lint rules {rule['id']}"
+        assert command in rule["help"]["markdown"] and command in rule["help"]["text"]
         assert rule["defaultConfiguration"]["level"] in ("warning", "note")
 
 

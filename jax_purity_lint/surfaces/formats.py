@@ -130,7 +130,6 @@ def sarif_rules() -> list[dict]:
             "shortDescription": {"text": doc.summary},
             "fullDescription": {"text": _plain(doc.sections["What it does"])},
             "help": _help(doc),
-            "helpUri": doc.url,
             "defaultConfiguration": {"level": _level(doc.code)},
             "properties": {"tags": ["jax", "jit"] + (["analysis"] if doc.code.startswith("JPL0") else ["correctness"])},
         }
@@ -141,7 +140,8 @@ def sarif_rules() -> list[dict]:
 def _help(doc: RuleDoc) -> dict:
     from ..docs import help_markdown
 
-    return {"text": f"{_plain(doc.sections['Why is this bad?'])} See {doc.url}", "markdown": help_markdown(doc)}
+    text = f"{_plain(doc.sections['Why is this bad?'])} The full page: `{doc.command}`."
+    return {"text": text, "markdown": help_markdown(doc)}
 
 
 def _plain(markdown: str) -> str:
@@ -185,8 +185,6 @@ def sarif_result(result: FileResult, diagnostic: Diagnostic, rule_index: dict[st
 
 
 def format_sarif(results: Sequence[FileResult]) -> str:
-    from .. import docs
-
     rules = sarif_rules()
     rule_index = {rule["id"]: index for index, rule in enumerate(rules)}
     run = {
@@ -195,7 +193,6 @@ def format_sarif(results: Sequence[FileResult]) -> str:
                 "name": "jax-purity-lint",
                 "version": __version__,
                 "semanticVersion": __version__,
-                "informationUri": docs.REPOSITORY_URL,
                 "rules": rules,
             }
         },
