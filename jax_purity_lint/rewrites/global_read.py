@@ -5,12 +5,14 @@
 unchanged); a path such as `settings.l2` becomes a parameter `settings_l2`. Traced callers take the
 parameter too and pass it on; lax loop bodies get it bound with `functools.partial`.
 
-Safe when every use of the function (and of its traced callers) is a call we can update, and the
-value is one jit can trace (not a string).
+Safe when every use of the function (and of its traced callers) is a call we can update, and every
+binding of the global is a value jit can trace: numbers, arrays, containers of them. A function, an
+optimizer, a module or a string would raise at the first call: that rewrite needs review.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Optional, Union
 
 import libcst as cst
@@ -23,7 +25,7 @@ from .model import Draft, Group
 from .names import python_identifier
 from .threading import Thread
 from .uses import Use
-from .view import FunctionNode, ModuleView, walk
+from .view import FunctionNode, ModuleView, own_nodes, walk
 
 
 def build_global_read(context: RewriteContext, group: Group) -> Draft:
@@ -115,28 +117,182 @@ def _closure_owner(view: ModuleView, function: FunctionNode, name: str) -> Optio
 
 
 def _untraceable_values(view: ModuleView, texts) -> list[str]:
-    """jit traces numbers and arrays; a global holding strings would have to be a static argument."""
+    """jit traces numbers and arrays (and containers of them); a global bound to anything else (a
+    function, an optimizer, a module, a string, a value we cannot see) cannot become a traced argument:
+    the rewrite would raise at the first call. Decided from every binding of the global."""
     for text in texts:
-        if not text.isidentifier():
-            continue  # a path: only its own element is passed
-        for node in walk(view.module):
-            assigned = isinstance(node, cst.Assign) and any(
-                isinstance(t.target, cst.Name) and t.target.value == text for t in node.targets
-            )
-            if assigned:
-                if _holds_strings(node.value):
-                    return [f"`{text}` holds strings, which jit cannot trace: it would have to be a static argument"]
+        root, key = _root_and_key(text)
+        for binding, values in _module_bindings(view, root):
+            values = None if values is None else [_element(value, key) for value in values]
+            unknown = next((v for v in values if not _traceable(view, v, root)), None) if values else None
+            if values is None or unknown is not None:
+                shown = "a value it cannot see" if values is None else f"`{_short(view, unknown)}`"
+                return [
+                    f"`{text}` is bound to {shown} at line {view.line(binding)}: jit traces numbers and arrays, "
+                    "not this; it would have to be a static argument, or the compiled function re-created "
+                    "when it changes"
+                ]
     return []
 
 
-def _holds_strings(value: cst.BaseExpression) -> bool:
-    if isinstance(value, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)):
-        return True
+_PATH = re.compile(r"(?P<root>[A-Za-z_]\w*)(?:\[(?P<key>'[^']*'|\"[^\"]*\")\]|\.(?P<attribute>[A-Za-z_]\w*))?")
+
+
+def _root_and_key(text: str) -> tuple[str, Optional[str]]:
+    """`CFG["lr"]` -> ("CFG", "lr"); `settings.l2` -> ("settings", "l2"); `g` -> ("g", None): the part
+    passed is judged by what its root is bound to."""
+    match = _PATH.match(text)
+    if match is None:
+        return text, None
+    key = match.group("key")
+    return match.group("root"), key[1:-1] if key else match.group("attribute")
+
+
+def _element(value: cst.BaseExpression, key: Optional[str]) -> cst.BaseExpression:
+    """The value under `key` of a dict literal, or the keyword argument `key` of a call making a
+    namespace (`SimpleNamespace(l2=0.0)`); else the value itself."""
+    if key is None:
+        return value
     if isinstance(value, cst.Dict):
-        return any(isinstance(e, cst.DictElement) and _holds_strings(e.value) for e in value.elements)
-    if isinstance(value, (cst.List, cst.Tuple, cst.Set)):
-        return any(_holds_strings(e.value) for e in value.elements)
+        for element in value.elements:
+            if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
+                if element.key.evaluated_value == key:
+                    return element.value
+    if isinstance(value, cst.Call):
+        for arg in value.args:
+            if arg.keyword is not None and arg.keyword.value == key:
+                return arg.value
+    return value
+
+
+# Statements that bind a name, and calls whose result is a number or an array (jit traces them).
+_BINDERS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.FunctionDef, cst.ClassDef, cst.For, cst.ImportAlias)
+_ARRAY_MAKERS = ("jax.numpy.", "numpy.", "jax.random.")
+_NUMBER_BUILTINS = frozenset({"float", "int", "bool", "abs", "min", "max", "round", "len", "sum", "complex", "range"})
+
+
+def _module_bindings(view: ModuleView, name: str):
+    """(statement, the values it may bind) for each binding of the module-level `name`: module
+    statements, and those of functions that declare it `global`. The values are None when they cannot
+    be seen (a def, a class, an import, a loop over something else, a setter called from elsewhere)."""
+    for node in walk(view.module):
+        if not isinstance(node, _BINDERS):
+            continue
+        function = view.enclosing_function(node)
+        if function is not None and not _declares_global(function, name):
+            continue
+        if isinstance(node, cst.Assign):
+            if any(isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets):
+                yield node, _values_of(view, node.value, function)
+        elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
+            if isinstance(node.target, cst.Name) and node.target.value == name and node.value is not None:
+                yield node, _values_of(view, node.value, function)
+        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            if node.name.value == name:
+                yield node, None
+        elif isinstance(node, cst.For):
+            if isinstance(node.target, cst.Name) and node.target.value == name:
+                yield node, _loop_values(view, node.iter, function)
+        elif _imported_as(node) == name:
+            yield node, None
+
+
+def _values_of(view: ModuleView, value: cst.BaseExpression, function) -> Optional[list[cst.BaseExpression]]:
+    """The value, or for a setter's parameter (`def set_scale(v): global SCALE; SCALE = v`) the
+    arguments every call in the module passes; None when it is called from nowhere we can see."""
+    if not (isinstance(function, cst.FunctionDef) and isinstance(value, cst.Name)):
+        return [value]
+    names = [p.name.value for p in function.params.params]
+    if value.value not in names:
+        return [value]
+    index, found = names.index(value.value), []
+    for node in walk(view.module):
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == function.name.value:
+            if any(arg.star for arg in node.args):
+                return None
+            keyword = next((a.value for a in node.args if a.keyword and a.keyword.value == value.value), None)
+            positional = [a.value for a in node.args if a.keyword is None]
+            argument = keyword if keyword is not None else positional[index] if index < len(positional) else None
+            if argument is None:
+                return None
+            found.append(argument)
+    return found or None
+
+
+def _loop_values(view: ModuleView, iterable: cst.BaseExpression, function) -> Optional[list[cst.BaseExpression]]:
+    """What a `for` loop binds: the elements of a literal, or of the one list literal a name of the
+    same function (or module) is assigned; integers for `range(...)`."""
+    if isinstance(iterable, cst.Name):
+        region = view.module if function is None else function
+        literals = [
+            node.value
+            for node in (walk(region) if function is None else own_nodes(function))
+            if isinstance(node, cst.Assign)
+            and any(isinstance(t.target, cst.Name) and t.target.value == iterable.value for t in node.targets)
+        ]
+        if len(literals) != 1:
+            return None
+        iterable = literals[0]
+    if isinstance(iterable, (cst.Tuple, cst.List, cst.Set)):
+        return [element.value for element in iterable.elements]
+    if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) and iterable.func.value == "range":
+        return [iterable]  # integers
+    return None
+
+
+def _traceable(view: ModuleView, value: cst.BaseExpression, own: str, seen: frozenset[str] = frozenset()) -> bool:
+    """Numbers, booleans, None, arrays made by jax.numpy/numpy/jax.random, the global's own value
+    (`own`, whose other bindings are checked too), another module-level name all of whose bindings are
+    such values, arithmetic of those, and tuples, lists and dicts of them. Anything else is not known
+    to be traceable."""
+    if isinstance(value, (cst.Integer, cst.Float, cst.Imaginary)):
+        return True
+    if isinstance(value, cst.Name):
+        if value.value in ("True", "False", "None", own) or value.value in seen:
+            return True
+        return _bound_only_to_traceable(view, value.value, seen | {own})
+    if isinstance(value, cst.UnaryOperation):
+        return _traceable(view, value.expression, own, seen)
+    if isinstance(value, cst.BinaryOperation):
+        return _traceable(view, value.left, own, seen) and _traceable(view, value.right, own, seen)
+    if isinstance(value, cst.Subscript):  # an element or a slice of an array
+        return _traceable(view, value.value, own, seen)
+    if isinstance(value, (cst.Tuple, cst.List)):
+        return all(isinstance(e, cst.Element) and _traceable(view, e.value, own, seen) for e in value.elements)
+    if isinstance(value, cst.Dict):
+        return all(isinstance(e, cst.DictElement) and _traceable(view, e.value, own, seen) for e in value.elements)
+    if isinstance(value, cst.Call):
+        if isinstance(value.func, cst.Name) and value.func.value in _NUMBER_BUILTINS:
+            return view.qualified(value.func) in (None, f"builtins.{value.func.value}", value.func.value)
+        return (view.qualified(value.func) or "").startswith(_ARRAY_MAKERS)
     return False
+
+
+def _bound_only_to_traceable(view: ModuleView, name: str, seen: frozenset[str]) -> bool:
+    bindings = list(_module_bindings(view, name))
+    return bool(bindings) and all(
+        values is not None and all(_traceable(view, v, name, seen) for v in values) for _, values in bindings
+    )
+
+
+def _declares_global(function: FunctionNode, name: str) -> bool:
+    return any(
+        isinstance(node, cst.Global) and any(n.name.value == name for n in node.names) for node in own_nodes(function)
+    )
+
+
+def _imported_as(alias: cst.ImportAlias) -> str:
+    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+        return alias.asname.name.value
+    name = alias.name
+    while isinstance(name, cst.Attribute):
+        name = name.value
+    return name.value if isinstance(name, cst.Name) else ""
+
+
+def _short(view: ModuleView, node: cst.CSTNode) -> str:
+    text = " ".join(view.code(node).split())
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _check_fresh_names(view: ModuleView, threader, threads) -> None:
