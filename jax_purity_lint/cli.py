@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("code", nargs="?", type=str.upper, help="a code, e.g. JPL100: print its page")
     rules.set_defaults(handler=run_rules)
 
+    server = commands.add_parser("server", help="run the Language Server over stdio (needs the lsp extra)")
+    server.set_defaults(handler=run_server)
+
     for surface in ("runtime", "rewrites"):
         _register_optional(commands, surface)
     return parser
@@ -152,6 +155,17 @@ def run_rules(args: argparse.Namespace) -> int:
         return usage_error(f"unknown code {args.code!r}: the codes are {', '.join(docs)}")
     print(render_page(docs[args.code]), end="")
     return EXIT_CLEAN
+
+
+def run_server(args: argparse.Namespace) -> int:
+    """Imported here: `check` and the others never load pygls."""
+    try:
+        from .surfaces.lsp import main as serve
+    except ModuleNotFoundError as error:
+        if error.name not in ("pygls", "lsprotocol") and not (error.name or "").startswith(("pygls.", "lsprotocol.")):
+            raise
+        return usage_error("the server needs pygls: install the lsp extra: pip install -e '.[lsp]'")
+    return serve()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
