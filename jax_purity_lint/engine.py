@@ -73,12 +73,20 @@ class FileAnalysis:
     module_analysis: Optional[ModuleAnalysis] = None
     findings: tuple[LocatedFinding, ...] = ()
     failure: Optional[Diagnostic] = None  # JPL001: it could not be analysed
+    # The diagnostics alone, for a result that let its tree go (`without_tree`).
+    kept_diagnostics: Optional[tuple[Diagnostic, ...]] = None
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
         if self.failure is not None:
             return [self.failure]
+        if self.kept_diagnostics is not None:
+            return list(self.kept_diagnostics)
         return [located.diagnostic for located in self.findings]
+
+    def without_tree(self) -> "FileAnalysis":
+        """The same diagnostics, holding no libcst node: the tree can be freed at once."""
+        return FileAnalysis(self.source, failure=self.failure, kept_diagnostics=tuple(self.diagnostics))
 
 
 def analyze_source(
@@ -90,7 +98,7 @@ def analyze_source(
 ) -> list[Diagnostic]:
     """All diagnostics for one module's source. Never raises: failures become one JPL001 diagnostic.
     `python_tree` is `ast.parse(source)` when the caller has it already (flake8 does): not parsed again."""
-    return analyse_file(source, filename, settings, python_tree=python_tree).diagnostics
+    return analyse_file(source, filename, settings, python_tree=python_tree, keep_tree=False).diagnostics
 
 
 def analyse_file(
@@ -100,11 +108,13 @@ def analyse_file(
     *,
     python_tree: Optional[ast.AST] = None,
     place: PlaceOfLine = line_place,
+    keep_tree: bool = True,
 ) -> FileAnalysis:
     """The analysis of one module's source. Never raises: a failure is the result's JPL001 `failure`.
-    `place` says how a message names a line (notebooks name the cell)."""
+    `place` says how a message names a line (notebooks name the cell). Without `keep_tree` the result
+    holds the diagnostics only (what `check` and flake8 need): see `_analyze`."""
     try:
-        return _analyze(source, settings or DEFAULT_SETTINGS, python_tree, place)
+        return _analyze(source, settings or DEFAULT_SETTINGS, python_tree, place, keep_tree)
     except Exception as error:  # the last line of defence: a bug of ours must not take flake8 down
         text = source if isinstance(source, str) else ""
         try:
@@ -114,7 +124,7 @@ def analyse_file(
 
 
 def _analyze(
-    source: Union[str, bytes], settings: Settings, python_tree: Optional[ast.AST], place: PlaceOfLine
+    source: Union[str, bytes], settings: Settings, python_tree: Optional[ast.AST], place: PlaceOfLine, keep_tree: bool
 ) -> FileAnalysis:
     if isinstance(source, bytes):
         try:
@@ -137,7 +147,12 @@ def _analyze(
     if python.too_deep is not None:  # libcst would crash the process (SIGSEGV) or take minutes
         return FileAnalysis(source, failure=analysis_failure(python.too_deep.reason, python.too_deep.line))
     with collector_paused():  # see gc_pause.py: collections would traverse the whole libcst tree
-        return _parse_and_diagnose(source, settings, python, place)
+        analysis = _parse_and_diagnose(source, settings, python, place)
+        if not keep_tree:
+            # A tree still alive when the collector resumes is traversed by it, generation after
+            # generation: let it go here, while the collector is paused, unless the caller reads it.
+            analysis = analysis.without_tree()
+    return analysis
 
 
 def _parse_and_diagnose(source: str, settings: Settings, python: PythonVerdict, place: PlaceOfLine) -> FileAnalysis:

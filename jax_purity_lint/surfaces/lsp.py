@@ -92,7 +92,7 @@ def lint(text: str, path: str) -> list[Diagnostic]:
     from ..engine import analyse_file
 
     config = config_for(path)
-    analysis = analyse_file(text, path, config.settings)
+    analysis = analyse_file(text, path, config.settings, keep_tree=False)
     return filter_diagnostics(analysis.diagnostics, analysis.source, config)
 
 

@@ -129,7 +129,9 @@ def check_notebook(path: Path, config: Config) -> list[Diagnostic]:
     except (TypeError, AttributeError, KeyError, RecursionError) as error:  # JSON of the wrong shape
         reason = f"not a well-formed notebook ({type(error).__name__})"
         return filter_diagnostics([analysis_failure(f"cannot read the notebook: {reason}")], "", config)
-    analysis = analyse_file(joined.source, str(path), config.settings, place=lambda line: cell_place(line, joined))
+    analysis = analyse_file(
+        joined.source, str(path), config.settings, place=lambda line: cell_place(line, joined), keep_tree=False
+    )
     diagnostics = filter_diagnostics(analysis.diagnostics, joined.source, config)
     return [to_cells(d, joined) for d in diagnostics]
 
