@@ -29,23 +29,23 @@ def check_file(path: Path, config: Config) -> FileResult:
 
         return FileResult(path, tuple(check_notebook(path, config)))
     # Imported here: a run whose every file is in the cache never loads the engine (and libcst).
-    from ..engine import analysis_failure, analyze_source
+    from ..engine import analysis_failure
     from ..source.decoding import read_source
 
     try:
         source = read_source(path)
     except (OSError, UnicodeDecodeError, SyntaxError, ValueError) as error:
         return FileResult(path, tuple(filter_diagnostics([analysis_failure(f"cannot read it: {error}")], "", config)))
-    diagnostics = analyze_source(source, str(path), config.settings)
-    return FileResult(path, tuple(filter_diagnostics(diagnostics, source, config)))
+    return check_source(source, path, config)
 
 
-def check_source(data: bytes, path: Path, config: Config) -> FileResult:
-    """`check -`: source read from stdin, reported as `path`. The bytes are decoded as a file's
-    would be (a coding cookie counts), and nothing is cached or written."""
+def check_source(data: Union[str, bytes], path: Path, config: Config) -> FileResult:
+    """Source that is not read from `path` (stdin for `check -`, an editor's buffer), reported as
+    `path`. Bytes are decoded as a file's would be (a coding cookie counts); nothing is cached or
+    written."""
     from ..engine import analyse_file
 
-    analysis = analyse_file(data, str(path), config.settings)
+    analysis = analyse_file(data, str(path), config.settings, keep_tree=False)
     return FileResult(path, tuple(filter_diagnostics(analysis.diagnostics, analysis.source, config)))
 
 

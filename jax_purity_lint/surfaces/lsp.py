@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 from typing import Callable, Optional
+from pathlib import Path
 from urllib.parse import urlparse
 
 from lsprotocol import types
@@ -25,7 +26,7 @@ from pygls.workspace import TextDocument
 from .. import __version__
 from ..diagnostics import Diagnostic
 from ..source.lines import LINE_BREAK
-from .check import filter_diagnostics
+from .check import check_source
 from .config import Config
 from .noqa import NOQA_INLINE
 from .project import Project
@@ -89,11 +90,7 @@ def config_for(path: str) -> Config:
 
 def lint(text: str, path: str) -> list[Diagnostic]:
     """What `check` reports for this text at this path (excludes aside: an open file is always linted)."""
-    from ..engine import analyse_file
-
-    config = config_for(path)
-    analysis = analyse_file(text, path, config.settings, keep_tree=False)
-    return filter_diagnostics(analysis.diagnostics, analysis.source, config)
+    return list(check_source(text, Path(path), config_for(path)).diagnostics)
 
 
 def to_lsp(diagnostic: Diagnostic, lines: list[str]) -> types.Diagnostic:
