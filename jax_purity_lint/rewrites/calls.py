@@ -116,7 +116,7 @@ class OutputThreader:
         return self._hoist(line, call, shape, region)
 
     def _problem(self, call: cst.Call, why: str) -> bool:
-        where = f"line {self.view.line(call)}: cannot take the returned state from `{_short(self.view, call)}`"
+        where = f"{self.view.place(call)}: cannot take the returned state from `{_short(self.view, call)}`"
         self.problems.append(f"{where}: {why}")
         return False
 

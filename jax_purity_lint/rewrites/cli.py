@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "verified safe are written; --diff prints all of them, the others with a comment saying what to check."
         ),
     )
-    fix.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders (.py)")
+    fix.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders (.py, .ipynb)")
     fix.add_argument("--diff", action="store_true", help="print a unified diff of every rewrite; write nothing")
     fix.add_argument("--safe-only", action="store_true", help="with --diff: only what `fix` would write")
     fix.add_argument(
@@ -55,10 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from ..surfaces.config import ConfigError
     from ..surfaces.files import discover
     from ..surfaces.project import Project
-    from . import fix_source
-    from .diffs import unified_diff
     from .project import imported_elsewhere
-    from .writer import RefusedWrite, SourceFile, write_rewrite
 
     try:
         project = Project.from_arguments(args)
@@ -70,81 +67,142 @@ def run(args: argparse.Namespace) -> int:
         print(f"jax-purity-lint: error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return EXIT_ERROR
     try:  # each file under its own project's configuration, as `check` reads it
-        files = [path for path in discover(args.paths, project.exclusions_in) if path.suffix == ".py"]
+        files = [path for path in discover(args.paths, project.exclusions_in) if path.suffix in (".py", ".ipynb")]
         configs = {path: project.config_for(path) for path in files}
     except ConfigError as error:
         print(f"jax-purity-lint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
-    status = EXIT_CLEAN
     report = _Report(quiet=args.quiet)
-    imported = imported_elsewhere(files)
+    imported = imported_elsewhere([path for path in files if path.suffix == ".py"])
+    status = EXIT_CLEAN
     for path in files:
-        config = configs[path]
-        try:
-            source = SourceFile.read(path)
-        except (OSError, SyntaxError, UnicodeDecodeError) as error:
-            report.error(path, f"cannot read it: {error}")
-            status = EXIT_ERROR
-            continue
-        include_unsafe = args.unsafe or (args.diff and not args.safe_only)
-        others = imported.get(path, frozenset())
-        fixed = fix_source(
-            source.text, str(path), unsafe=include_unsafe, imported_elsewhere=others,
-            settings=config.settings, wanted=lambda d: config.enabled(d.code),
-        )
-        if fixed.error:
-            report.error(path, fixed.error)
-            status = max(status, EXIT_LEFT)
-            continue
-        if args.diff:
-            diff = unified_diff(str(path), source.text, fixed.rewritten)
-            if diff:
-                sys.stdout.write(diff)
-                status = max(status, EXIT_LEFT)
-            report.rewrites(path, fixed.rewrites, written=False)
-            continue
-        if fixed.changed:
-            try:
-                write_rewrite(source, fixed.rewritten)
-            except (RefusedWrite, OSError) as error:
-                report.error(path, str(error))
-                status = EXIT_ERROR
-                continue
-        report.rewrites(path, fixed.rewrites, written=True)
-        if any(not r.applied for r in fixed.rewrites):
-            status = max(status, EXIT_LEFT)
+        fixer = _fix_notebook if path.suffix == ".ipynb" else _fix_module
+        status = max(status, fixer(path, configs[path], args, imported.get(path, frozenset()), report))
     report.finish()
     return status
 
 
+def _fix_module(path: Path, config, args: argparse.Namespace, others: frozenset[str], report: "_Report") -> int:
+    from . import fix_source
+    from .diffs import unified_diff
+    from .writer import RefusedWrite, SourceFile, write_rewrite
+
+    try:
+        source = SourceFile.read(path)
+    except (OSError, SyntaxError, UnicodeDecodeError) as error:
+        report.error(path, f"cannot read it: {error}")
+        return EXIT_ERROR
+    fixed = fix_source(
+        source.text, str(path), unsafe=_all_rewrites(args), imported_elsewhere=others,
+        settings=config.settings, wanted=lambda d: config.enabled(d.code),
+    )
+    if fixed.error:
+        report.error(path, fixed.error)
+        return EXIT_LEFT
+    if args.diff:
+        diff = unified_diff(str(path), source.text, fixed.rewritten)
+        sys.stdout.write(diff)
+        report.rewrites(path, fixed.rewrites, written=False, where=str)
+        return EXIT_LEFT if diff else EXIT_CLEAN
+    if fixed.changed:
+        try:
+            write_rewrite(source, fixed.rewritten)
+        except (RefusedWrite, OSError) as error:
+            report.error(path, str(error))
+            return EXIT_ERROR
+    report.rewrites(path, fixed.rewrites, written=True, where=str)
+    return EXIT_LEFT if any(not r.applied for r in fixed.rewrites) else EXIT_CLEAN
+
+
+def _fix_notebook(path: Path, config, args: argparse.Namespace, others: frozenset[str], report: "_Report") -> int:
+    """The code cells as one module, rewritten like a file, then put back into their cells."""
+    from . import fix_source
+    from .diffs import unified_diff
+    from .notebooks import CannotWriteBack, EditableNotebook
+    from .writer import RefusedWrite, replace_file
+
+    try:
+        notebook = EditableNotebook.read(path)
+    except LookupError:
+        return EXIT_CLEAN  # an R or Julia notebook: `check` skips it too
+    except (OSError, ValueError, TypeError, AttributeError, KeyError) as error:
+        report.error(path, f"cannot read the notebook: {error}")
+        return EXIT_ERROR
+    fixed = fix_source(
+        notebook.text, str(path), unsafe=_all_rewrites(args),
+        settings=config.settings, wanted=lambda d: config.enabled(d.code), place=notebook.place,
+    )
+    if fixed.error:
+        report.error(path, fixed.error)
+        return EXIT_LEFT
+
+    def where(line: int) -> str:
+        origin = notebook.origin(line)
+        return f"cell {origin[0]}:line {origin[1]}" if origin else str(line)
+
+    try:
+        if args.diff:
+            changes = notebook.cell_changes(fixed.rewritten)
+            for cell, before, after in changes:
+                sys.stdout.write(unified_diff(f"{path}:cell {cell}", before, after))
+            report.rewrites(path, fixed.rewrites, written=False, where=where, notebook=True)
+            return EXIT_LEFT if changes else EXIT_CLEAN
+        if fixed.changed:
+            replace_file(path, notebook.raw, notebook.rewritten(fixed.rewritten))
+    except CannotWriteBack as error:
+        report.error(path, f"cannot put the rewrite back into the cells ({error}); the notebook is left unchanged")
+        return EXIT_ERROR
+    except (RefusedWrite, OSError) as error:
+        report.error(path, str(error))
+        return EXIT_ERROR
+    report.rewrites(path, fixed.rewrites, written=True, where=where, notebook=True)
+    return EXIT_LEFT if any(not r.applied for r in fixed.rewrites) else EXIT_CLEAN
+
+
+def _all_rewrites(args: argparse.Namespace) -> bool:
+    return args.unsafe or (args.diff and not args.safe_only)
+
+
 class _Report:
-    """A line per file on stderr: what was rewritten, and what still needs review and why."""
+    """A line per rewrite on stderr: what was rewritten, and what still needs review and why; then a total
+    that counts files and notebooks."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.applied = 0
         self.left = 0
+        self.files: set[Path] = set()
+        self.notebooks: set[Path] = set()
 
     def error(self, path: Path, message: str) -> None:
         print(f"{path}: error: {message}", file=sys.stderr)
 
-    def rewrites(self, path: Path, rewrites, written: bool) -> None:
+    def rewrites(self, path: Path, rewrites, written: bool, where, notebook: bool = False) -> None:
         for rewrite in rewrites:
             if rewrite.applied and written:
                 self.applied += 1
-                self._say(f"{path}:{rewrite.line}: fixed {'/'.join(rewrite.codes)}: {rewrite.summary}")
-            elif not rewrite.applied or not written:
+                (self.notebooks if notebook else self.files).add(path)
+                self._say(f"{path}:{where(rewrite.line)}: fixed {'/'.join(rewrite.codes)}: {rewrite.summary}")
+            else:
                 if not rewrite.safe:
                     self.left += 1
                 reason = "; ".join(rewrite.problems) if rewrite.problems else "safe"
                 verdict = "safe" if rewrite.safe else "needs review"
-                self._say(f"{path}:{rewrite.line}: {'/'.join(rewrite.codes)} ({verdict}): {rewrite.summary}"
+                self._say(f"{path}:{where(rewrite.line)}: {'/'.join(rewrite.codes)} ({verdict}): {rewrite.summary}"
                           + (f" -- {reason}" if not rewrite.safe else ""))
 
     def finish(self) -> None:
         if self.applied or self.left:
-            self._say(f"{self.applied} rewrite(s) applied, {self.left} need review (see `jax-purity-lint fix --diff`)")
+            written = _count(len(self.files), "file") + (
+                f" and {_count(len(self.notebooks), 'notebook')}" if self.notebooks else ""
+            )
+            self._say(f"{self.applied} rewrite(s) applied in {written}, {self.left} need review"
+                      " (see `jax-purity-lint fix --diff`)")
 
     def _say(self, text: str) -> None:
         if not self.quiet:
             print(text, file=sys.stderr)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -36,7 +36,7 @@ def build_debug_print(context: RewriteContext, group: Group) -> Draft:
     for diagnostic in group.diagnostics:
         call = view.node_of(diagnostic, cst.Call)
         if call is None:
-            problems.append(f"line {diagnostic.line}: cannot find the call")
+            problems.append(f"{view.place_of_line(diagnostic.line)}: cannot find the call")
             continue
         anchor = anchor or view.statement_of(call)
         how = _rewrite_call(context, call, diagnostic, problems)
@@ -54,7 +54,7 @@ def _rewrite_call(
     view = context.view
     parent = view.parent(call)
     if not isinstance(parent, cst.Expr):
-        problems.append(f"line {diagnostic.line}: the result of `{diagnostic.state}` is used")
+        problems.append(f"{view.place_of_line(diagnostic.line)}: the result of `{diagnostic.state}` is used")
         return None
     jax_name = context.imports.module("jax")
     qualified = view.qualified(call.func) or ""
@@ -69,7 +69,7 @@ def _rewrite_call(
     if new is None:
         new, problem = _callback(view, jax_name, call)
         if problem:
-            problems.append(f"line {diagnostic.line}: {problem}")
+            problems.append(f"{view.place_of_line(diagnostic.line)}: {problem}")
             return None
         how = f"`{diagnostic.state}` runs at run time through `jax.debug.callback`"
     context.edits.substitute(call, new)

@@ -317,17 +317,17 @@ def python_control_use(view: ModuleView, node: cst.CSTNode, function: FunctionNo
         ):
             return None
         if isinstance(ancestor, (cst.If, cst.While, cst.Assert)) and child is ancestor.test:
-            return f"line {view.line(node)}: it decides a Python `{type(ancestor).__name__.lower()}`"
+            return f"{view.place(node)}: it decides a Python `{type(ancestor).__name__.lower()}`"
         if isinstance(ancestor, cst.IfExp) and child is ancestor.test:
-            return f"line {view.line(node)}: it decides a conditional expression"
+            return f"{view.place(node)}: it decides a conditional expression"
         if isinstance(ancestor, cst.BooleanOperation) and child is ancestor.left:
-            return f"line {view.line(node)}: it is tested by `and`/`or`"
+            return f"{view.place(node)}: it is tested by `and`/`or`"
         if isinstance(ancestor, cst.Call) and child is not ancestor.func:
             called = _called_name(ancestor)
             if called in CONCRETIZING_CALLS or called in SHAPE_TAKING:
-                return f"line {view.line(node)}: it is passed to `{called}()`, which needs a Python value"
+                return f"{view.place(node)}: it is passed to `{called}()`, which needs a Python value"
         if isinstance(ancestor, cst.Slice):
-            return f"line {view.line(node)}: it is a slice bound, which needs a Python value"
+            return f"{view.place(node)}: it is a slice bound, which needs a Python value"
         if isinstance(ancestor, (cst.BaseSmallStatement, cst.BaseCompoundStatement)) and not isinstance(
             ancestor, (cst.If, cst.While, cst.Assert)
         ):

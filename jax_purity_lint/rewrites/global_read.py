@@ -45,7 +45,7 @@ def _build_read(context: RewriteContext, group: Group, outer_check) -> Draft:
     for diagnostic in group.diagnostics:
         function, path = _read_at(view, diagnostic)
         if function is None or path is None:
-            problems.append(f"line {diagnostic.line}: cannot find the read of `{diagnostic.state}`")
+            problems.append(f"{view.place_of_line(diagnostic.line)}: cannot find the read of `{diagnostic.state}`")
             continue
         anchor = anchor or view.anchor_of(function)
         text = path_text(view, path)
@@ -128,7 +128,7 @@ def _untraceable_values(view: ModuleView, texts) -> list[str]:
             if values is None or unknown is not None:
                 shown = "a value it cannot see" if values is None else f"`{_short(view, unknown)}`"
                 return [
-                    f"`{text}` is bound to {shown} at line {view.line(binding)}: jit traces numbers and arrays, "
+                    f"`{text}` is bound to {shown} at {view.place(binding)}: jit traces numbers and arrays, "
                     "not this; it would have to be a static argument, or the compiled function re-created "
                     "when it changes"
                 ]

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 import libcst as cst
 
 from ..diagnostics import Diagnostic
-from ..engine import FileAnalysis, LocatedFinding, analyse_file
+from ..engine import FileAnalysis, LocatedFinding, PlaceOfLine, analyse_file, line_place
 from ..rules import RULES_BY_CODE
 from ..settings import Settings
 from ..surfaces.noqa import suppressed
@@ -31,8 +31,11 @@ MAX_ROUNDS = 50
 class _Memo:
     """Each text is parsed and analysed once, though a round's check and the next round both need it."""
 
-    def __init__(self, filename: str, imported_elsewhere: frozenset[str], settings, wanted) -> None:
+    def __init__(
+        self, filename: str, imported_elsewhere: frozenset[str], settings, wanted, place: PlaceOfLine = line_place
+    ) -> None:
         self.filename = filename
+        self.place = place
         self.imported_elsewhere = imported_elsewhere
         self.settings = settings
         self.wanted = wanted
@@ -51,7 +54,7 @@ class _Memo:
         if text not in self._analyses:
             if len(self._analyses) >= 4:  # the current text and a few drafts are all that is looked up again
                 self._analyses.pop(next(iter(self._analyses)))
-            file = analyse_file(text, self.filename, self.settings)
+            file = analyse_file(text, self.filename, self.settings, place=self.place)
             lines = text.splitlines()
             self._analyses[text] = (file, [f for f in file.findings if self._answers(f.diagnostic, lines)])
         return self._analyses[text]
@@ -73,7 +76,7 @@ class _Memo:
         if text not in self._views:
             if len(self._views) >= 3:
                 self._views.pop(next(iter(self._views)))
-            self._views[text] = ModuleView.of(self.analysis(text), self.settings)
+            self._views[text] = ModuleView.of(self.analysis(text), self.settings, place=self.place)
         return self._views[text]
 
 
@@ -84,16 +87,17 @@ def fix_source(
     imported_elsewhere: frozenset[str] = frozenset(),
     settings: Optional[Settings] = None,
     wanted: Optional[Callable[[Diagnostic], bool]] = None,
+    place: PlaceOfLine = line_place,
 ) -> ModuleFix:
     """The module with its safe rewrites applied (all of them, with explanations, when ``unsafe``).
 
     ``imported_elsewhere``: names other modules import from this one; a rewrite that changes how one
     of them is called is not safe, since those calls cannot be updated here. ``settings``: the analysis
     settings (extra jit functions). ``wanted``: which diagnoses to answer (default: all but those a
-    `# noqa` comment silences).
+    `# noqa` comment silences). ``place``: how messages name a line (a notebook's joined cells name the cell).
     """
     records: dict[tuple, Rewrite] = {}
-    memo = _Memo(filename, imported_elsewhere, settings, wanted)
+    memo = _Memo(filename, imported_elsewhere, settings, wanted, place)
     try:
         text = _rounds(source, memo, records, allow_unsafe=False)
         if unsafe:
@@ -211,7 +215,7 @@ def _verify(rewritten: str, memo: _Memo, group: Group, before: list[LocatedFindi
     new_keys = {finding.group for finding in after}
     if group.key in new_keys and not draft.advice_only:
         left = [finding for finding in after if finding.group == group.key]
-        draft.problems.append(f"the linter still reports {left[0].code} at line {left[0].line} after the rewrite")
+        draft.problems.append(f"the linter still reports {left[0].code} at {memo.place(left[0].line)} after the rewrite")
     added = new_keys - old_keys
     if added:
         draft.problems.append(f"the rewrite introduces new findings: {sorted(k[0] for k in added)}")

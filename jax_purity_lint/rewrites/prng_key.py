@@ -108,7 +108,8 @@ def _thread_key(context: RewriteContext, threader, function: FunctionNode, draws
             context.edits.substitute(call, replacement)
         if any(isinstance(a, LOOPS) for a in _ancestors_within(view, call, function)):
             problems.append(
-                f"line {diagnostic.line}: drawn in a loop: split the key per iteration or draw all at once with a shape"
+                f"{view.place_of_line(diagnostic.line)}: drawn in a loop: "
+                "split the key per iteration or draw all at once with a shape"
             )
 
     def outer_value(use: Use):

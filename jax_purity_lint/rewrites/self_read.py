@@ -35,7 +35,7 @@ def build_stale_self_read(context: RewriteContext, group: Group) -> Draft:
         name = view.node_of(diagnostic, cst.Name)
         function = view.enclosing_function(name) if name is not None else None
         if function is None or not isinstance(function, cst.FunctionDef):
-            problems.append(f"line {diagnostic.line}: cannot find the read of `{diagnostic.state}`")
+            problems.append(f"{view.place_of_line(diagnostic.line)}: cannot find the read of `{diagnostic.state}`")
             continue
         path = longest_read_path(view, name)
         attribute = path_text(view, path)[len(name.value) + 1:]  # `limit` from `self.limit`

@@ -121,7 +121,7 @@ class SelfStateRewrite:
         for diagnostic in self.group.diagnostics:
             parts = tuple(diagnostic.state.split(".")[1:]) if diagnostic.state.startswith("self.") else ()
             if not parts:
-                self.problems.append(f"line {diagnostic.line}: `{diagnostic.state}` is not an attribute of `self`")
+                self.problems.append(f"{self.view.place_of_line(diagnostic.line)}: `{diagnostic.state}` is not an attribute of `self`")
                 continue
             if parts not in leaves:
                 leaves.append(parts)
@@ -167,10 +167,10 @@ class SelfStateRewrite:
             leaf = self._leaf_of(path)
             if leaf is None:
                 if any(known[: len(path)] == path for known in self.leaves) and path:
-                    self.problems.append(f"line {view.line(node)}: `{view.code(top)}` is used as a whole")
+                    self.problems.append(f"{view.place(node)}: `{view.code(top)}` is used as a whole")
                 elif not path and not self._is_method_call(node):
                     self.problems.append(
-                        f"line {view.line(node)}: `{self_name}` is passed on: the state would have to travel with it"
+                        f"{view.place(node)}: `{self_name}` is passed on: the state would have to travel with it"
                     )
                 continue
             leaf_node = _prefix_node(view, node, len(leaf))
@@ -210,7 +210,7 @@ class SelfStateRewrite:
             if isinstance(call, cst.Call) and call.func is parent and parent.attr.value in MUTATING_METHODS:
                 return LeafUse(node, leaf, True, True, in_place=True, grows=parent.attr.value in GROWING_METHODS)
             if view.is_store(parent):
-                self.problems.append(f"line {view.line(node)}: an attribute of `{view.code(node)}` is changed in place")
+                self.problems.append(f"{view.place(node)}: an attribute of `{view.code(node)}` is changed in place")
                 return LeafUse(node, leaf, True, True, in_place=True)
         changed_item = isinstance(parent, cst.Subscript) and (view.is_store(parent) or _is_aug_target(view, parent))
         if changed_item and parent.value is node:
@@ -418,7 +418,7 @@ class SelfStateRewrite:
         if use.kind == "setattr":
             small = view.parent(use.node)
             if not isinstance(small, cst.Expr):
-                self.problems.append(f"line {view.line(use.node)}: the result of `setattr` is used")
+                self.problems.append(f"{view.place(use.node)}: the result of `setattr` is used")
                 return
             edits.transform(small, lambda expr: self._write(field_name, expr.value.args[2].value))
             return
@@ -433,7 +433,7 @@ class SelfStateRewrite:
         if isinstance(parent, cst.AssignTarget):
             assign = view.parent(parent)
             if len(assign.targets) != 1:
-                self.problems.append(f"line {view.line(use.node)}: a chained assignment to the state")
+                self.problems.append(f"{view.place(use.node)}: a chained assignment to the state")
                 return
             edits.transform(assign, lambda a: self._write(field_name, a.value))
             return
@@ -556,16 +556,16 @@ class SelfStateRewrite:
                 replacement = cst.Name(variable) if self.single else field_node
                 self.context.edits.substitute(node, replacement)
             elif path and any(known[: len(path)] == path for known in self.leaves):
-                self.problems.append(f"line {view.line(reference)}: `{view.code(parent)}` is used as a whole")
+                self.problems.append(f"{view.place(reference)}: `{view.code(parent)}` is used as a whole")
             return
         if isinstance(parent, cst.Call) and parent.func is reference:
             return  # `obj(...)`: a use of `__call__`, handled with the other calls
         self.problems.append(
-            f"line {view.line(reference)}: `{instance.name}` is passed on: its state would have to travel with it"
+            f"{view.place(reference)}: `{instance.name}` is passed on: its state would have to travel with it"
         )
 
     def _problem_at(self, node: cst.CSTNode, text: str) -> None:
-        self.problems.append(f"line {self.view.line(node)}: {text}")
+        self.problems.append(f"{self.view.place(node)}: {text}")
 
     def _thread(self, by_reference: dict[int, tuple[Instance, str]]) -> Thread:
         view = self.view

@@ -247,7 +247,7 @@ class Threader:
             thread = self._thread_of(entry, slot)
             value = thread.outer_value(use)
             if isinstance(value, str):
-                self.problems.append(f"line {self.view.line(use.node)}: cannot pass `{slot.local}`: {value}")
+                self.problems.append(f"{self.view.place(use.node)}: cannot pass `{slot.local}`: {value}")
                 return None
             values.append(value)
         return values
@@ -262,7 +262,7 @@ class Threader:
                 continue
             found = self._thread_of(entry, slot).outer_target(use)
             if isinstance(found, str):
-                self.problems.append(f"line {self.view.line(site)}: cannot store the new `{slot.local}`: {found}")
+                self.problems.append(f"{self.view.place(site)}: cannot store the new `{slot.local}`: {found}")
                 return None
             if found.declare_global and caller is not None:
                 if not self.declare_global(caller, found.declare_global):
@@ -353,7 +353,7 @@ class Threader:
             elif isinstance(node.value, cst.Tuple) and len(node.value.elements) == 2:
                 self.edits.transform(node, lambda r: r.with_changes(value=_carry_and_states(r.value, states)))
             else:
-                self.problems.append(f"line {self.view.line(node)}: the scan body's return is not a `carry, y` pair")
+                self.problems.append(f"{self.view.place(node)}: the scan body's return is not a `carry, y` pair")
         return True
 
     def _emit_carry_call(self, entry: _Converted, use: Use, inner: bool) -> None:
@@ -370,7 +370,7 @@ class Threader:
         init_index, keyword = (1, "init") if primitive == "jax.lax.scan" else (3, "init_val")
         init = _argument(use.call, init_index, keyword)
         if init is None:
-            self.problems.append(f"line {self.view.line(use.call)}: cannot find the loop's initial value")
+            self.problems.append(f"{self.view.place(use.call)}: cannot find the loop's initial value")
             return
         self.edits.substitute(init.value, lambda node: tuple_of([node, *values], parenthesized=True))
         targets = self._targets(entry, use, inner)
@@ -413,7 +413,7 @@ def method_uses(finder: UseFinder, owner: cst.ClassDef, method: cst.FunctionDef)
                     uses.append(Use(UseKind.CALL, reference, parent, tuple(transforms), reference))
             else:
                 uses.append(Use(UseKind.ESCAPE, reference, reason=(
-                    f"the object `{instance.name}` is passed on (line {view.line(reference)}): "
+                    f"the object `{instance.name}` is passed on ({view.place(reference)}): "
                     "calls made through it elsewhere cannot be updated")))
     return uses
 

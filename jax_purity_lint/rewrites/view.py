@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from functools import cached_property
-from typing import TYPE_CHECKING, Iterator, Optional, Union
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Union
 
 import libcst as cst
 from libcst.metadata import (
@@ -22,6 +22,7 @@ from libcst.metadata import (
 
 from ..analysis import ModuleAnalysis, analyse_module
 from ..analysis.jax_api import canonical
+from ..engine import line_place
 from ..settings import DEFAULT_SETTINGS, Settings
 
 if TYPE_CHECKING:
@@ -35,9 +36,14 @@ COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 
 class ModuleView:
     def __init__(
-        self, module: cst.Module, analysis: Optional[ModuleAnalysis] = None, settings: Optional[Settings] = None
+        self,
+        module: cst.Module,
+        analysis: Optional[ModuleAnalysis] = None,
+        settings: Optional[Settings] = None,
+        place: Callable[[int], str] = line_place,
     ) -> None:
         self.settings = settings or DEFAULT_SETTINGS
+        self.place_of_line = place  # how an explanation names a line: "line 9", "cell 3, line 2"
         self.module = module
         self._analysis = analysis
         self.wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
@@ -60,11 +66,15 @@ class ModuleView:
     # -- the analysis ------------------------------------------------------------------------------
 
     @classmethod
-    def of(cls, file: "FileAnalysis", settings: Optional[Settings] = None) -> "ModuleView":
+    def of(
+        cls, file: "FileAnalysis", settings: Optional[Settings] = None, place: Optional[Callable[[int], str]] = None
+    ) -> "ModuleView":
         """The view of the tree the engine parsed and analysed (parsed once, whatever reads it)."""
         if file.parsed is None:
             raise ValueError("the file was not parsed: nothing in it can be traced")
-        return cls(file.parsed.module, file.module_analysis, settings)
+        if place is None:
+            return cls(file.parsed.module, file.module_analysis, settings)
+        return cls(file.parsed.module, file.module_analysis, settings, place)
 
     @property
     def analysis(self) -> ModuleAnalysis:
@@ -87,6 +97,10 @@ class ModuleView:
 
     def line(self, node: cst.CSTNode) -> int:
         return self.positions[node].start.line
+
+    def place(self, node: cst.CSTNode) -> str:
+        """Where the node is, as an explanation says it: "line 9" ("cell 3, line 2" in a notebook)."""
+        return self.place_of_line(self.line(node))
 
     def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
         return self.parents.get(node)

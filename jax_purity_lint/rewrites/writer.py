@@ -49,7 +49,12 @@ def write_rewrite(source: SourceFile, new_text: str) -> None:
         data = new_text.encode(source.encoding)
     except UnicodeEncodeError as error:
         raise RefusedWrite(f"the rewrite cannot be encoded as {source.encoding}; {path} left unchanged") from error
-    if path.read_bytes() != source.raw:
+    replace_file(path, source.raw, data)
+
+
+def replace_file(path: Path, expected: bytes, data: bytes) -> None:
+    """Write ``data`` over ``path`` atomically, unless the file no longer holds ``expected``."""
+    if path.read_bytes() != expected:
         raise RefusedWrite(f"{path} changed since it was read; left unchanged (run fix again)")
     mode = stat.S_IMODE(path.stat().st_mode)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".jpl-fix")

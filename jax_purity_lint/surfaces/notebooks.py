@@ -36,27 +36,57 @@ class JoinedNotebook:
 
 
 def _cell_lines(cell: dict[str, Any]) -> list[str]:
+    return [line.python for line in cell_lines(cell)]
+
+
+@dataclasses.dataclass(frozen=True)
+class CellLine:
+    """One line of a code cell: what Python is given, and whether it is IPython syntax (a magic, a shell
+    escape, a line of a cell magic) that Python is given a stand-in for."""
+
+    python: str
+    original: str  # the line as the cell has it (without the indentation IPython removes)
+    ipython: bool = False
+
+
+def cell_source(cell: dict[str, Any]) -> str:
     source = cell.get("source", "")
-    text = "".join(source) if isinstance(source, list) else str(source)
-    lines = _dedented(python_lines(text))
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def cell_lines(cell: dict[str, Any]) -> list[CellLine]:
+    """The cell's lines as Python reads them: IPython-only lines become `pass` (blank when they continue
+    a shell line or belong to a cell magic), so line numbers are kept."""
+    lines = _dedented(python_lines(cell_source(cell)))
     if lines and lines[0].lstrip().startswith("%%"):
-        return [""] * len(lines)  # a cell magic (%%bash, %%timeit): the cell is not plain Python
-    converted: list[str] = []
+        return [CellLine("", line, ipython=True) for line in lines]  # a cell magic (%%bash, %%timeit): not plain Python
+    converted: list[CellLine] = []
     continuing = False  # inside `!git clone ... \\` continued on the next lines
     for line in lines:
         ipython_only = continuing or _is_ipython_only(line)
-        converted.append("" if continuing else _as_python(line))
+        if ipython_only:
+            converted.append(CellLine("" if continuing else _as_python(line), line, ipython=True))
+        else:
+            converted.append(CellLine(line, line))
         continuing = ipython_only and line.rstrip("\r\n").endswith("\\")
     return converted
+
+
+def leading_indentation(cell: dict[str, Any]) -> str:
+    """The indentation IPython removes from every line of a cell whose first line is indented."""
+    return _first_indentation(python_lines(cell_source(cell)))
+
+
+def _first_indentation(lines: list[str]) -> str:
+    if not lines or not lines[0].strip():
+        return ""
+    return lines[0][: len(lines[0]) - len(lines[0].lstrip(" \t"))]
 
 
 def _dedented(lines: list[str]) -> list[str]:
     """IPython runs a cell whose first line is indented by removing that indentation from every line
     that starts with it (its `leading_indent` transform); so does the analysis."""
-    if not lines or not lines[0].strip():
-        return lines
-    first = lines[0]
-    indentation = first[: len(first) - len(first.lstrip(" \t"))]
+    indentation = _first_indentation(lines)
     if not indentation:
         return lines
     return [line[len(indentation):] if line.startswith(indentation) else line for line in lines]
