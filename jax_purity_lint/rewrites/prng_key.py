@@ -19,28 +19,13 @@ import libcst as cst
 
 from .context import RewriteContext
 from .functions import Slot, binds_locally
+from .host_draws import jax_draw
 from .model import Draft, Group
 from .names import variables_in
 from .threading import OuterTarget, Thread
 from .uses import Use
 from .view import FunctionNode, ModuleView
 
-# qualified name -> (jax.random function, how the arguments map)
-DRAWS = {
-    "numpy.random.normal": "normal",
-    "numpy.random.randn": "normal",
-    "numpy.random.standard_normal": "normal",
-    "random.gauss": "normal",
-    "random.normalvariate": "normal",
-    "numpy.random.uniform": "uniform",
-    "numpy.random.rand": "uniform",
-    "numpy.random.random": "uniform",
-    "numpy.random.random_sample": "uniform",
-    "random.random": "uniform",
-    "random.uniform": "uniform",
-    "numpy.random.randint": "randint",
-    "random.randint": "randint_inclusive",
-}
 CLOCK_PRECISION = "jit traces the time as a float32 argument: epoch seconds lose precision; pass a difference instead"
 RANDOMNESS_CHANGES = "jax.random draws different numbers than the host generator: results change (by design)"
 LOOPS = (cst.For, cst.While, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
@@ -99,8 +84,7 @@ def _thread_key(context: RewriteContext, threader, function: FunctionNode, draws
     view = context.view
     problems.append(RANDOMNESS_CHANGES)
     jax_name = context.imports.module("jax")
-    global_key = context.pool.fresh(view.module, "rng_key")
-    _define_module_key(context, global_key, jax_name)
+    global_key = _module_key(context, jax_name)
     subkeys = ["subkey"] if len(draws) == 1 else [f"subkey{i + 1}" for i in range(len(draws))]
     for (diagnostic, call), subkey in zip(draws, subkeys):
         replacement = _jax_draw(view, jax_name, diagnostic.state, call, subkey, problems)
@@ -140,37 +124,44 @@ def _thread_key(context: RewriteContext, threader, function: FunctionNode, draws
 def _jax_draw(
     view: ModuleView, jax_name: str, qualified: str, call: cst.Call, subkey: str, problems: list[str]
 ) -> Optional[cst.BaseExpression]:
-    kind = DRAWS.get(qualified)
-    args = [a for a in call.args if a.keyword is None and not a.star]
-    code = [view.code(a.value) for a in args]
-    if kind is None or len(args) != len(call.args):
-        problems.append(f"no direct jax.random equivalent for `{view.code(call)}`: draw it from `{subkey}` by hand")
+    draw = jax_draw(qualified, call, view.code, jax_name, subkey)
+    if isinstance(draw, str):
+        problems.append(draw)
         return None
-    if kind == "normal":
-        draw = f"{jax_name}.random.normal({subkey})"
-        if qualified in ("numpy.random.normal", "random.gauss", "random.normalvariate") and code:
-            loc = code[0]
-            scale = code[1] if len(code) > 1 else "1.0"
-            return cst.parse_expression(f"{loc} + {scale} * {draw}")
-        return cst.parse_expression(draw)
-    if kind == "uniform":
-        if qualified in ("numpy.random.uniform", "random.uniform") and len(code) >= 2:
-            return cst.parse_expression(f"{jax_name}.random.uniform({subkey}, minval={code[0]}, maxval={code[1]})")
-        return cst.parse_expression(f"{jax_name}.random.uniform({subkey})")
-    if kind in ("randint", "randint_inclusive") and len(code) >= 2:
-        high = f"{code[1]} + 1" if kind == "randint_inclusive" else code[1]
-        return cst.parse_expression(f"{jax_name}.random.randint({subkey}, (), {code[0]}, {high})")
-    problems.append(f"check the arguments of `{view.code(call)}`")
-    return cst.parse_expression(f"{jax_name}.random.uniform({subkey})")
+    return draw
 
 
-def _define_module_key(context: RewriteContext, name: str, jax_name: str) -> None:
-    body = context.view.module.body
-    first_definition = next((s for s in body if isinstance(s, (cst.FunctionDef, cst.ClassDef))), None)
-    if first_definition is None:
-        return
+def _module_key(context: RewriteContext, jax_name: str) -> str:
+    """The module's key: one made by an earlier rewrite (`rng_key = jax.random.key(0)`) is shared, since
+    every draw threads the same random state; otherwise a new one after the imports."""
+    view = context.view
+    for statement in view.module.body:
+        for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
+            if (
+                isinstance(small, cst.Assign) and len(small.targets) == 1
+                and isinstance(small.targets[0].target, cst.Name)
+                and small.targets[0].target.value.startswith("rng_key")
+                and isinstance(small.value, cst.Call)
+                and view.qualified(small.value.func) in ("jax.random.key", "jax.random.PRNGKey")
+            ):
+                return small.targets[0].target.value
+    name = context.pool.fresh(view.module, "rng_key")
     line = cst.parse_statement(f"{name} = {jax_name}.random.key(0)  # the random state, passed explicitly\n")
-    context.edits.insert_before(first_definition, [line], blank_lines=2)
+    body = view.module.body
+    imports = [s for s in body if isinstance(s, cst.SimpleStatementLine)
+               and all(isinstance(small, (cst.Import, cst.ImportFrom)) for small in s.body)]
+    leading_imports = []
+    for statement in body:
+        if statement not in imports:
+            break
+        leading_imports.append(statement)
+    if leading_imports:
+        context.edits.insert_after(leading_imports[-1], [line])
+        return name
+    first_definition = next((s for s in body if isinstance(s, (cst.FunctionDef, cst.ClassDef))), None)
+    if first_definition is not None:
+        context.edits.insert_before(first_definition, [line], blank_lines=2)
+    return name
 
 
 def _ancestors_within(view: ModuleView, node: cst.CSTNode, stop: FunctionNode):
