@@ -38,6 +38,7 @@ class Change:
     loop_end: Optional[int] = None  # order of the last node of the module-level loop around it
     loop: Optional[int] = None  # the outermost loop statement around it, in its scope
     branch: tuple[tuple[int, int], ...] = ()  # (compound statement id, arm) from its scope's root
+    rebinds: bool = False  # the name is bound to another value (not the value changed in place)
 
     def before_tracing(self, site_order: int, module: Scope) -> bool:
         """Module code above the site (a whole loop included): it has run before anything is traced."""
@@ -230,7 +231,8 @@ class StateModel:
 
 def _binding_change(binding: Binding, how: str, scope: Scope) -> Change:
     return Change(
-        binding.node, how, scope, binding.order, in_loop=binding.in_loop, loop=binding.loop, branch=binding.branch
+        binding.node, how, scope, binding.order, in_loop=binding.in_loop, loop=binding.loop, branch=binding.branch,
+        rebinds=True,
     )
 
 

@@ -113,17 +113,19 @@ class MutableGlobalRead(Rule):
             if effect.root in scope.global_names and effect.root in scope.bindings:
                 continue  # the function writes it too: reported once, as JPL101
             attribute = effect.path[0] if effect.path else None
-            if attribute is not None and _is_method_of_instance(context, effect.root, attribute):
-                continue  # `counter.count()`: a call followed into the method, not a stale value
+            # `counter.count()`: the call is followed into the method, which reports what it reads of
+            # the object; here only a new object bound to the name is stale (`OPT = SGD(0.5)`).
+            method_call = attribute is not None and _is_method_of_instance(context, effect.root, attribute)
             changes = [
                 c
-                for c in context.state.changes_of_global(effect.root, attribute)
-                if not c.before_tracing(trace.site.order, context.resolver.module)
+                for c in context.state.changes_of_global(effect.root, None if method_call else attribute)
+                if (c.rebinds or not method_call)
+                and not c.before_tracing(trace.site.order, context.resolver.module)
                 and context.change_reaches(trace, c, scope)
             ]
             if not changes or all(c.scope is scope and c.order >= effect.order for c in changes):
                 continue
-            state = dotted(effect.root, effect.path)
+            state = effect.root if method_call else dotted(effect.root, effect.path)
             root = effect.root
 
             def render(place_of, scope=scope, trace=trace, state=state, changes=changes, root=root) -> str:
