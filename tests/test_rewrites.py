@@ -12,7 +12,7 @@ import pytest
 from jax_purity_lint.engine import analyze_source
 from jax_purity_lint.rewrites import fix_source
 from markers import fixture_files
-from rewrite_cases import diagnosed_fixtures, fixture_fix
+from rewrite_cases import UNTRACEABLE_STATE, diagnosed_fixtures, fixture_fix
 
 ROOT = Path(__file__).parent.parent
 DIAGNOSED = diagnosed_fixtures()
@@ -107,9 +107,13 @@ def test_modules_without_findings_are_left_alone(path):
 
 
 def test_safe_fraction_per_code(capsys):
-    """Report the share of fixtures whose every diagnosis has a safe rewrite; the target codes get all."""
+    """Report the share of fixtures whose every diagnosis has a safe rewrite; the target codes get all
+    but those whose state jit cannot trace (needs review by design, tests/test_rewrites_runtime.py)."""
     totals, safe = defaultdict(int), defaultdict(int)
     for path in DIAGNOSED:
+        if path.name in UNTRACEABLE_STATE.values():
+            assert not fixture_fix(path).safe.changed
+            continue
         case = fixture_fix(path)
         totals[case.code] += 1
         safe[case.code] += case.fully_safe

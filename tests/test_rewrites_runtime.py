@@ -14,18 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from markers import FIXTURES
-from rewrite_cases import diagnosed_fixtures, fixture_fix
+from rewrite_cases import UNTRACEABLE_STATE, diagnosed_fixtures, fixture_fix
 from rewrite_runtime import compare_rewrite
 
 pytestmark = pytest.mark.runtime
-
-# Fixtures whose state jit cannot trace, by kind; each is a confirmed positive (test_runtime_end_to_end).
-UNTRACEABLE_STATE = {
-    "a function": "jpl100_global_function_rebound.py",
-    "a string": "jpl100_global_mode_string.py",
-    "an object with methods": "jpl100_global_optimizer_object.py",
-}
-
 
 def test_every_safe_rewrite_of_every_fixture_runs_jitted_like_the_original_eagerly():
     pytest.importorskip("jax")

@@ -136,11 +136,22 @@ def test_progress_bar_only_on_a_terminal():
             pass
 
     quiet, shown = FakeTerminal(False), FakeTerminal(True)
+    ticks = iter(range(0, 100, 3))
     for stream in (quiet, shown):
-        bar = ProgressBar(stream)
+        bar = ProgressBar(stream, clock=lambda: next(ticks))
+        bar.run_started("train.py", "eager")
+        bar.run_finished("train.py", "eager")
         bar.update(1, 2)
+        bar.run_started("model.py", "jit")
         bar.close()
-    assert quiet.text == "" and "1/2 files" in shown.text
+    assert quiet.text == ""
+    drawn = [line.strip() for line in shown.text.split("\r") if line.strip()]
+    assert drawn == [
+        "confirm: 0 files, 0 runs; running train.py: eager (3 s)",
+        "confirm: 0 files, 1 runs (6 s)",
+        "confirm: 1/2 files, 1 runs (9 s)",
+        "confirm: 1/2 files, 1 runs; running model.py: jit (12 s)",
+    ]
 
 
 def test_verdict_names_are_the_issue_s():

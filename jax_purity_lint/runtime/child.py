@@ -99,9 +99,17 @@ def _load_and_run(job: dict, recorder: SiteRecorder, outcome: dict) -> None:
         context = jax.disable_jit()
     else:
         context = nullcontext()
-    module = types.ModuleType(job["module_name"])
+    if job["drive"] == "pytest":  # the tests import the module themselves
+        code = compile(source, job["original_path"], "exec", dont_inherit=True)
+        _run_user_tests(job, code, recorder, outcome, context)
+        return
+    as_script = job["drive"] == "main"
+    module = types.ModuleType("__main__" if as_script else job["module_name"])
     module.__file__ = source_path
     sys.modules[job["module_name"]] = module
+    if as_script:  # as `python script.py ARGS` runs it: its `if __name__ == "__main__":` block runs
+        sys.modules["__main__"] = module
+        sys.argv = [job["original_path"], *job.get("argv", [])]
     # Compiled under the original path: tracebacks name the user's file; lines are unchanged.
     code = compile(source, job["original_path"], "exec", dont_inherit=True)
 
@@ -124,6 +132,25 @@ def _load_and_run(job: dict, recorder: SiteRecorder, outcome: dict) -> None:
             jax.effects_barrier()  # jax.debug.print and callbacks land before output is collected
     except BaseException as error:  # SystemExit, KeyboardInterrupt and the rest are user outcomes
         outcome["failure"] = _failure(phase, error)
+
+
+def _run_user_tests(job: dict, code, recorder: SiteRecorder, outcome: dict, context) -> None:
+    from .pytest_drive import run_tests
+
+    started = time.perf_counter()
+    try:
+        outcomes, problem = run_tests(job, code, recorder, context)
+        outcome["timings"]["tests"] = time.perf_counter() - started
+        outcome["result"] = outcomes  # {test: "passed" | "failed" | ...}: plain JSON
+        if problem is not None:  # pytest's report (on the captured stdout) says why
+            report = getattr(sys.stdout, "getvalue", lambda: "")()[-TRACEBACK_CHARS:]
+            outcome["failure"] = {"phase": "tests", "kind": "exception", "type": "pytest", "message": problem,
+                                  "traceback": report}
+        import jax
+
+        jax.effects_barrier()
+    except BaseException as error:
+        outcome["failure"] = _failure("tests", error)
 
 
 def run_job(job: dict) -> dict:
@@ -155,7 +182,8 @@ def run_job(job: dict) -> dict:
     finally:
         sys.stdout, sys.stderr, warnings.showwarning = real_stdout, real_stderr, real_showwarning
 
-    outcome["stdout"] = stdout.getvalue()
+    # pytest's own report (timings, progress) is not the code's output: it is not compared.
+    outcome["stdout"] = "" if job["drive"] == "pytest" else stdout.getvalue()
     outcome["stdout_truncated"] = stdout.truncated
     outcome["stderr"] = stderr.getvalue()
     outcome["stderr_truncated"] = stderr.truncated

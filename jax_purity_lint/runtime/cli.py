@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 
 from ..surfaces.config import ConfigError
@@ -43,6 +44,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     confirm.add_argument("--memory-limit", type=int, default=6144, metavar="MB", help="address-space limit per run, 0 for none (default 6144)")
     confirm.add_argument("--include-clean", action="store_true", help="also run modules without diagnoses and say whether they agree")
     confirm.add_argument("--always-rerun-eager", action="store_true", help="always run eager twice to check determinism")
+    confirm.add_argument(
+        "--args", default="", metavar="ARGS",
+        help='the command-line arguments a script (a module with `if __name__ == "__main__":`) is run with, as one string',
+    )
+    confirm.add_argument(
+        "--pytest", metavar="TEST_ARGS", default=None,
+        help="drive the diagnosed files through your own tests: what pytest is given, as one string "
+        '(run from the current folder), e.g. --pytest "tests -k train"',
+    )
     confirm.add_argument("-v", "--verbose", action="store_true", help="text format: list every run and note")
     # The configuration `check` reads: confirm runs what `check` reports, and skips what it excludes.
     add_configuration_arguments(confirm)
@@ -67,14 +77,18 @@ def run(args: argparse.Namespace) -> int:
         project = Project.from_arguments(args)
     except ConfigError as error:
         return _configuration_error(error)
+    progress = ProgressBar()
     options = ConfirmOptions(
         jobs=max(1, args.jobs),
         timeout=args.timeout,
         memory_mb=args.memory_limit or None,
         include_clean=args.include_clean,
         always_rerun_eager=args.always_rerun_eager,
+        script_args=tuple(shlex.split(args.args)),
+        pytest_args=None if args.pytest is None else tuple(shlex.split(args.pytest)),
+        on_run_started=progress.run_started,
+        on_run_finished=progress.run_finished,
     )
-    progress = ProgressBar()
     try:
         report = confirm_paths(
             args.paths, options, analyzer=analyse_file, on_file_done=progress.update, project=project

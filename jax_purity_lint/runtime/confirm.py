@@ -14,6 +14,8 @@ Files run in parallel (``jobs`` threads, each waiting on its own subprocesses).
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 
     from ..engine import FileAnalysis
     from ..surfaces.config import Config
+    from ..surfaces.notebooks import JoinedNotebook
     from ..surfaces.project import Project
 
 # (source, filename, settings) -> the file's analysis, as engine.analyse_file.
@@ -62,6 +65,11 @@ class ConfirmOptions:
     output_cap: int = 1 << 20  # bytes (and characters) of output kept per stream
     include_clean: bool = False  # also run modules without diagnoses, to see whether they agree
     always_rerun_eager: bool = False
+    script_args: tuple[str, ...] = ()  # sys.argv[1:] of a script run as `__main__`
+    pytest_args: Optional[tuple[str, ...]] = None  # drive every file through these tests of the user's
+    # Told (path, label) as each run starts and ends: the progress line.
+    on_run_started: Optional[Callable[[str, str], None]] = None
+    on_run_finished: Optional[Callable[[str, str], None]] = None
     rtol: float = RTOL
     atol: float = ATOL
 
@@ -85,7 +93,7 @@ class RunSummary:
 class FileReport:
     path: str
     verdicts: list[DiagnosisVerdict] = field(default_factory=list)
-    drive: Optional[str] = None  # scenario | import
+    drive: Optional[str] = None  # scenario | main | import | cells
     # agree | diverge | nondeterministic | untraceable (jit cannot trace the code) | eager failed | not run
     agreement: str = "not run"
     first_difference: Optional[str] = None
@@ -140,7 +148,7 @@ def _walk(folder: Path, project: Optional["Project"]) -> list[Path]:
     def exclusions_in(here: Path) -> tuple[str, ...]:
         return (*(project.exclusions_in(here) if project is not None else ()), *_ALWAYS_SKIPPED)
 
-    return [path for path in discover([folder], exclusions_in) if path.suffix == ".py"]
+    return [path for path in discover([folder], exclusions_in) if path.suffix in (".py", ".ipynb")]
 
 
 @dataclass
@@ -151,20 +159,38 @@ class Diagnoses:
     diagnostics: list[Diagnostic]
     module: Optional["cst.Module"] = None
     site_nodes: dict[str, "cst.CSTNode"] = field(default_factory=dict)  # "line:col" -> the site's node
+    cells: Optional["JoinedNotebook"] = None  # a notebook's code cells, joined: the source that runs
+
+    def place(self, line: int) -> str:
+        """How the report names a line of the source that runs ("cell 3, line 2" in a notebook)."""
+        if self.cells is None:
+            return f"line {line}"
+        from ..surfaces.notebooks import cell_place
+
+        return cell_place(line, self.cells)
 
 
-def diagnoses_to_confirm(source: str, path: Path, config: Optional["Config"], analyzer: Analyzer) -> Diagnoses:
+def diagnoses_to_confirm(
+    source: str, path: Path, config: Optional["Config"], analyzer: Analyzer, cells: Optional["JoinedNotebook"] = None
+) -> Diagnoses:
     """What `check` reports for the file under `config`: its settings (jit-functions...), then
     select/ignore and `# noqa` on the diagnosed line. Without a config, every diagnosis the
-    analysis makes, opt-in codes included (the fixture sweep confirms them all)."""
-    file = analyzer(source, str(path), None if config is None else config.settings)
+    analysis makes, opt-in codes included (the fixture sweep confirms them all). `cells`: the
+    notebook `source` joins (its messages name cells, as `check` says them)."""
+    settings = None if config is None else config.settings
+    if cells is None:
+        file = analyzer(source, str(path), settings)
+    else:
+        from ..surfaces.notebooks import cell_place
+
+        file = analyzer(source, str(path), settings, place=lambda line: cell_place(line, cells))
     diagnostics = file.diagnostics
     if config is not None:
         from ..surfaces.check import filter_diagnostics
 
         diagnostics = filter_diagnostics(diagnostics, source, config)
     site_nodes = {_site_key(located.diagnostic): located.finding.context.site.node for located in file.findings}
-    return Diagnoses(diagnostics, None if file.parsed is None else file.parsed.module, site_nodes)
+    return Diagnoses(diagnostics, None if file.parsed is None else file.parsed.module, site_nodes, cells)
 
 
 def default_analyzer() -> Analyzer:
@@ -184,6 +210,7 @@ class _FileConfirmer:
         self.diagnostics = sorted(diagnoses.diagnostics, key=lambda d: d.sort_key())
         self.module = diagnoses.module  # the analysed tree of `source`, when the analysis ran here
         self.site_nodes = diagnoses.site_nodes
+        self.diagnoses = diagnoses
         self.options = options
         self.limits = options.limits()
         self.report = FileReport(str(path))
@@ -192,7 +219,13 @@ class _FileConfirmer:
     # -- running ----------------------------------------------------------------------------------
 
     def _run(self, subject: Subject, source: str, mode: str, label: str) -> RunResult:
-        run = run_experiment(subject, source, mode, label, self.limits)
+        if self.options.on_run_started is not None:
+            self.options.on_run_started(str(self.path), label)
+        try:
+            run = run_experiment(subject, source, mode, label, self.limits)
+        finally:
+            if self.options.on_run_finished is not None:
+                self.options.on_run_finished(str(self.path), label)
         self.report.runs.append(RunSummary.of(run))
         if run.leftover_processes_killed:
             self.report.notes.append(f"{label}: killed {run.leftover_processes_killed} process(es) the module left running")
@@ -217,12 +250,20 @@ class _FileConfirmer:
         if not self.diagnostics and not self.options.include_clean:
             self.report.notes.append("no diagnosis: not run")
             return self.report
+        if not self.diagnostics and self.options.pytest_args is not None:
+            # The tests exercise the whole project: how they differ says nothing about this file.
+            self.report.notes.append("no diagnosis: not run (with --pytest, only diagnosed files are run)")
+            return self.report
         try:
-            subject = describe_subject(self.path, self.source)
+            subject = describe_subject(self.path, self.source, self.options.script_args)
         except SyntaxError as error:
             self.report.error = f"cannot parse: {error}"
             self.report.verdicts = [DiagnosisVerdict(d, Verdict.SKIPPED, f"the file cannot be parsed: {error}") for d in self.diagnostics]
             return self.report
+        if self.diagnoses.cells is not None and subject.drive == "import":
+            subject = dataclasses.replace(subject, drive="cells")  # a notebook: its cells run in order
+        if self.options.pytest_args is not None and self.diagnoses.cells is None:
+            subject = dataclasses.replace(subject, drive="pytest", pytest_args=self.options.pytest_args, cwd=os.getcwd())
         self.report.drive = subject.drive
         if subject.extra_sys_path:
             self.report.notes.append(f"its folder {subject.extra_sys_path[0]} is on sys.path: it imports modules next to it")
@@ -234,7 +275,10 @@ class _FileConfirmer:
             instrumented = self.source
             requests = {}
 
-        runs = ModuleRuns(subject.drive, self._run(subject, instrumented, "eager", "eager"))
+        if subject.drive == "pytest":
+            subject, runs = self._tests_that_reach_the_sites(subject, instrumented, requests)
+        else:
+            runs = ModuleRuns(subject.drive, self._run(subject, instrumented, "eager", "eager"))
         reached = any(runs.eager.calls_at(key) for key in requests)
         if runs.eager.ok and (reached or self.options.include_clean):
             self._run_the_rest(subject, instrumented, runs, sites, requests)
@@ -246,6 +290,27 @@ class _FileConfirmer:
         self.report.verdicts = [decide_verdict(d, runs, sites.get(_site_key(d) or "")) for d in self.diagnostics]
         return self.report
 
+    def _tests_that_reach_the_sites(
+        self, subject: Subject, instrumented: str, requests: dict[str, SiteRequest]
+    ) -> tuple[Subject, "ModuleRuns"]:
+        """A first eager run of all the tests given records which of them call a diagnosed site; only
+        those run again (eager, as the reference, then jitted and with sites switched off)."""
+        given = " ".join(subject.pytest_args) or "(pytest's defaults)"
+        first = self._run(subject, instrumented, "eager", "eager, every test given")
+        runs = ModuleRuns(subject.drive, first)
+        if not first.ok:
+            return subject, runs
+        ran = sorted(first.result or {})
+        reaching = list(dict.fromkeys(t for key in requests for t in first.records.get(key, {}).get("tests", [])))
+        self.report.notes.append(
+            f"pytest {given}: {len(ran)} test(s) ran eagerly in {first.duration:.1f} s; "
+            f"{len(reaching)} reach a diagnosed trace site" + (f": {', '.join(reaching)}" if reaching else "")
+        )
+        if not reaching or set(reaching) >= set(ran):
+            return subject, runs
+        selected = dataclasses.replace(subject, pytest_args=tuple(reaching))
+        return selected, ModuleRuns(subject.drive, self._run(selected, instrumented, "eager", "eager"))
+
     def _sites(self) -> tuple[dict[str, SiteOutcome], dict[str, SiteRequest]]:
         """Each distinct diagnosed site: located in the source (a request to instrument it) or not."""
         sites: dict[str, SiteOutcome] = {}
@@ -255,7 +320,7 @@ class _FileConfirmer:
             if key is None or key in sites:
                 continue
             site = diagnosis.site
-            self.site_names[key] = f"the {site.transform} at line {site.line} ({site.function})"
+            self.site_names[key] = f"the {site.transform} at {self.diagnoses.place(site.line)} ({site.function})"
             request = SiteRequest(site.line, site.col, site.transform, self.site_nodes.get(key))
             try:
                 self._rewrite([request])
@@ -326,19 +391,43 @@ def confirm_file(
     started = time.monotonic()
     report = FileReport(str(path))
     try:
-        source = Path(path).read_text(encoding="utf-8")
+        cells = _notebook_cells(Path(path)) if Path(path).suffix == ".ipynb" else None
+        if cells is _NOT_PYTHON:
+            report.notes.append("not a Python notebook: not run")
+            return report
+        source = Path(path).read_text(encoding="utf-8") if cells is None else cells.source
         if diagnostics is None:
-            diagnoses = diagnoses_to_confirm(source, Path(path), config, analyzer or default_analyzer())
+            diagnoses = diagnoses_to_confirm(source, Path(path), config, analyzer or default_analyzer(), cells)
         else:  # handed in as data: their sites are found by line and column
-            diagnoses = Diagnoses(list(diagnostics))
+            diagnoses = Diagnoses(list(diagnostics), cells=cells)
         report = _FileConfirmer(Path(path), source, diagnoses, options).confirm()
-    except (OSError, UnicodeDecodeError) as error:
+        if cells is not None:
+            report.verdicts = [_in_cells(verdict, cells) for verdict in report.verdicts]
+    except (OSError, UnicodeDecodeError, ValueError) as error:
         report.error = f"cannot read: {error}"
     except Exception as error:  # the checker must outlive anything a file does to it
         report.error = f"internal error: {type(error).__name__}: {error}"
         report.notes.append(traceback.format_exc(limit=5))
     report.seconds = time.monotonic() - started
     return report
+
+
+_NOT_PYTHON = object()
+
+
+def _notebook_cells(path: Path):
+    """The notebook's code cells joined as `check` joins them (magics and shell lines as `pass`): the
+    program `confirm` runs, the cells in order, as a kernel runs them."""
+    from ..surfaces.notebooks import is_python_notebook, join_cells, load_notebook
+
+    notebook = load_notebook(path)
+    return join_cells(notebook) if is_python_notebook(notebook) else _NOT_PYTHON
+
+
+def _in_cells(verdict: DiagnosisVerdict, cells: "JoinedNotebook") -> DiagnosisVerdict:
+    from ..surfaces.notebooks import to_cells
+
+    return dataclasses.replace(verdict, diagnosis=to_cells(verdict.diagnosis, cells))
 
 
 def confirm_paths(

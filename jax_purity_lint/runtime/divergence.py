@@ -93,6 +93,11 @@ def compare_runs(eager: RunResult, other: RunResult, *, site_name: Optional[Site
                     other_value=difference.jitted_value,
                 )
             )
+    elif eager.drive == "pytest":  # each test's outcome; the calls at the sites below say more
+        outcomes, others = eager.result or {}, other.result or {}
+        for test in sorted(set(outcomes) & set(others)):
+            if outcomes[test] != others[test]:
+                divergence.differences.append(Difference(("test", test), f"the outcome of {test}", outcomes[test], others[test]))
     calls = divergence.supporting if eager.drive == "scenario" else divergence.differences
     _compare_records(eager, other, name, divergence, calls, rtol, atol)
     if other.ok:  # a failed run stopped early: its output is cut short, not different
@@ -127,6 +132,8 @@ def _compare_records(eager: RunResult, other: RunResult, name: SiteNamer, diverg
             if found >= MAX_CALL_DIFFERENCES_PER_SITE:
                 break
             where = f"call #{call_left['index'] + 1} of {site}"
+            if "test" in call_left:  # made by one of the user's tests (`confirm --pytest`)
+                where += f" from {call_left['test']}"
             if "error" in call_left or "error" in call_right:
                 left_text, right_text = _call_outcome(call_left), _call_outcome(call_right)
                 if left_text != right_text:

@@ -42,7 +42,10 @@ class RunFailure:
     detail: str = ""  # traceback or stderr tail
 
     def summary(self) -> str:
-        where = {"import": " while importing the module", "scenario": " in scenario()", "effects": " flushing effects"}.get(
+        where = {
+            "import": " while importing the module", "scenario": " in scenario()", "effects": " flushing effects",
+            "tests": " running the tests",
+        }.get(
             self.phase, ""
         )
         if self.kind in ("exception", "import", "setup"):
@@ -55,7 +58,7 @@ class RunFailure:
 class RunResult:
     label: str
     mode: str  # eager | jit
-    drive: str  # scenario | import
+    drive: str  # scenario | main | import | cells | pytest
     failure: Optional[RunFailure]
     result: Any = None  # serialize.encode form of scenario()'s value
     stdout: str = ""
@@ -83,8 +86,11 @@ class Subject:
 
     path: Path
     module_name: str
-    drive: str  # scenario | import
+    drive: str  # scenario | main (a script: run as `__main__`) | import
     extra_sys_path: tuple[str, ...]
+    argv: tuple[str, ...] = ()  # a script's arguments (sys.argv[1:])
+    pytest_args: tuple[str, ...] = ()  # drive "pytest": what pytest is given (the user's tests)
+    cwd: Optional[str] = None  # where the run starts (drive "pytest": the user's folder); else a copy's
 
 
 def module_name_for(path: Path) -> str:
@@ -107,6 +113,18 @@ def has_scenario(tree: ast.Module) -> bool:
     return False
 
 
+def has_main_guard(tree: ast.Module) -> bool:
+    """A module-level `if __name__ == "__main__":`: a script, whose work runs only as `__main__`."""
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and len(node.test.ops) == 1:
+            sides = [node.test.left, *node.test.comparators]
+            names = [side for side in sides if isinstance(side, ast.Name) and side.id == "__name__"]
+            texts = [side for side in sides if isinstance(side, ast.Constant) and side.value == "__main__"]
+            if names and texts and isinstance(node.test.ops[0], ast.Eq):
+                return True
+    return False
+
+
 def sibling_imports(tree: ast.Module, folder: Path) -> bool:
     """Whether the module imports a module that lives next to it (then its folder goes on sys.path)."""
     names: set[str] = set()
@@ -118,12 +136,14 @@ def sibling_imports(tree: ast.Module, folder: Path) -> bool:
     return any((folder / f"{name}.py").is_file() or (folder / name).is_dir() for name in names)
 
 
-def describe_subject(path: Path, source: str) -> Subject:
+def describe_subject(path: Path, source: str, argv: tuple[str, ...] = ()) -> Subject:
+    """How to drive the module: its `scenario()`; else, a script, run as `__main__` (with `argv`);
+    else importing it."""
     tree = ast.parse(source)
     folder = path.resolve().parent
     extra = (str(folder),) if sibling_imports(tree, folder) else ()
-    drive = "scenario" if has_scenario(tree) else "import"
-    return Subject(path.resolve(), module_name_for(path), drive, extra)
+    drive = "scenario" if has_scenario(tree) else "main" if has_main_guard(tree) else "import"
+    return Subject(path.resolve(), module_name_for(path), drive, extra, tuple(argv) if drive == "main" else ())
 
 
 def _child_environment(run_dir: Path) -> dict[str, str]:
@@ -176,13 +196,16 @@ def run_experiment(subject: Subject, source: str, mode: str, label: str, limits:
             "original_path": str(subject.path),
             "result_path": str(result_path),
             "extra_sys_path": list(subject.extra_sys_path),
+            "argv": list(subject.argv),
+            "pytest_args": list(subject.pytest_args),
             "output_cap": limits.output_cap,
             "record_limit": record_limit,
         }
         job_path = run_dir / "job.json"
         job_path.write_text(json.dumps(job), encoding="utf-8")
         argv = [sys.executable, *_INTERPRETER_FLAGS, "-c", _BOOTSTRAP, str(job_path), PACKAGE_ROOT]
-        outcome = run_sandboxed(argv, cwd=str(work), env=_child_environment(run_dir), limits=limits)
+        cwd = subject.cwd or str(work)
+        outcome = run_sandboxed(argv, cwd=cwd, env=_child_environment(run_dir), limits=limits)
         return _read_result(result_path, outcome, limits, label, mode, subject.drive)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)

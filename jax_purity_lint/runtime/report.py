@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import threading
+import time
 from typing import IO, Optional
 
 from .confirm import ConfirmReport, FileReport
@@ -25,10 +28,13 @@ def summary_line(report: ConfirmReport) -> str:
 
 def _verdict_text(verdict: DiagnosisVerdict, path: str) -> list[str]:
     diagnosis = verdict.diagnosis
-    lines = [f"{path}:{diagnosis.line}:{diagnosis.col + 1}: {diagnosis.code} {verdict.verdict.value}: {diagnosis.message}"]
+    where = f"cell {diagnosis.cell}:line {diagnosis.line}" if diagnosis.cell is not None else f"{diagnosis.line}"
+    lines = [f"{path}:{where}:{diagnosis.col + 1}: {diagnosis.code} {verdict.verdict.value}: {diagnosis.message}"]
     if diagnosis.site is not None:
         site = diagnosis.site
-        lines.append(f"    site: {site.transform} at line {site.line} ({site.function})")
+        cell = getattr(site, "cell", None)  # a notebook's site (surfaces.notebooks.NotebookTraceSite)
+        place = f"cell {cell}, line {site.line}" if cell is not None else f"line {site.line}"
+        lines.append(f"    site: {site.transform} at {place} ({site.function})")
     if verdict.verdict is Verdict.CONFIRMED and verdict.evidence is not None:
         lines.append(f"    evidence: {verdict.evidence.describe()}")
         if verdict.attribution:
@@ -112,22 +118,51 @@ def render_json(report: ConfirmReport) -> str:
 
 
 class ProgressBar:
-    """`[#####     ] 5/10 files` on stderr, redrawn in place; silent unless stderr is a terminal."""
+    """One line on stderr, redrawn in place as each run starts and ends: files done of all, runs done,
+    what runs now and the time since the start. Silent unless stderr is a terminal."""
 
-    WIDTH = 30
-
-    def __init__(self, stream: Optional[IO[str]] = None) -> None:
+    def __init__(self, stream: Optional[IO[str]] = None, clock=time.monotonic) -> None:
         self.stream = stream or sys.stderr
         self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.clock = clock
+        self.started = clock()
+        self.files_done = 0
+        self.files_total = 0
+        self.runs_done = 0
+        self.running: dict[int, str] = {}  # a thread's current run -> what it is
+        self.width = 0
+        self.lock = threading.Lock()
 
     def update(self, done: int, total: int, _report: object = None) -> None:
-        if not self.enabled or total == 0:
+        """A file is done (`on_file_done` of confirm_paths)."""
+        with self.lock:
+            self.files_done, self.files_total = done, total
+            self._draw()
+
+    def run_started(self, path: str, label: str) -> None:
+        with self.lock:
+            self.running[threading.get_ident()] = f"{path}: {label}"
+            self._draw()
+
+    def run_finished(self, path: str, label: str) -> None:
+        with self.lock:
+            self.running.pop(threading.get_ident(), None)
+            self.runs_done += 1
+            self._draw()
+
+    def _draw(self) -> None:
+        if not self.enabled:
             return
-        filled = self.WIDTH * done // total
-        self.stream.write(f"\r[{'#' * filled}{' ' * (self.WIDTH - filled)}] {done}/{total} files")
+        total = f"/{self.files_total}" if self.files_total else ""
+        now = "; running " + ", ".join(sorted(self.running.values())) if self.running else ""
+        text = f"confirm: {self.files_done}{total} files, {self.runs_done} runs{now} ({self.clock() - self.started:.0f} s)"
+        columns = shutil.get_terminal_size((100, 20)).columns - 1
+        text = text[:columns]
+        self.stream.write("\r" + text + " " * max(0, self.width - len(text)))
+        self.width = len(text)
         self.stream.flush()
 
     def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\r" + " " * (self.WIDTH + 24) + "\r")
+        if self.enabled and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
             self.stream.flush()

@@ -66,10 +66,12 @@ class SiteLog:
     recorded_calls: int = 0
     nested_calls: int = 0
     dropped_calls: int = 0  # beyond the record limit
+    tests: list = field(default_factory=list)  # under `confirm --pytest`: the tests that called it, in order
 
     def export(self) -> dict:
         return {
             "transform": self.transform,
+            "tests": self.tests,
             "calls": self.calls,
             "recorded_calls": self.recorded_calls,
             "nested_calls": self.nested_calls,
@@ -118,6 +120,7 @@ class SiteRecorder:
     def __init__(self, record_limit: int = 200) -> None:
         self.record_limit = record_limit
         self.logs: dict[str, SiteLog] = {}
+        self.current_test: Optional[str] = None  # under `confirm --pytest`: the test running now
 
     def _log(self, line: int, col: int, transform: str) -> SiteLog:
         key = f"{line}:{col}"
@@ -164,12 +167,15 @@ class SiteRecorder:
             return target(*args, **kwargs)
         index = log.recorded_calls
         log.recorded_calls += 1
+        test = {} if self.current_test is None else {"test": self.current_test}
+        if self.current_test is not None and self.current_test not in log.tests:
+            log.tests.append(self.current_test)
         try:
             result = target(*args, **kwargs)
         except BaseException as error:
-            self._keep(log, {"index": index, "error": describe_exception(error)})
+            self._keep(log, {"index": index, "error": describe_exception(error), **test})
             raise
-        self._keep(log, {"index": index, "value": encode(result, max_nodes=20_000)})
+        self._keep(log, {"index": index, "value": encode(result, max_nodes=20_000), **test})
         return result
 
     def _keep(self, log: SiteLog, entry: dict) -> None:

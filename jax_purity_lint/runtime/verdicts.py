@@ -160,6 +160,14 @@ def decide_verdict(diagnosis: Diagnostic, runs: Optional[ModuleRuns], site: Opti
     if runs.eager.calls_at(key) == 0:
         if runs.drive == "scenario":
             return DiagnosisVerdict(diagnosis, Verdict.SKIPPED, "scenario() never calls this trace site")
+        if runs.drive == "pytest":
+            return DiagnosisVerdict(diagnosis, Verdict.SKIPPED, "none of the tests given to --pytest calls this trace site")
+        if runs.drive == "cells":
+            return DiagnosisVerdict(diagnosis, Verdict.SKIPPED, "running the notebook's code cells in order never calls this trace site")
+        if runs.drive == "main":
+            return DiagnosisVerdict(
+                diagnosis, Verdict.SKIPPED, "running the script as `__main__` never calls this trace site (see --args)"
+            )
         return DiagnosisVerdict(
             diagnosis, Verdict.SKIPPED, "importing the module never calls this trace site, and it defines no scenario() to drive it"
         )

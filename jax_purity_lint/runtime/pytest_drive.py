@@ -1,0 +1,87 @@
+"""Child side of `confirm --pytest`: the user's own tests drive the diagnosed module.
+
+The tests run in this interpreter (`pytest.main`, no worker processes), from the user's folder, and
+import the module as they always do; an import hook hands them the instrumented source instead of the
+file's (same path, same line numbers), so every call of a diagnosed trace site is recorded, with the
+test that made it. The run's value is each test's outcome.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from types import CodeType, ModuleType
+from typing import Any, Optional
+
+# What pytest is told besides the user's arguments: no cache written into the project, and no worker
+# processes (a worker would import the module without the hook).
+QUIET_OPTIONS = ("-q", "-p", "no:cacheprovider")
+PYTEST_EXIT = {2: "interrupted", 3: "an internal error", 4: "a usage error", 5: "no tests collected"}
+
+
+class InstrumentedModuleFinder(importlib.abc.MetaPathFinder):
+    """Finds modules as the path finder does; the one whose file is `original` is loaded from `code`."""
+
+    def __init__(self, original: str, code: CodeType) -> None:
+        self.original = os.path.realpath(original)
+        self.code = code
+
+    def find_spec(self, name: str, path: Any = None, target: Optional[ModuleType] = None):
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.origin is None or os.path.realpath(spec.origin) != self.original:
+            return None
+        return importlib.util.spec_from_file_location(name, spec.origin, loader=_InstrumentedLoader(self.code))
+
+
+class _InstrumentedLoader(importlib.abc.Loader):
+    def __init__(self, code: CodeType) -> None:
+        self.code = code
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        exec(self.code, module.__dict__)
+
+
+class TestTracker:
+    """A pytest plugin: which test runs now (for the recorder) and how each test ended."""
+
+    def __init__(self, recorder) -> None:
+        self.recorder = recorder
+        self.outcomes: dict[str, str] = {}
+
+    def _test_id(self, item) -> str:
+        # The test file's path from where pytest runs, so the selection works whatever pytest's root is.
+        nodeid = item.nodeid
+        return os.path.relpath(item.path) + nodeid[nodeid.index("::"):] if "::" in nodeid else nodeid
+
+    def pytest_runtest_setup(self, item) -> None:
+        self.recorder.current_test = self._test_id(item)
+
+    def pytest_runtest_logreport(self, report) -> None:
+        test = self.recorder.current_test or report.nodeid
+        if report.when == "call":
+            self.outcomes[test] = report.outcome
+        elif report.outcome != "passed":  # skipped, or an error in set-up or tear-down
+            self.outcomes.setdefault(test, "skipped" if report.skipped else f"error in {report.when}")
+
+
+def run_tests(job: dict, code: CodeType, recorder, context) -> tuple[dict[str, str], Optional[str]]:
+    """Run pytest on the job's arguments with the instrumented module; (outcomes per test, a problem)."""
+    import pytest
+
+    sys.path.insert(0, os.getcwd())  # as `python -m pytest` does
+    sys.meta_path.insert(0, InstrumentedModuleFinder(job["original_path"], code))
+    options = list(QUIET_OPTIONS)
+    if importlib.util.find_spec("xdist") is not None:
+        options += ["-n", "0"]  # the project's addopts may ask for workers
+    tracker = TestTracker(recorder)
+    with context:
+        status = pytest.main([*job["pytest_args"], *options], plugins=[tracker])
+    recorder.current_test = None
+    problem = PYTEST_EXIT.get(int(status))
+    return tracker.outcomes, None if problem is None else f"pytest stopped with status {int(status)} ({problem})"

@@ -1,0 +1,136 @@
+"""`confirm` drives code the way it is run: a script's `if __name__ == "__main__":` block (with
+`--args`), a notebook's code cells in order, and the shipped examples (a script and a notebook), every
+diagnosis of which is confirmed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from jax_purity_lint.runtime.confirm import ConfirmOptions, confirm_file
+from jax_purity_lint.runtime.verdicts import Verdict
+
+pytestmark = pytest.mark.runtime
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "jax_purity_lint"]
+
+SCRIPT = textwrap.dedent(
+    """\
+    import sys
+
+    import jax
+
+    scale = 1.0
+
+
+    @jax.jit
+    def apply(x):
+        return x * scale
+
+
+    def main(argv):
+        global scale
+        if "--run" not in argv:
+            return
+        print(apply(1.0))
+        scale = float(argv[argv.index("--scale") + 1])
+        print(apply(1.0))
+
+
+    if __name__ == "__main__":
+        main(sys.argv[1:])
+    """
+)
+
+
+def notebook(cells: list[str]) -> dict:
+    return {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": "# title"},
+            *({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}
+              for source in cells),
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+def test_a_script_runs_as_main_with_its_arguments(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT, encoding="utf-8")
+    report = confirm_file(script, ConfirmOptions(script_args=("--run", "--scale", "3")))
+    assert report.drive == "main"
+    (verdict,) = report.verdicts
+    assert verdict.verdict is Verdict.CONFIRMED, verdict.reason
+    assert "eager 3.0" in verdict.evidence.describe() and "jitted 1.0" in verdict.evidence.describe()
+
+
+def test_a_script_whose_main_block_never_reaches_the_site_is_skipped_with_that_reason(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT, encoding="utf-8")
+    (verdict,) = confirm_file(script, ConfirmOptions()).verdicts  # without --run, main returns at once
+    assert verdict.verdict is Verdict.SKIPPED
+    assert verdict.reason == "running the script as `__main__` never calls this trace site (see --args)"
+
+
+def test_a_notebook_runs_its_code_cells_in_order_and_reports_in_cells(tmp_path: Path) -> None:
+    cells = [
+        "%matplotlib inline\nimport jax\nhistory = []",
+        "@jax.jit\ndef step(x):\n    history.append(x)\n    return x * 2",
+        "!echo shell lines are skipped\nprint(step(1.0), step(1.0))\nprint(len(history))",
+    ]
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(notebook(cells)), encoding="utf-8")
+    report = confirm_file(path, ConfirmOptions())
+    assert report.drive == "cells"
+    (verdict,) = report.verdicts
+    assert verdict.verdict is Verdict.CONFIRMED, verdict.reason
+    assert (verdict.diagnosis.cell, verdict.diagnosis.line, verdict.diagnosis.code) == (2, 3, "JPL102")
+    assert verdict.diagnosis.site.cell == 2
+    assert "traced by `jax.jit` at cell 2, line 1" in verdict.diagnosis.message
+
+
+def test_every_diagnosis_of_the_shipped_examples_is_confirmed() -> None:
+    result = subprocess.run(
+        [*CLI, "confirm", "-j", "2", "--format", "json", "examples"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 1, result.stderr  # 1: something is confirmed
+    report = json.loads(result.stdout)
+    verdicts = {
+        (Path(file["path"]).name, verdict["code"]): verdict["verdict"]
+        for file in report["files"]
+        for verdict in file["verdicts"]
+    }
+    assert verdicts == {
+        ("seed_bugs.py", "JPL100"): "confirmed",
+        ("seed_bugs.py", "JPL200"): "confirmed",
+        ("stateful_computations.ipynb", "JPL100"): "confirmed",
+        ("stateful_computations.ipynb", "JPL200"): "confirmed",
+    }
+
+
+def test_the_projects_own_tests_confirm_its_bugs_and_only_tests_reaching_a_site_run_twice(monkeypatch) -> None:
+    project = ROOT / "tests" / "projects" / "trainer"
+    monkeypatch.chdir(project)  # `cd proj && jax-purity-lint confirm model.py --pytest tests`
+    report = confirm_file(project / "model.py", ConfirmOptions(pytest_args=("tests",)))
+    assert report.drive == "pytest"
+    verdicts = {verdict.diagnosis.function: verdict for verdict in report.verdicts}
+    assert {function: v.verdict for function, v in verdicts.items()} == {
+        "step": Verdict.CONFIRMED,  # through test_train_lowers_the_weight
+        "count": Verdict.CONFIRMED,  # through test_counter_counts
+        "shifted": Verdict.NOT_REPRODUCED,  # reached, but no test changes the offset
+        "scaled": Verdict.SKIPPED,  # no test calls it
+    }, [(v.diagnosis.function, v.verdict, v.reason) for v in report.verdicts]
+    evidence = verdicts["step"].evidence.describe()
+    assert "of the jax.jit at line 9 (step) from tests/test_model.py::test_train_lowers_the_weight" in evidence
+    assert verdicts["scaled"].reason == "none of the tests given to --pytest calls this trace site"
+    (selection,) = [note for note in report.notes if note.startswith("pytest tests:")]
+    assert "4 test(s) ran eagerly" in selection and "3 reach a diagnosed trace site" in selection
+    assert "test_arithmetic" not in selection  # it reaches no site: it is not run again
