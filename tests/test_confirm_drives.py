@@ -134,3 +134,4 @@ def test_the_projects_own_tests_confirm_its_bugs_and_only_tests_reaching_a_site_
     (selection,) = [note for note in report.notes if note.startswith("pytest tests:")]
     assert "4 test(s) ran eagerly" in selection and "3 reach a diagnosed trace site" in selection
     assert "test_arithmetic" not in selection  # it reaches no site: it is not run again
+    assert not (project / "last_run.txt").exists()  # the tests ran in a copy: the project is untouched

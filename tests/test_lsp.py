@@ -228,6 +228,47 @@ async def test_notebooks_are_not_linted(client, folder):
     assert notebook not in client.diagnostics
 
 
+@in_server
+async def test_a_notebook_synced_as_cells_gets_each_cells_diagnostics_and_updates_on_change(client, folder):
+    notebook = (folder / "nb.ipynb").as_uri()
+    cells = [f"vscode-notebook-cell:{(folder / 'nb.ipynb').as_posix()}#cell{n}" for n in range(3)]
+    texts = ["import jax\ng = 0.0", "# a markdown cell", "@jax.jit\ndef f(x):\n    return x + g\nf(1.0)\ng = 1.0"]
+    kinds = [types.NotebookCellKind.Code, types.NotebookCellKind.Markup, types.NotebookCellKind.Code]
+    client.notebook_document_did_open(
+        types.DidOpenNotebookDocumentParams(
+            notebook_document=types.NotebookDocument(
+                uri=notebook, notebook_type="jupyter-notebook", version=1,
+                cells=[types.NotebookCell(kind=kind, document=cell) for kind, cell in zip(kinds, cells)],
+            ),
+            cell_text_documents=[
+                types.TextDocumentItem(uri=cell, language_id="python" if kind == types.NotebookCellKind.Code else "markdown",
+                                       version=1, text=text)
+                for cell, kind, text in zip(cells, kinds, texts)
+            ],
+        )
+    )
+    third = await published(client, cells[2])  # each code cell gets its list, the first cell's first
+    assert list(client.diagnostics[cells[0]]) == [] and cells[1] not in client.diagnostics
+    assert codes(third) == ["JPL100"]
+    assert third.diagnostics[0].range.start == types.Position(line=2, character=15)  # the `g`, in its cell
+    assert "rebound at cell 2, line 5" in third.diagnostics[0].message  # the second code cell
+    # The last line of the cell no longer rebinds `g`: the finding goes away.
+    client.notebook_document_did_change(
+        types.DidChangeNotebookDocumentParams(
+            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=notebook, version=2),
+            change=types.NotebookDocumentChangeEvent(
+                cells=types.NotebookDocumentCellChanges(
+                    text_content=[types.NotebookDocumentCellContentChanges(
+                        document=types.VersionedTextDocumentIdentifier(uri=cells[2], version=2),
+                        changes=[types.TextDocumentContentChangeWholeDocument(text=texts[2].replace("g = 1.0", "h = 1.0"))],
+                    )]
+                )
+            ),
+        )
+    )
+    assert codes(await published(client, cells[2])) == []
+
+
 def test_noqa_edit_merges_into_an_existing_list_and_appends_otherwise():
     edit = noqa_edit("    return x + g  # noqa: JPL400", 4, "JPL100")
     line = "    return x + g  # noqa: JPL400"

@@ -264,6 +264,10 @@ class _FileConfirmer:
             subject = dataclasses.replace(subject, drive="cells")  # a notebook: its cells run in order
         if self.options.pytest_args is not None and self.diagnoses.cells is None:
             subject = dataclasses.replace(subject, drive="pytest", pytest_args=self.options.pytest_args, cwd=os.getcwd())
+            if not self.path.resolve().is_relative_to(Path(os.getcwd()).resolve()):
+                reason = "with --pytest, the file must be inside the current folder (the tests run in a copy of it)"
+                self.report.verdicts = [DiagnosisVerdict(d, Verdict.SKIPPED, reason) for d in self.diagnostics]
+                return self.report
         self.report.drive = subject.drive
         if subject.extra_sys_path:
             self.report.notes.append(f"its folder {subject.extra_sys_path[0]} is on sys.path: it imports modules next to it")
@@ -403,7 +407,7 @@ def confirm_file(
         report = _FileConfirmer(Path(path), source, diagnoses, options).confirm()
         if cells is not None:
             report.verdicts = [_in_cells(verdict, cells) for verdict in report.verdicts]
-    except (OSError, UnicodeDecodeError, ValueError) as error:
+    except (OSError, UnicodeDecodeError, ValueError) as error:  # ValueError: a notebook that is not JSON
         report.error = f"cannot read: {error}"
     except Exception as error:  # the checker must outlive anything a file does to it
         report.error = f"internal error: {type(error).__name__}: {error}"

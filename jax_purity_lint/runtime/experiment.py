@@ -204,11 +204,31 @@ def run_experiment(subject: Subject, source: str, mode: str, label: str, limits:
         job_path = run_dir / "job.json"
         job_path.write_text(json.dumps(job), encoding="utf-8")
         argv = [sys.executable, *_INTERPRETER_FLAGS, "-c", _BOOTSTRAP, str(job_path), PACKAGE_ROOT]
-        cwd = subject.cwd or str(work)
+        cwd = str(work)
+        if subject.drive == "pytest":  # the tests run in a copy of the user's folder: their files stay as they are
+            cwd, job["module_path"] = _copy_of_project(subject, run_dir / "project")
+            job_path.write_text(json.dumps(job), encoding="utf-8")
         outcome = run_sandboxed(argv, cwd=cwd, env=_child_environment(run_dir), limits=limits)
         return _read_result(result_path, outcome, limits, label, mode, subject.drive)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+# Not copied with the project: version control, environments, caches, build output.
+_NOT_COPIED = (".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "node_modules", "__pycache__",
+               ".pytest_cache", ".mypy_cache", ".ruff_cache", ".jpl_cache", "build", "dist", "*.egg-info")
+
+
+def _copy_of_project(subject: Subject, destination: Path) -> tuple[str, str]:
+    """Copy the folder the tests run from; (the copy, the diagnosed module's path in it). Raises
+    ValueError when the module is not inside that folder."""
+    root = Path(subject.cwd or ".").resolve()
+    try:
+        relative = subject.path.resolve().relative_to(root)
+    except ValueError:
+        raise ValueError(f"{subject.path} is not inside the folder the tests run from ({root})") from None
+    shutil.copytree(root, destination, symlinks=True, ignore=shutil.ignore_patterns(*_NOT_COPIED))
+    return str(destination), str(destination / relative)
 
 
 def _read_result(result_path: Path, outcome: SandboxOutcome, limits: SandboxLimits, label: str, mode: str, drive: str) -> RunResult:

@@ -1,7 +1,7 @@
 """Child side of `confirm --pytest`: the user's own tests drive the diagnosed module.
 
-The tests run in this interpreter (`pytest.main`, no worker processes), from the user's folder, and
-import the module as they always do; an import hook hands them the instrumented source instead of the
+The tests run in this interpreter (`pytest.main`, no worker processes), from a copy of the user's
+folder (what they write stays there), and import the module as they always do; an import hook hands them the instrumented source instead of the
 file's (same path, same line numbers), so every call of a diagnosed trace site is recorded, with the
 test that made it. The run's value is each test's outcome.
 """
@@ -75,7 +75,7 @@ def run_tests(job: dict, code: CodeType, recorder, context) -> tuple[dict[str, s
     import pytest
 
     sys.path.insert(0, os.getcwd())  # as `python -m pytest` does
-    sys.meta_path.insert(0, InstrumentedModuleFinder(job["original_path"], code))
+    sys.meta_path.insert(0, InstrumentedModuleFinder(job["module_path"], code))
     options = list(QUIET_OPTIONS)
     if importlib.util.find_spec("xdist") is not None:
         options += ["-n", "0"]  # the project's addopts may ask for workers

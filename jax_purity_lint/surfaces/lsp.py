@@ -1,12 +1,15 @@
 """`jax-purity-lint server`: a Language Server over stdio (pygls), for any editor with an LSP client.
 
-What it does, for `file:` URIs of `.py` files (notebooks and other schemes are left alone):
+What it does, for `file:` URIs of `.py` files, and for Jupyter notebooks the client syncs as notebook
+documents (LSP 3.17 `notebookDocument/*`; other schemes and a notebook opened as plain text are left
+alone):
 
 - diagnostics of the unsaved buffer on open, change (debounced) and save, under the configuration
   `check` would use for that path (the nearest pyproject.toml with our table; select, ignore, `# noqa`);
+  a notebook's code cells are linted together, as `check` joins them, and each cell gets its own;
 - code actions: `# noqa: JPLxxx` for the line, the safe rewrite `fix` would write for that finding,
   or a preview of the needs-review rewrite;
-- hover on a flagged line: the rule's page.
+- hover on a flagged line: the rule's page (`.py` files; in notebooks, diagnostics only).
 
 It never writes a file: every edit is offered to the editor, which applies it to the buffer.
 """
@@ -29,6 +32,7 @@ from ..source.lines import LINE_BREAK
 from .check import check_source
 from .config import Config
 from .noqa import NOQA_INLINE
+from .notebooks import check_notebook_data
 from .project import Project
 
 SOURCE = "jax-purity-lint"
@@ -91,6 +95,13 @@ def config_for(path: str) -> Config:
 def lint(text: str, path: str) -> list[Diagnostic]:
     """What `check` reports for this text at this path (excludes aside: an open file is always linted)."""
     return list(check_source(text, Path(path), config_for(path)).diagnostics)
+
+
+def lint_cells(cells: list[str], path: str) -> list[Diagnostic]:
+    """What `check` reports for a notebook whose code cells hold these texts: each diagnostic's `cell`
+    (1-based, among the code cells) and `line` (in that cell)."""
+    notebook = {"cells": [{"cell_type": "code", "source": text} for text in cells], "metadata": {}}
+    return check_notebook_data(notebook, Path(path), config_for(path))
 
 
 def to_lsp(diagnostic: Diagnostic, lines: list[str]) -> types.Diagnostic:
@@ -204,7 +215,15 @@ def hover_text(text: str, path: str, line: int) -> Optional[str]:
 
 class PurityServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("jax-purity-lint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full)
+        super().__init__(
+            "jax-purity-lint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full,
+            notebook_document_sync=types.NotebookDocumentSyncOptions(
+                notebook_selector=[types.NotebookDocumentFilterWithCells(
+                    notebook="jupyter-notebook", cells=[types.NotebookCellLanguage(language="python")]
+                )],
+                save=True,
+            ),
+        )
         self.pending: dict[str, asyncio.Task] = {}
 
     def log(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
@@ -228,6 +247,28 @@ class PurityServer(LanguageServer):
             types.PublishDiagnosticsParams(uri=uri, diagnostics=found, version=document.version)
         )
 
+    def publish_notebook(self, uri: str) -> None:
+        """Lint the notebook's code cells as they are now and publish each cell's diagnostics."""
+        notebook = self.workspace.get_notebook_document(notebook_uri=uri)
+        if notebook is None or urlparse(uri).scheme != "file":
+            return
+        cells = [c for c in notebook.cells if c.kind == types.NotebookCellKind.Code]
+        documents = [self.document(cell.document) for cell in cells]
+        by_cell: dict[int, list[types.Diagnostic]] = {number: [] for number in range(1, len(cells) + 1)}
+        path = Path(urlparse(uri).path)
+        try:
+            texts = [document.source for document in documents]
+            for diagnostic in lint_cells(texts, str(path)):
+                cell = diagnostic.cell or 1  # a failure of the whole notebook: shown on its first cell
+                if cell in by_cell:
+                    by_cell[cell].append(to_lsp(diagnostic, lines_of(texts[cell - 1])))
+        except Exception as error:  # whatever it is, the server must stay up
+            self.log(f"jax-purity-lint: cannot lint {path}: {type(error).__name__}: {error}")
+        for number, document in enumerate(documents, start=1):
+            self.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=document.uri, diagnostics=by_cell[number], version=document.version)
+            )
+
     def cancel_pending(self, uri: str) -> None:
         task = self.pending.pop(uri, None)
         if task is not None:
@@ -241,7 +282,10 @@ class PurityServer(LanguageServer):
     async def _publish_later(self, uri: str) -> None:
         await asyncio.sleep(DEBOUNCE_SECONDS)
         self.pending.pop(uri, None)
-        self.publish(uri)
+        if self.workspace.get_notebook_document(notebook_uri=uri) is not None:
+            self.publish_notebook(uri)
+        else:
+            self.publish(uri)
 
     def guarded(self, what: str, answer: Callable[[], object]):
         """A request's answer, or None (and a log message) if computing it failed."""
@@ -275,6 +319,25 @@ def build_server() -> PurityServer:
         ls.cancel_pending(uri)
         if lintable(uri):
             ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+    def notebook_did_open(ls: PurityServer, params: types.DidOpenNotebookDocumentParams) -> None:
+        ls.publish_notebook(params.notebook_document.uri)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    async def notebook_did_change(ls: PurityServer, params: types.DidChangeNotebookDocumentParams) -> None:
+        ls.schedule(params.notebook_document.uri)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
+    def notebook_did_save(ls: PurityServer, params: types.DidSaveNotebookDocumentParams) -> None:
+        ls.cancel_pending(params.notebook_document.uri)
+        ls.publish_notebook(params.notebook_document.uri)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+    def notebook_did_close(ls: PurityServer, params: types.DidCloseNotebookDocumentParams) -> None:
+        ls.cancel_pending(params.notebook_document.uri)
+        for cell in params.cell_text_documents:
+            ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=cell.uri, diagnostics=[]))
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,

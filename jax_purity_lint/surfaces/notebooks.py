@@ -147,23 +147,35 @@ def load_notebook(path: Path) -> dict[str, Any]:
 
 
 def check_notebook(path: Path, config: Config) -> list[Diagnostic]:
-    from ..engine import analyse_file, analysis_failure  # see check_file: only on a cache miss
-
     try:
         notebook = load_notebook(path)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        return filter_diagnostics([_failure(f"cannot read the notebook: {error}")], "", config)
+    return check_notebook_data(notebook, path, config)
+
+
+def check_notebook_data(notebook: dict[str, Any], path: Path, config: Config) -> list[Diagnostic]:
+    """The findings in a notebook's code cells (from the file, or an editor's unsaved cells), in cells."""
+    from ..engine import analyse_file  # see check_file: only on a cache miss
+
+    try:
         if not is_python_notebook(notebook):
             return []
         joined = join_cells(notebook)
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        return filter_diagnostics([analysis_failure(f"cannot read the notebook: {error}")], "", config)
     except (TypeError, AttributeError, KeyError, RecursionError) as error:  # JSON of the wrong shape
         reason = f"not a well-formed notebook ({type(error).__name__})"
-        return filter_diagnostics([analysis_failure(f"cannot read the notebook: {reason}")], "", config)
+        return filter_diagnostics([_failure(f"cannot read the notebook: {reason}")], "", config)
     analysis = analyse_file(
         joined.source, str(path), config.settings, place=lambda line: cell_place(line, joined), keep_tree=False
     )
     diagnostics = filter_diagnostics(analysis.diagnostics, joined.source, config)
     return [to_cells(d, joined) for d in diagnostics]
+
+
+def _failure(message: str) -> Diagnostic:
+    from ..engine import analysis_failure
+
+    return analysis_failure(message)
 
 
 def cell_place(line: int, joined: JoinedNotebook) -> str:

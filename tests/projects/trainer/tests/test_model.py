@@ -2,7 +2,10 @@ from model import count_three_times, shifted, train
 
 
 def test_train_lowers_the_weight():
-    assert train(3) < 1.0
+    weight = train(3)
+    with open("last_run.txt", "w") as log:  # a test that writes into the folder it runs from
+        log.write(str(weight))
+    assert weight < 1.0
 
 
 def test_counter_counts():
