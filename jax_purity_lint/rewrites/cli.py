@@ -118,15 +118,18 @@ def _fix_notebook(path: Path, config, args: argparse.Namespace, others: frozense
     """The code cells as one module, rewritten like a file, then put back into their cells."""
     from . import fix_source
     from .diffs import unified_diff
-    from .notebooks import CannotWriteBack, EditableNotebook
+    from .notebooks import CannotWriteBack, EditableNotebook, NotPythonNotebook
     from .writer import RefusedWrite, replace_file
 
     try:
         notebook = EditableNotebook.read(path)
-    except LookupError:
+    except NotPythonNotebook:
         return EXIT_CLEAN  # an R or Julia notebook: `check` skips it too
     except (OSError, ValueError, TypeError, AttributeError, KeyError) as error:
         report.error(path, f"cannot read the notebook: {error}")
+        return EXIT_ERROR
+    except RecursionError:
+        report.error(path, "cannot read the notebook: its JSON is nested too deeply")
         return EXIT_ERROR
     fixed = fix_source(
         notebook.text, str(path), unsafe=_all_rewrites(args),

@@ -29,6 +29,10 @@ class CannotWriteBack(Exception):
     """The rewrite cannot be put back into the notebook's cells; the message says why."""
 
 
+class NotPythonNotebook(Exception):
+    """An R or Julia notebook: nothing to rewrite."""
+
+
 @dataclass(frozen=True)
 class _JsonStyle:
     indent: Optional[int]
@@ -57,13 +61,13 @@ class EditableNotebook:
 
     @classmethod
     def read(cls, path: Path) -> "EditableNotebook":
-        """Raises OSError, ValueError (not JSON, not a notebook) or LookupError (not a Python notebook)."""
+        """Raises OSError, ValueError (not JSON, not a notebook) or NotPythonNotebook."""
         raw = path.read_bytes()
         data = json.loads(raw.decode("utf-8"))
         if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
             raise ValueError("not a Jupyter notebook (no list of cells)")
         if not is_python_notebook(data):
-            raise LookupError("not a Python notebook")
+            raise NotPythonNotebook(str(path))
         cells = _code_cells(data)
         lines = [cell_lines(cell) for cell in cells]
         text_lines: list[str] = []

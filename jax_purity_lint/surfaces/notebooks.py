@@ -151,6 +151,8 @@ def check_notebook(path: Path, config: Config) -> list[Diagnostic]:
         notebook = load_notebook(path)
     except (OSError, UnicodeDecodeError, ValueError) as error:
         return filter_diagnostics([_failure(f"cannot read the notebook: {error}")], "", config)
+    except RecursionError:  # JSON nested deeper than the decoder goes
+        return filter_diagnostics([_failure("cannot read the notebook: its JSON is nested too deeply")], "", config)
     return check_notebook_data(notebook, path, config)
 
 
