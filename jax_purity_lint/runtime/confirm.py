@@ -93,7 +93,7 @@ class RunSummary:
 class FileReport:
     path: str
     verdicts: list[DiagnosisVerdict] = field(default_factory=list)
-    drive: Optional[str] = None  # scenario | main | import | cells
+    drive: Optional[str] = None  # scenario | main | import | cells | pytest
     # agree | diverge | nondeterministic | untraceable (jit cannot trace the code) | eager failed | not run
     agreement: str = "not run"
     first_difference: Optional[str] = None
