@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jax_purity_lint.runtime.confirm import ConfirmOptions, confirm_file
+from jax_purity_lint.runtime.confirm import ConfirmOptions, confirm_file, confirm_paths
 from jax_purity_lint.runtime.verdicts import Verdict
 
 pytestmark = pytest.mark.runtime
@@ -117,21 +117,55 @@ def test_every_diagnosis_of_the_shipped_examples_is_confirmed() -> None:
 
 
 def test_the_projects_own_tests_confirm_its_bugs_and_only_tests_reaching_a_site_run_twice(monkeypatch) -> None:
-    project = ROOT / "tests" / "projects" / "trainer"
-    monkeypatch.chdir(project)  # `cd proj && jax-purity-lint confirm model.py --pytest tests`
-    report = confirm_file(project / "model.py", ConfirmOptions(pytest_args=("tests",)))
-    assert report.drive == "pytest"
-    verdicts = {verdict.diagnosis.function: verdict for verdict in report.verdicts}
+    project = ROOT / "tests" / "projects" / "trainer"  # a package, `trainer/`, and its `tests/`
+    monkeypatch.chdir(project)  # `cd proj && jax-purity-lint confirm trainer --pytest tests`
+    report = confirm_paths(["trainer"], ConfirmOptions(jobs=2, pytest_args=("tests",)))
+    by_file = {Path(file.path).name: file for file in report.files}
+    assert [file.drive for file in report.files if file.verdicts] == ["pytest", "pytest"]
+    verdicts = {verdict.diagnosis.function: verdict for file in report.files for verdict in file.verdicts}
     assert {function: v.verdict for function, v in verdicts.items()} == {
-        "step": Verdict.CONFIRMED,  # through test_train_lowers_the_weight
-        "count": Verdict.CONFIRMED,  # through test_counter_counts
-        "shifted": Verdict.NOT_REPRODUCED,  # reached, but no test changes the offset
+        "step": Verdict.CONFIRMED,  # a global (JPL100), through test_train_lowers_the_weight
+        "count": Verdict.CONFIRMED,  # `self` (JPL200), through test_counter_counts
+        "shifted": Verdict.NOT_REPRODUCED,  # a latent JPL100: reached, but no test changes the offset
         "scaled": Verdict.SKIPPED,  # no test calls it
-    }, [(v.diagnosis.function, v.verdict, v.reason) for v in report.verdicts]
+        "normalize": Verdict.CONFIRMED,  # an argument (JPL300): the test's assertion fails only jitted
+        "report": Verdict.CONFIRMED,  # output (JPL400): what the test printed
+    }, [(v.diagnosis.function, v.verdict, v.reason) for v in verdicts.values()]
     evidence = verdicts["step"].evidence.describe()
     assert "of the jax.jit at line 9 (step) from tests/test_model.py::test_train_lowers_the_weight" in evidence
+    assert verdicts["normalize"].evidence.describe() == (
+        "the outcome of tests/test_preprocess.py::test_normalize_counts_its_calls: eager passed, jitted failed"
+    )
+    assert "eager 'loss 1.0', jitted 'loss JitTracer" in verdicts["report"].evidence.describe()
     assert verdicts["scaled"].reason == "none of the tests given to --pytest calls this trace site"
-    (selection,) = [note for note in report.notes if note.startswith("pytest tests:")]
-    assert "4 test(s) ran eagerly" in selection and "3 reach a diagnosed trace site" in selection
+    (selection,) = [note for note in by_file["model.py"].notes if note.startswith("pytest tests:")]
+    assert "6 test(s) ran eagerly" in selection and "3 reach a diagnosed trace site" in selection
     assert "test_arithmetic" not in selection  # it reaches no site: it is not run again
     assert not (project / "last_run.txt").exists()  # the tests ran in a copy: the project is untouched
+
+
+def test_a_hostile_test_suite_gets_a_verdict_with_its_reason_and_leaves_nothing_behind(monkeypatch) -> None:
+    project = ROOT / "tests" / "projects" / "hostile"  # tests that spawn, write, flood, and os._exit
+    monkeypatch.chdir(project)
+    report = confirm_file(project / "app.py", ConfirmOptions(pytest_args=("tests",), timeout=60))
+    (verdict,) = report.verdicts
+    assert verdict.verdict is Verdict.INCONCLUSIVE
+    assert verdict.reason == (
+        "the eager run itself fails: the interpreter exited with status 3 before reporting (os._exit or a fatal error)"
+    )
+    assert "eager, every test given: killed 1 process(es) the module left running" in report.notes
+    assert not (project / "written_by_a_test.txt").exists()  # written in the run's copy, not here
+    assert not processes_running("time.sleep(600)")  # the sleeper a test left was killed with the run
+
+
+def processes_running(text: str) -> list[str]:
+    """Command lines of live processes that contain `text` (from /proc)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            command = cmdline.read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue  # it ended meanwhile
+        if text in command:
+            found.append(command)
+    return found

@@ -139,9 +139,10 @@ def _run_user_tests(job: dict, code, recorder: SiteRecorder, outcome: dict, cont
 
     started = time.perf_counter()
     try:
-        outcomes, problem = run_tests(job, code, recorder, context)
+        outcomes, printed, problem = run_tests(job, code, recorder, context)
         outcome["timings"]["tests"] = time.perf_counter() - started
         outcome["result"] = outcomes  # {test: "passed" | "failed" | ...}: plain JSON
+        outcome["tests_stdout"] = printed
         if problem is not None:  # pytest's report (on the captured stdout) says why
             report = getattr(sys.stdout, "getvalue", lambda: "")()[-TRACEBACK_CHARS:]
             outcome["failure"] = {"phase": "tests", "kind": "exception", "type": "pytest", "message": problem,
@@ -182,8 +183,8 @@ def run_job(job: dict) -> dict:
     finally:
         sys.stdout, sys.stderr, warnings.showwarning = real_stdout, real_stderr, real_showwarning
 
-    # pytest's own report (timings, progress) is not the code's output: it is not compared.
-    outcome["stdout"] = "" if job["drive"] == "pytest" else stdout.getvalue()
+    # pytest's own report (timings, progress) is not the code's output: what the tests printed is.
+    outcome["stdout"] = outcome.pop("tests_stdout", "") if job["drive"] == "pytest" else stdout.getvalue()
     outcome["stdout_truncated"] = stdout.truncated
     outcome["stderr"] = stderr.getvalue()
     outcome["stderr_truncated"] = stderr.truncated

@@ -53,6 +53,7 @@ class TestTracker:
     def __init__(self, recorder) -> None:
         self.recorder = recorder
         self.outcomes: dict[str, str] = {}
+        self.printed: dict[str, str] = {}  # what each test printed (pytest's capture of it)
 
     def _test_id(self, item) -> str:
         # The test file's path from where pytest runs, so the selection works whatever pytest's root is.
@@ -64,14 +65,17 @@ class TestTracker:
 
     def pytest_runtest_logreport(self, report) -> None:
         test = self.recorder.current_test or report.nodeid
+        if report.capstdout:
+            self.printed[test] = self.printed.get(test, "") + report.capstdout
         if report.when == "call":
             self.outcomes[test] = report.outcome
         elif report.outcome != "passed":  # skipped, or an error in set-up or tear-down
             self.outcomes.setdefault(test, "skipped" if report.skipped else f"error in {report.when}")
 
 
-def run_tests(job: dict, code: CodeType, recorder, context) -> tuple[dict[str, str], Optional[str]]:
-    """Run pytest on the job's arguments with the instrumented module; (outcomes per test, a problem)."""
+def run_tests(job: dict, code: CodeType, recorder, context) -> tuple[dict[str, str], str, Optional[str]]:
+    """Run pytest on the job's arguments with the instrumented module: (outcome per test, what the
+    tests printed, each under a `--- test id` line, a problem)."""
     import pytest
 
     sys.path.insert(0, os.getcwd())  # as `python -m pytest` does
@@ -84,4 +88,5 @@ def run_tests(job: dict, code: CodeType, recorder, context) -> tuple[dict[str, s
         status = pytest.main([*job["pytest_args"], *options], plugins=[tracker])
     recorder.current_test = None
     problem = PYTEST_EXIT.get(int(status))
-    return tracker.outcomes, None if problem is None else f"pytest stopped with status {int(status)} ({problem})"
+    printed = "".join(f"--- {test}\n{text}" for test, text in tracker.printed.items())
+    return tracker.outcomes, printed, None if problem is None else f"pytest stopped with status {int(status)} ({problem})"

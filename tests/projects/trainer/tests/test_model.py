@@ -1,4 +1,4 @@
-from model import count_three_times, shifted, train
+from trainer.model import count_three_times, shifted, train
 
 
 def test_train_lowers_the_weight():

@@ -1,5 +1,5 @@
 """A small project whose own tests (tests/test_model.py) exercise its bugs: `confirm --pytest` drives
-the diagnosed trace sites through them (tests/test_confirm_drives.py)."""
+the diagnosed trace sites through them (../../test_confirm_drives.py)."""
 import jax
 
 schedule = {"lr": 0.1}

@@ -1,0 +1,1 @@
+"""A small package whose own tests exercise its bugs (see ../tests)."""
