@@ -119,9 +119,10 @@ def test_every_diagnosis_of_the_shipped_examples_is_confirmed() -> None:
 def test_the_projects_own_tests_confirm_its_bugs_and_only_tests_reaching_a_site_run_twice(monkeypatch) -> None:
     project = ROOT / "tests" / "projects" / "trainer"  # a package, `trainer/`, and its `tests/`
     monkeypatch.chdir(project)  # `cd proj && jax-purity-lint confirm trainer --pytest tests`
-    report = confirm_paths(["trainer"], ConfirmOptions(jobs=2, pytest_args=("tests",)))
+    paths = ["trainer", "tests/test_counting.py"]  # the package, and a test module diagnosed itself
+    report = confirm_paths(paths, ConfirmOptions(jobs=2, pytest_args=("tests",)))
     by_file = {Path(file.path).name: file for file in report.files}
-    assert [file.drive for file in report.files if file.verdicts] == ["pytest", "pytest"]
+    assert [file.drive for file in report.files if file.verdicts] == ["pytest", "pytest", "pytest"]
     verdicts = {verdict.diagnosis.function: verdict for file in report.files for verdict in file.verdicts}
     assert {function: v.verdict for function, v in verdicts.items()} == {
         "step": Verdict.CONFIRMED,  # a global (JPL100), through test_train_lowers_the_weight
@@ -130,6 +131,7 @@ def test_the_projects_own_tests_confirm_its_bugs_and_only_tests_reaching_a_site_
         "scaled": Verdict.SKIPPED,  # no test calls it
         "normalize": Verdict.CONFIRMED,  # an argument (JPL300): the test's assertion fails only jitted
         "report": Verdict.CONFIRMED,  # output (JPL400): what the test printed
+        "my_fn": Verdict.CONFIRMED,  # a closure (JPL103) in the test module itself
     }, [(v.diagnosis.function, v.verdict, v.reason) for v in verdicts.values()]
     evidence = verdicts["step"].evidence.describe()
     assert "of the jax.jit at line 9 (step) from tests/test_model.py::test_train_lowers_the_weight" in evidence
@@ -139,7 +141,7 @@ def test_the_projects_own_tests_confirm_its_bugs_and_only_tests_reaching_a_site_
     assert "eager 'loss 1.0', jitted 'loss JitTracer" in verdicts["report"].evidence.describe()
     assert verdicts["scaled"].reason == "none of the tests given to --pytest calls this trace site"
     (selection,) = [note for note in by_file["model.py"].notes if note.startswith("pytest tests:")]
-    assert "6 test(s) ran eagerly" in selection and "3 reach a diagnosed trace site" in selection
+    assert "7 test(s) ran eagerly" in selection and "3 reach a diagnosed trace site" in selection
     assert "test_arithmetic" not in selection  # it reaches no site: it is not run again
     assert not (project / "last_run.txt").exists()  # the tests ran in a copy: the project is untouched
 

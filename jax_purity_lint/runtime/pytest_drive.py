@@ -50,8 +50,9 @@ class _InstrumentedLoader(importlib.abc.Loader):
 class TestTracker:
     """A pytest plugin: which test runs now (for the recorder) and how each test ended."""
 
-    def __init__(self, recorder) -> None:
+    def __init__(self, recorder, finder: InstrumentedModuleFinder) -> None:
         self.recorder = recorder
+        self.finder = finder
         self.outcomes: dict[str, str] = {}
         self.printed: dict[str, str] = {}  # what each test printed (pytest's capture of it)
 
@@ -59,6 +60,13 @@ class TestTracker:
         # The test file's path from where pytest runs, so the selection works whatever pytest's root is.
         nodeid = item.nodeid
         return os.path.relpath(item.path) + nodeid[nodeid.index("::"):] if "::" in nodeid else nodeid
+
+    def pytest_collection(self, session) -> None:
+        # pytest put its assertion-rewriting hook first while configuring; a diagnosed *test* module
+        # must still come from the instrumented source (its asserts then read as plain asserts).
+        if self.finder in sys.meta_path:
+            sys.meta_path.remove(self.finder)
+        sys.meta_path.insert(0, self.finder)
 
     def pytest_runtest_setup(self, item) -> None:
         self.recorder.current_test = self._test_id(item)
@@ -79,11 +87,12 @@ def run_tests(job: dict, code: CodeType, recorder, context) -> tuple[dict[str, s
     import pytest
 
     sys.path.insert(0, os.getcwd())  # as `python -m pytest` does
-    sys.meta_path.insert(0, InstrumentedModuleFinder(job["module_path"], code))
+    finder = InstrumentedModuleFinder(job["module_path"], code)
+    sys.meta_path.insert(0, finder)
     options = list(QUIET_OPTIONS)
     if importlib.util.find_spec("xdist") is not None:
         options += ["-n", "0"]  # the project's addopts may ask for workers
-    tracker = TestTracker(recorder)
+    tracker = TestTracker(recorder, finder)
     with context:
         status = pytest.main([*job["pytest_args"], *options], plugins=[tracker])
     recorder.current_test = None
