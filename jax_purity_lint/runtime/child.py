@@ -103,6 +103,10 @@ def _load_and_run(job: dict, recorder: SiteRecorder, outcome: dict) -> None:
         code = compile(source, job["original_path"], "exec", dont_inherit=True)
         _run_user_tests(job, code, recorder, outcome, context)
         return
+    if job.get("in_package"):  # `pkg/mod.py`: imported as `pkg.mod`, with its package around it
+        code = compile(source, job["original_path"], "exec", dont_inherit=True)
+        _import_from_package(job, code, outcome, context)
+        return
     as_script = job["drive"] == "main"
     module = types.ModuleType("__main__" if as_script else job["module_name"])
     module.__file__ = source_path
@@ -131,6 +135,38 @@ def _load_and_run(job: dict, recorder: SiteRecorder, outcome: dict) -> None:
             phase = "effects"
             jax.effects_barrier()  # jax.debug.print and callbacks land before output is collected
     except BaseException as error:  # SystemExit, KeyboardInterrupt and the rest are user outcomes
+        outcome["failure"] = _failure(phase, error)
+
+
+def _import_from_package(job: dict, code, outcome: dict, context) -> None:
+    import importlib
+    import runpy
+
+    import jax
+
+    from .import_hook import InstrumentedModuleFinder
+
+    sys.meta_path.insert(0, InstrumentedModuleFinder(job["original_path"], code))
+    phase = "import"
+    started = time.perf_counter()
+    try:
+        with context:
+            if job["drive"] == "main":  # as `python -m pkg.mod ARGS` runs it
+                sys.argv = [job["original_path"], *job.get("argv", [])]
+                runpy.run_module(job["module_name"], run_name="__main__", alter_sys=True)
+                module = None
+            else:
+                module = importlib.import_module(job["module_name"])
+            outcome["timings"]["import"] = time.perf_counter() - started
+            if job["drive"] == "scenario" and module is not None:
+                phase = "scenario"
+                scenario = getattr(module, "scenario", None)
+                if not callable(scenario):
+                    raise RuntimeError("the module defines no callable scenario()")
+                outcome["result"] = encode(scenario())
+            phase = "effects"
+            jax.effects_barrier()
+    except BaseException as error:
         outcome["failure"] = _failure(phase, error)
 
 

@@ -263,7 +263,9 @@ class _FileConfirmer:
         if self.diagnoses.cells is not None and subject.drive == "import":
             subject = dataclasses.replace(subject, drive="cells")  # a notebook: its cells run in order
         if self.options.pytest_args is not None and self.diagnoses.cells is None:
-            subject = dataclasses.replace(subject, drive="pytest", pytest_args=self.options.pytest_args, cwd=os.getcwd())
+            subject = dataclasses.replace(
+                subject, drive="pytest", pytest_args=self.options.pytest_args, cwd=os.getcwd(), extra_sys_path=()
+            )
             if not self.path.resolve().is_relative_to(Path(os.getcwd()).resolve()):
                 reason = "with --pytest, the file must be inside the current folder (the tests run in a copy of it)"
                 self.report.verdicts = [DiagnosisVerdict(d, Verdict.SKIPPED, reason) for d in self.diagnostics]

@@ -90,6 +90,7 @@ class Subject:
     extra_sys_path: tuple[str, ...]
     argv: tuple[str, ...] = ()  # a script's arguments (sys.argv[1:])
     pytest_args: tuple[str, ...] = ()  # drive "pytest": what pytest is given (the user's tests)
+    in_package: bool = False  # `pkg/mod.py`: imported as `pkg.mod` (module_name), its root on sys.path
     cwd: Optional[str] = None  # where the run starts (drive "pytest": the user's folder); else a copy's
 
 
@@ -143,7 +144,25 @@ def describe_subject(path: Path, source: str, argv: tuple[str, ...] = ()) -> Sub
     folder = path.resolve().parent
     extra = (str(folder),) if sibling_imports(tree, folder) else ()
     drive = "scenario" if has_scenario(tree) else "main" if has_main_guard(tree) else "import"
-    return Subject(path.resolve(), module_name_for(path), drive, extra, tuple(argv) if drive == "main" else ())
+    arguments = tuple(argv) if drive == "main" else ()
+    package = package_of(path)
+    if package is not None:  # a package's module: its relative imports need the package
+        root, dotted = package
+        return Subject(path.resolve(), dotted, drive, (str(root),), arguments, in_package=True)
+    return Subject(path.resolve(), module_name_for(path), drive, extra, arguments)
+
+
+def package_of(path: Path) -> Optional[tuple[Path, str]]:
+    """(the folder holding the top package, `pkg.sub.mod`) for a module inside a package; else None."""
+    path = path.resolve()
+    if path.suffix != ".py" or not (path.parent / "__init__.py").is_file():
+        return None
+    parts = [] if path.stem == "__init__" else [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file() and folder.name.isidentifier():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return (folder, ".".join(parts)) if parts and all(p.isidentifier() for p in parts) else None
 
 
 def _child_environment(run_dir: Path) -> dict[str, str]:
@@ -198,6 +217,7 @@ def run_experiment(subject: Subject, source: str, mode: str, label: str, limits:
             "extra_sys_path": list(subject.extra_sys_path),
             "argv": list(subject.argv),
             "pytest_args": list(subject.pytest_args),
+            "in_package": subject.in_package,
             "output_cap": limits.output_cap,
             "record_limit": record_limit,
         }

@@ -8,43 +8,18 @@ test that made it. The run's value is each test's outcome.
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import importlib.util
 import os
 import sys
-from types import CodeType, ModuleType
-from typing import Any, Optional
+from types import CodeType
+from typing import Optional
+
+from .import_hook import InstrumentedModuleFinder
 
 # What pytest is told besides the user's arguments: no cache written into the project, and no worker
 # processes (a worker would import the module without the hook).
 QUIET_OPTIONS = ("-q", "-p", "no:cacheprovider")
 PYTEST_EXIT = {2: "interrupted", 3: "an internal error", 4: "a usage error", 5: "no tests collected"}
-
-
-class InstrumentedModuleFinder(importlib.abc.MetaPathFinder):
-    """Finds modules as the path finder does; the one whose file is `original` is loaded from `code`."""
-
-    def __init__(self, original: str, code: CodeType) -> None:
-        self.original = os.path.realpath(original)
-        self.code = code
-
-    def find_spec(self, name: str, path: Any = None, target: Optional[ModuleType] = None):
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        if spec is None or spec.origin is None or os.path.realpath(spec.origin) != self.original:
-            return None
-        return importlib.util.spec_from_file_location(name, spec.origin, loader=_InstrumentedLoader(self.code))
-
-
-class _InstrumentedLoader(importlib.abc.Loader):
-    def __init__(self, code: CodeType) -> None:
-        self.code = code
-
-    def create_module(self, spec):
-        return None
-
-    def exec_module(self, module: ModuleType) -> None:
-        exec(self.code, module.__dict__)
 
 
 class TestTracker:
