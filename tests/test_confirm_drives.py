@@ -83,6 +83,7 @@ def test_a_notebook_runs_its_code_cells_in_order_and_reports_in_cells(tmp_path: 
     cells = [
         "%matplotlib inline\nimport jax\nhistory = []",
         "@jax.jit\ndef step(x):\n    history.append(x)\n    return x * 2",
+        "import jax.numpy as jnp\nx = jnp.zeros(3)\nx[0] = 1.0  # raises, as tutorials show on purpose",
         "!echo shell lines are skipped\nprint(step(1.0), step(1.0))\nprint(len(history))",
     ]
     path = tmp_path / "nb.ipynb"
@@ -94,6 +95,7 @@ def test_a_notebook_runs_its_code_cells_in_order_and_reports_in_cells(tmp_path: 
     assert (verdict.diagnosis.cell, verdict.diagnosis.line, verdict.diagnosis.code) == (2, 3, "JPL102")
     assert verdict.diagnosis.site.cell == 2
     assert "traced by `jax.jit` at cell 2, line 1" in verdict.diagnosis.message
+    assert "stdout line 2: eager '2', jitted '1'" in verdict.evidence.describe()  # cell 4 ran after cell 3 raised
 
 
 def test_every_diagnosis_of_the_shipped_examples_is_confirmed() -> None:

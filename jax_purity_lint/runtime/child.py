@@ -121,7 +121,10 @@ def _load_and_run(job: dict, recorder: SiteRecorder, outcome: dict) -> None:
     started = time.perf_counter()
     try:
         with context:
-            exec(code, module.__dict__)
+            if job["drive"] == "cells" and job.get("cell_starts"):
+                outcome["result"] = _run_cells(source, job, module)
+            else:
+                exec(code, module.__dict__)
             outcome["timings"]["import"] = time.perf_counter() - started
             if job["drive"] == "scenario":
                 phase = "scenario"
@@ -136,6 +139,35 @@ def _load_and_run(job: dict, recorder: SiteRecorder, outcome: dict) -> None:
             jax.effects_barrier()  # jax.debug.print and callbacks land before output is collected
     except BaseException as error:  # SystemExit, KeyboardInterrupt and the rest are user outcomes
         outcome["failure"] = _failure(phase, error)
+
+
+def _run_cells(source: str, job: dict, module: types.ModuleType) -> dict:
+    """A notebook's code cells, one after the other in one namespace, as a kernel runs them: a cell that
+    raises is recorded and the next one still runs (as "run all" with errors allowed). Each cell is
+    compiled from its own statements of the joined source, so line numbers stay those of the source."""
+    import ast
+
+    import jax
+
+    tree = ast.parse(source, job["original_path"])
+    starts = job["cell_starts"]  # the joined source's first line of each code cell, in order
+    cells: list[list[ast.stmt]] = [[] for _ in starts]
+    for statement in tree.body:
+        index = max((i for i, start in enumerate(starts) if start <= statement.lineno), default=0)
+        cells[index].append(statement)
+    outcomes: dict[str, str] = {}
+    for number, body in enumerate(cells, start=1):
+        if not body:
+            continue
+        code = compile(ast.Module(body=body, type_ignores=[]), job["original_path"], "exec", dont_inherit=True)
+        try:
+            exec(code, module.__dict__)
+            jax.effects_barrier()
+            outcomes[f"cell {number}"] = "ran"
+        except Exception as error:  # the cell's own error: recorded, and the notebook goes on
+            described = describe_exception(error)
+            outcomes[f"cell {number}"] = f"raised {described['type']}: {described['message']}"
+    return outcomes
 
 
 def _import_from_package(job: dict, code, outcome: dict, context) -> None:

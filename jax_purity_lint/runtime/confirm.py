@@ -261,7 +261,8 @@ class _FileConfirmer:
             self.report.verdicts = [DiagnosisVerdict(d, Verdict.SKIPPED, f"the file cannot be parsed: {error}") for d in self.diagnostics]
             return self.report
         if self.diagnoses.cells is not None and subject.drive == "import":
-            subject = dataclasses.replace(subject, drive="cells")  # a notebook: its cells run in order
+            # A notebook: its cells run in order, each one even when an earlier one raised.
+            subject = dataclasses.replace(subject, drive="cells", cell_starts=_cell_starts(self.diagnoses.cells))
         if self.options.pytest_args is not None and self.diagnoses.cells is None:
             subject = dataclasses.replace(
                 subject, drive="pytest", pytest_args=self.options.pytest_args, cwd=os.getcwd(), extra_sys_path=()
@@ -428,6 +429,14 @@ def _notebook_cells(path: Path):
 
     notebook = load_notebook(path)
     return join_cells(notebook) if is_python_notebook(notebook) else _NOT_PYTHON
+
+
+def _cell_starts(cells: "JoinedNotebook") -> tuple[int, ...]:
+    """The joined source's first line of each code cell."""
+    starts: dict[int, int] = {}
+    for line, (cell, _line_in_cell) in enumerate(cells.origins, start=1):
+        starts.setdefault(cell, line)
+    return tuple(starts[cell] for cell in sorted(starts))
 
 
 def _in_cells(verdict: DiagnosisVerdict, cells: "JoinedNotebook") -> DiagnosisVerdict:

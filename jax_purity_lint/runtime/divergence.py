@@ -93,11 +93,14 @@ def compare_runs(eager: RunResult, other: RunResult, *, site_name: Optional[Site
                     other_value=difference.jitted_value,
                 )
             )
-    elif eager.drive == "pytest":  # each test's outcome; the calls at the sites below say more
-        outcomes, others = eager.result or {}, other.result or {}
-        for test in sorted(set(outcomes) & set(others)):
-            if outcomes[test] != others[test]:
-                divergence.differences.append(Difference(("test", test), f"the outcome of {test}", outcomes[test], others[test]))
+    elif eager.drive in ("pytest", "cells") and isinstance(eager.result, dict):
+        # Each test's (each cell's) outcome; the calls at the sites below say more.
+        outcomes, others = eager.result, other.result if isinstance(other.result, dict) else {}
+        for which in sorted(set(outcomes) & set(others), key=_natural):
+            if outcomes[which] != others[which]:
+                divergence.differences.append(
+                    Difference(("outcome", which), f"the outcome of {which}", outcomes[which], others[which])
+                )
     calls = divergence.supporting if eager.drive == "scenario" else divergence.differences
     _compare_records(eager, other, name, divergence, calls, rtol, atol)
     if other.ok:  # a failed run stopped early: its output is cut short, not different
@@ -107,6 +110,12 @@ def compare_runs(eager: RunResult, other: RunResult, *, site_name: Optional[Site
             if getattr(eager, f"{stream}_truncated", False) or getattr(other, f"{stream}_truncated", False):
                 divergence.notes.append(f"{stream} was longer than the capture limit: only its beginning was compared")
     return divergence
+
+
+def _natural(name: str) -> tuple:
+    """"cell 2" before "cell 10"."""
+    head, _, number = name.rpartition(" ")
+    return (head, int(number)) if number.isdigit() else (name, 0)
 
 
 def _reason(reason: str) -> str:

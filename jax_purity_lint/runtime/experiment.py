@@ -91,6 +91,7 @@ class Subject:
     argv: tuple[str, ...] = ()  # a script's arguments (sys.argv[1:])
     pytest_args: tuple[str, ...] = ()  # drive "pytest": what pytest is given (the user's tests)
     in_package: bool = False  # `pkg/mod.py`: imported as `pkg.mod` (module_name), its root on sys.path
+    cell_starts: tuple[int, ...] = ()  # drive "cells": the first line of each code cell in the source
     cwd: Optional[str] = None  # where the run starts (drive "pytest": the user's folder); else a copy's
 
 
@@ -218,6 +219,7 @@ def run_experiment(subject: Subject, source: str, mode: str, label: str, limits:
             "argv": list(subject.argv),
             "pytest_args": list(subject.pytest_args),
             "in_package": subject.in_package,
+            "cell_starts": list(subject.cell_starts),
             "output_cap": limits.output_cap,
             "record_limit": record_limit,
         }
