@@ -128,17 +128,21 @@ def _load_and_run(job: dict, recorder: SiteRecorder, outcome: dict) -> None:
             outcome["timings"]["import"] = time.perf_counter() - started
             if job["drive"] == "scenario":
                 phase = "scenario"
-                scenario = getattr(module, "scenario", None)
-                if not callable(scenario):
-                    raise RuntimeError("the module defines no callable scenario()")
-                started = time.perf_counter()
-                value = scenario()
-                outcome["timings"]["scenario"] = time.perf_counter() - started
-                outcome["result"] = encode(value)
+                _call_scenario(module, outcome)
             phase = "effects"
             jax.effects_barrier()  # jax.debug.print and callbacks land before output is collected
     except BaseException as error:  # SystemExit, KeyboardInterrupt and the rest are user outcomes
         outcome["failure"] = _failure(phase, error)
+
+
+def _call_scenario(module: types.ModuleType, outcome: dict) -> None:
+    scenario = getattr(module, "scenario", None)
+    if not callable(scenario):
+        raise RuntimeError("the module defines no callable scenario()")
+    started = time.perf_counter()
+    value = scenario()
+    outcome["timings"]["scenario"] = time.perf_counter() - started
+    outcome["result"] = encode(value)
 
 
 def _run_cells(source: str, job: dict, module: types.ModuleType) -> dict:
@@ -192,10 +196,7 @@ def _import_from_package(job: dict, code, outcome: dict, context) -> None:
             outcome["timings"]["import"] = time.perf_counter() - started
             if job["drive"] == "scenario" and module is not None:
                 phase = "scenario"
-                scenario = getattr(module, "scenario", None)
-                if not callable(scenario):
-                    raise RuntimeError("the module defines no callable scenario()")
-                outcome["result"] = encode(scenario())
+                _call_scenario(module, outcome)
             phase = "effects"
             jax.effects_barrier()
     except BaseException as error:

@@ -1,9 +1,10 @@
 """Child side of `confirm --pytest`: the user's own tests drive the diagnosed module.
 
 The tests run in this interpreter (`pytest.main`, no worker processes), from a copy of the user's
-folder (what they write stays there), and import the module as they always do; an import hook hands them the instrumented source instead of the
-file's (same path, same line numbers), so every call of a diagnosed trace site is recorded, with the
-test that made it. The run's value is each test's outcome.
+folder (what they write stays there), and import the module as they always do; an import hook hands
+them the instrumented source instead of the file's (same path, same line numbers), so every call of a
+diagnosed trace site is recorded, with the test that made it. The run's value is each test's outcome;
+its output, what each test printed.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ class TestTracker:
 
     def pytest_runtest_logreport(self, report) -> None:
         test = self.recorder.current_test or report.nodeid
-        if report.capstdout:
-            self.printed[test] = self.printed.get(test, "") + report.capstdout
+        if report.capstdout:  # each phase's report holds the test's output so far: the last one all of it
+            self.printed[test] = report.capstdout
         if report.when == "call":
             self.outcomes[test] = report.outcome
         elif report.outcome != "passed":  # skipped, or an error in set-up or tear-down

@@ -282,10 +282,19 @@ class PurityServer(LanguageServer):
     async def _publish_later(self, uri: str) -> None:
         await asyncio.sleep(DEBOUNCE_SECONDS)
         self.pending.pop(uri, None)
+        self.refresh(uri)
+
+    def refresh(self, uri: str) -> None:
+        """Publish now (a save, or the debounce is over): for a notebook, each of its cells."""
+        self.cancel_pending(uri)
         if self.workspace.get_notebook_document(notebook_uri=uri) is not None:
             self.publish_notebook(uri)
         else:
             self.publish(uri)
+
+    def clear(self, uris) -> None:
+        for uri in uris:
+            self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     def guarded(self, what: str, answer: Callable[[], object]):
         """A request's answer, or None (and a log message) if computing it failed."""
@@ -310,15 +319,12 @@ def build_server() -> PurityServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: PurityServer, params: types.DidSaveTextDocumentParams) -> None:
-        ls.cancel_pending(params.text_document.uri)
-        ls.publish(params.text_document.uri)
+        ls.refresh(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: PurityServer, params: types.DidCloseTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        ls.cancel_pending(uri)
-        if lintable(uri):
-            ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+        ls.cancel_pending(params.text_document.uri)
+        ls.clear([params.text_document.uri] if lintable(params.text_document.uri) else [])
 
     @server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
     def notebook_did_open(ls: PurityServer, params: types.DidOpenNotebookDocumentParams) -> None:
@@ -330,14 +336,12 @@ def build_server() -> PurityServer:
 
     @server.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
     def notebook_did_save(ls: PurityServer, params: types.DidSaveNotebookDocumentParams) -> None:
-        ls.cancel_pending(params.notebook_document.uri)
-        ls.publish_notebook(params.notebook_document.uri)
+        ls.refresh(params.notebook_document.uri)
 
     @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
     def notebook_did_close(ls: PurityServer, params: types.DidCloseNotebookDocumentParams) -> None:
         ls.cancel_pending(params.notebook_document.uri)
-        for cell in params.cell_text_documents:
-            ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=cell.uri, diagnostics=[]))
+        ls.clear([cell.uri for cell in params.cell_text_documents])
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
