@@ -83,7 +83,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _fix_module(path: Path, config, args: argparse.Namespace, others: frozenset[str], report: "_Report") -> int:
-    from . import fix_source
     from .diffs import unified_diff
     from .writer import RefusedWrite, SourceFile, write_rewrite
 
@@ -92,10 +91,7 @@ def _fix_module(path: Path, config, args: argparse.Namespace, others: frozenset[
     except (OSError, SyntaxError, UnicodeDecodeError) as error:
         report.error(path, f"cannot read it: {error}")
         return EXIT_ERROR
-    fixed = fix_source(
-        source.text, str(path), unsafe=_all_rewrites(args), imported_elsewhere=others,
-        settings=config.settings, wanted=lambda d: config.enabled(d.code),
-    )
+    fixed = _rewrite(source.text, path, config, args, imported_elsewhere=others)
     if fixed.error:
         report.error(path, fixed.error)
         return EXIT_LEFT
@@ -111,12 +107,11 @@ def _fix_module(path: Path, config, args: argparse.Namespace, others: frozenset[
             report.error(path, str(error))
             return EXIT_ERROR
     report.rewrites(path, fixed.rewrites, written=True, where=str)
-    return EXIT_LEFT if any(not r.applied for r in fixed.rewrites) else EXIT_CLEAN
+    return _status_after_writing(fixed)
 
 
 def _fix_notebook(path: Path, config, args: argparse.Namespace, others: frozenset[str], report: "_Report") -> int:
     """The code cells as one module, rewritten like a file, then put back into their cells."""
-    from . import fix_source
     from .diffs import unified_diff
     from .notebooks import CannotWriteBack, EditableNotebook, NotPythonNotebook
     from .writer import RefusedWrite, replace_file
@@ -131,10 +126,7 @@ def _fix_notebook(path: Path, config, args: argparse.Namespace, others: frozense
     except RecursionError:
         report.error(path, "cannot read the notebook: its JSON is nested too deeply")
         return EXIT_ERROR
-    fixed = fix_source(
-        notebook.text, str(path), unsafe=_all_rewrites(args),
-        settings=config.settings, wanted=lambda d: config.enabled(d.code), place=notebook.place,
-    )
+    fixed = _rewrite(notebook.text, path, config, args, place=notebook.place)
     if fixed.error:
         report.error(path, fixed.error)
         return EXIT_LEFT
@@ -159,11 +151,21 @@ def _fix_notebook(path: Path, config, args: argparse.Namespace, others: frozense
         report.error(path, str(error))
         return EXIT_ERROR
     report.rewrites(path, fixed.rewrites, written=True, where=where, notebook=True)
+    return _status_after_writing(fixed)
+
+
+def _rewrite(text: str, path: Path, config, args: argparse.Namespace, **options):
+    """The text's rewrites under the file's configuration: all of them for --diff and --unsafe."""
+    from . import fix_source
+
+    return fix_source(
+        text, str(path), unsafe=args.unsafe or (args.diff and not args.safe_only),
+        settings=config.settings, wanted=lambda d: config.enabled(d.code), **options,
+    )
+
+
+def _status_after_writing(fixed) -> int:
     return EXIT_LEFT if any(not r.applied for r in fixed.rewrites) else EXIT_CLEAN
-
-
-def _all_rewrites(args: argparse.Namespace) -> bool:
-    return args.unsafe or (args.diff and not args.safe_only)
 
 
 class _Report:

@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..source.lines import python_lines
-from ..surfaces.notebooks import CellLine, cell_lines, cell_source, is_python_notebook, leading_indentation
+from ..surfaces.notebooks import (
+    CellLine,
+    JoinedNotebook,
+    cell_lines,
+    cell_place,
+    cell_source,
+    is_python_notebook,
+    leading_indentation,
+    parse_notebook,
+)
 
 CELL_MARKER = "# jax-purity-lint: code cell {}"
 KEPT_LINE = "# jax-purity-lint: ipython line {}"
@@ -55,27 +64,24 @@ class EditableNotebook:
     data: dict[str, Any]
     cells: list[dict[str, Any]]  # the code cells, in order (the very dicts of `data`)
     lines: list[list[CellLine]]  # per code cell, as the analysis reads it
-    text: str  # the module the rewrites work on
-    origins: tuple[Optional[tuple[int, int]], ...]  # per line of `text`: (code cell, line), None on a marker
+    joined: JoinedNotebook  # the module the rewrites work on, and where each of its lines is in the cells
     kept: tuple[str, ...]  # the IPython lines, by the number of the comment standing in for them
 
     @classmethod
     def read(cls, path: Path) -> "EditableNotebook":
         """Raises OSError, ValueError (not JSON, not a notebook) or NotPythonNotebook."""
         raw = path.read_bytes()
-        data = json.loads(raw.decode("utf-8"))
-        if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-            raise ValueError("not a Jupyter notebook (no list of cells)")
+        data = parse_notebook(raw.decode("utf-8"))
         if not is_python_notebook(data):
             raise NotPythonNotebook(str(path))
         cells = _code_cells(data)
         lines = [cell_lines(cell) for cell in cells]
         text_lines: list[str] = []
-        origins: list[Optional[tuple[int, int]]] = []
+        origins: list[tuple[int, int]] = []
         kept: list[str] = []
         for number, cell in enumerate(lines, start=1):
             text_lines.append(CELL_MARKER.format(number))
-            origins.append(None)
+            origins.append((number, 1))  # a marker stands where its cell starts
             for line_number, line in enumerate(cell, start=1):
                 if line.ipython:
                     stand_in = KEPT_LINE.format(len(kept))
@@ -84,20 +90,19 @@ class EditableNotebook:
                 else:
                     text_lines.append(line.python)
                 origins.append((number, line_number))
-        return cls(path, raw, data, cells, lines, "\n".join(text_lines) + "\n", tuple(origins), tuple(kept))
+        joined = JoinedNotebook("\n".join(text_lines) + "\n", tuple(origins))
+        return cls(path, raw, data, cells, lines, joined, tuple(kept))
+
+    @property
+    def text(self) -> str:
+        return self.joined.source
 
     def origin(self, line: int) -> Optional[tuple[int, int]]:
-        """(code cell, line in it) of a line of `text`; the marker's cell and line 1 on a marker."""
-        if not 0 < line <= len(self.origins):
-            return None
-        for index in range(line - 1, len(self.origins)):
-            if self.origins[index] is not None:
-                return self.origins[index]
-        return None
+        """(code cell, line in it) of a line of `text`."""
+        return self.joined.origin(line)
 
     def place(self, line: int) -> str:
-        origin = self.origin(line)
-        return f"line {line}" if origin is None else f"cell {origin[0]}, line {origin[1]}"
+        return cell_place(line, self.joined)
 
     # -- from the rewritten module back to cells ---------------------------------------------------------
 

@@ -140,7 +140,12 @@ def is_python_notebook(notebook: dict[str, Any]) -> bool:
 
 def load_notebook(path: Path) -> dict[str, Any]:
     with open(path, encoding="utf-8") as handle:
-        data = json.load(handle)
+        return parse_notebook(handle.read())
+
+
+def parse_notebook(text: str) -> dict[str, Any]:
+    """The notebook's JSON. Raises ValueError when it is not JSON or not a notebook."""
+    data = json.loads(text)
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise ValueError("not a Jupyter notebook (no list of cells)")
     return data
