@@ -115,24 +115,37 @@ def _processes_with_token(token: str) -> list[int]:
 
 
 def _kill_everything(group: int, token: str) -> int:
-    """SIGKILL the process group and every process carrying the token; returns how many were found."""
-    killed = 0
+    """SIGKILL the process group and every process carrying the token; returns how many processes
+    besides the child itself were still alive. They are counted before the kill, so one the group kill
+    ends is counted like one found only by its token."""
+    found: set[int] = set()
     for _ in range(3):  # a process may fork while we look: look again
+        carriers = _processes_with_token(token) if os.path.isdir("/proc") else []
+        alive = [pid for pid in carriers if pid != group and _running(pid)]
+        found.update(alive)
         try:
             os.killpg(group, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        stragglers = _processes_with_token(token) if os.path.isdir("/proc") else []
-        for pid in stragglers:
+        for pid in alive:
             try:
                 os.kill(pid, signal.SIGKILL)
-                killed += 1
             except (ProcessLookupError, PermissionError):
                 pass
-        if not stragglers:
+        if not alive:
             break
         time.sleep(0.05)
-    return killed
+    return len(found)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped (it has already ended)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            state = handle.read().rpartition(b")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in (b"Z", b"X")
 
 
 def allow_new_runs() -> None:
