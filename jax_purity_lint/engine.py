@@ -6,6 +6,7 @@ analysis, each finding with its node and its diagnostic); `analyze_source` is it
 from __future__ import annotations
 
 import ast
+import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Callable, Iterable, Optional, Union
 import libcst as cst
 
 from .analysis import ModuleAnalysis, analyse_module
+from .analysis.linking import Linker
+from .analysis.project_index import shared_index
 from .diagnostics import Diagnostic, TraceSite
 from .rules import ANALYSIS_FAILURE_CODE, RULES_BY_CODE, Finding, RuleContext
 from .rules.base import function_name
@@ -75,6 +78,8 @@ class FileAnalysis:
     failure: Optional[Diagnostic] = None  # JPL001: it could not be analysed
     # The diagnostics alone, for a result that let its tree go (`without_tree`).
     kept_diagnostics: Optional[tuple[Diagnostic, ...]] = None
+    # Its findings read other modules of the project: a result for these bytes alone is not reusable.
+    consulted_project: bool = False
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -86,7 +91,12 @@ class FileAnalysis:
 
     def without_tree(self) -> "FileAnalysis":
         """The same diagnostics, holding no libcst node: the tree can be freed at once."""
-        return FileAnalysis(self.source, failure=self.failure, kept_diagnostics=tuple(self.diagnostics))
+        return FileAnalysis(
+            self.source,
+            failure=self.failure,
+            kept_diagnostics=tuple(self.diagnostics),
+            consulted_project=self.consulted_project,
+        )
 
 
 def analyze_source(
@@ -109,12 +119,16 @@ def analyse_file(
     python_tree: Optional[ast.AST] = None,
     place: PlaceOfLine = line_place,
     keep_tree: bool = True,
+    project: Optional[bool] = None,
 ) -> FileAnalysis:
     """The analysis of one module's source. Never raises: a failure is the result's JPL001 `failure`.
     `place` says how a message names a line (notebooks name the cell). Without `keep_tree` the result
-    holds the diagnostics only (what `check` and flake8 need): see `_analyze`."""
+    holds the diagnostics only (what `check` and flake8 need): see `_analyze`. `project`: whether state
+    imported from the project's other modules is followed (analysis/linking.py); by default, when
+    `filename` is a Python file on disk."""
+    module_path = _module_path(filename) if project is not False else None
     try:
-        return _analyze(source, settings or DEFAULT_SETTINGS, python_tree, place, keep_tree)
+        return _analyze(source, settings or DEFAULT_SETTINGS, python_tree, place, keep_tree, module_path)
     except Exception as error:  # the last line of defence: a bug of ours must not take flake8 down
         text = source if isinstance(source, str) else ""
         try:
@@ -123,8 +137,31 @@ def analyse_file(
             return FileAnalysis(text, failure=analysis_failure(f"internal error {type(error).__name__}"))
 
 
+def project_linker() -> Linker:
+    """One per process: the project's summaries, read once, serve every file of a run."""
+    if not _LINKERS:
+        _LINKERS.append(Linker(shared_index()))
+    return _LINKERS[0]
+
+
+_LINKERS: list[Linker] = []
+
+
+def _module_path(filename: str) -> Optional[str]:
+    """The file's absolute path if it is a module of a project on disk (not `<stdin>`, a notebook)."""
+    if not filename.endswith(".py"):
+        return None
+    path = os.path.abspath(filename)
+    return path if os.path.isfile(path) else None
+
+
 def _analyze(
-    source: Union[str, bytes], settings: Settings, python_tree: Optional[ast.AST], place: PlaceOfLine, keep_tree: bool
+    source: Union[str, bytes],
+    settings: Settings,
+    python_tree: Optional[ast.AST],
+    place: PlaceOfLine,
+    keep_tree: bool,
+    module_path: Optional[str] = None,
 ) -> FileAnalysis:
     if isinstance(source, bytes):
         try:
@@ -147,7 +184,7 @@ def _analyze(
     if python.too_deep is not None:  # libcst would crash the process (SIGSEGV) or take minutes
         return FileAnalysis(source, failure=analysis_failure(python.too_deep.reason, python.too_deep.line))
     with collector_paused():  # see gc_pause.py: collections would traverse the whole libcst tree
-        analysis = _parse_and_diagnose(source, settings, python, place)
+        analysis = _parse_and_diagnose(source, settings, python, place, module_path)
         if not keep_tree:
             # A tree still alive when the collector resumes is traversed by it, generation after
             # generation: let it go here, while the collector is paused, unless the caller reads it.
@@ -155,7 +192,9 @@ def _analyze(
     return analysis
 
 
-def _parse_and_diagnose(source: str, settings: Settings, python: PythonVerdict, place: PlaceOfLine) -> FileAnalysis:
+def _parse_and_diagnose(
+    source: str, settings: Settings, python: PythonVerdict, place: PlaceOfLine, module_path: Optional[str] = None
+) -> FileAnalysis:
     try:
         parsed = retry_deep(lambda: with_native_stack(lambda: parse(source, python.tree)))
     except cst.ParserSyntaxError as error:
@@ -163,10 +202,11 @@ def _parse_and_diagnose(source: str, settings: Settings, python: PythonVerdict, 
     except Exception as error:
         return FileAnalysis(source, failure=_failure_from(error, "parse"))
     try:
-        analysis, findings = retry_deep(lambda: diagnose(parsed, settings, place))
+        consulted: list[bool] = []
+        analysis, findings = retry_deep(lambda: diagnose(parsed, settings, place, module_path, consulted))
     except Exception as error:
         return FileAnalysis(source, parsed, failure=_failure_from(error, "analyse"))
-    return FileAnalysis(source, parsed, analysis, tuple(findings))
+    return FileAnalysis(source, parsed, analysis, tuple(findings), consulted_project=any(consulted))
 
 
 def syntax_failure(error: cst.ParserSyntaxError, python_error: Optional[SyntaxError]) -> Diagnostic:
@@ -225,12 +265,26 @@ def analyze_path(path: Path, settings: Optional[Settings] = None) -> list[Diagno
 
 
 def diagnose(
-    parsed: ParsedModule, settings: Settings, place: PlaceOfLine = line_place
+    parsed: ParsedModule,
+    settings: Settings,
+    place: PlaceOfLine = line_place,
+    module_path: Optional[str] = None,
+    consulted: Optional[list[bool]] = None,
 ) -> tuple[ModuleAnalysis, list[LocatedFinding]]:
+    """`module_path`: the module's file, to follow state imported from its project's other modules.
+    `consulted` gets True appended when a finding came to depend on them."""
     analysis = analyse_module(parsed.module, settings)
     if not analysis.traced:
         return analysis, []
-    context = RuleContext(analysis.resolver, analysis.state, analysis.traced, analysis.hijax, analysis.lives)
+    context = RuleContext(
+        analysis.resolver,
+        analysis.state,
+        analysis.traced,
+        analysis.hijax,
+        analysis.lives,
+        linker=project_linker() if module_path is not None else None,
+        module_path=module_path,
+    )
     findings = [
         finding
         for rule in RULES_BY_CODE.values()
@@ -238,6 +292,8 @@ def diagnose(
         if not context.never_runs(finding.context, finding.scope)
         and (rule.NEEDS_REUSE is None or context.cache_reused(finding.context, runs=rule.NEEDS_REUSE == "run"))
     ]
+    if consulted is not None and context.consulted_project:
+        consulted.append(True)
     if not findings:
         return analysis, []
     # Positions cost a second pass over the tree: only files with findings pay for it.

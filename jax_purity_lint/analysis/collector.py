@@ -302,22 +302,22 @@ class ScopeCollector:
         for alias in node.names:
             dotted = dotted_name(alias.name)
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                self._bind(alias.asname.name.value, BindingKind.IMPORT, alias, qualified=dotted)
+                self._bind(alias.asname.name.value, BindingKind.IMPORT, alias, qualified=dotted, imported=(0, dotted, None))
             else:
                 top = dotted.split(".")[0]
-                self._bind(top, BindingKind.IMPORT, alias, qualified=top)
+                self._bind(top, BindingKind.IMPORT, alias, qualified=top, imported=(0, top, None))
         return False
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
         if isinstance(node.names, cst.ImportStar):
             return False
         module = dotted_name(node.module) if node.module is not None else ""
-        relative = bool(node.relative)
+        level = len(node.relative)
         for alias in node.names:
             name = dotted_name(alias.name)
             bound = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
-            qualified = None if relative else f"{module}.{name}"
-            self._bind(bound, BindingKind.IMPORT, alias, qualified=qualified)
+            qualified = None if level else f"{module}.{name}"
+            self._bind(bound, BindingKind.IMPORT, alias, qualified=qualified, imported=(level, module, name))
         return False
 
     def visit_Return(self, node: cst.Return) -> None:

@@ -41,6 +41,10 @@ class Binding:
     loop: Optional[int] = None  # the outermost loop statement around it, in its scope
     value: Optional[cst.BaseExpression] = None  # right-hand side of a plain assignment
     qualified: Optional[str] = None  # for imports: the dotted name the binding stands for
+    # For imports, where from: (relative level, module, name), `from ..cfg import LR` -> (2, "cfg", "LR"),
+    # `import a.b as m` -> (0, "a.b", None). Relative imports have no `qualified`; modules of the
+    # project are found from this (analysis/linking.py).
+    imported: Optional[tuple[int, str, Optional[str]]] = None
     scope: Optional["Scope"] = None  # for FUNCTION/CLASS bindings and lambdas: the scope they open
 
     def excludes(self, other: "Binding") -> bool:

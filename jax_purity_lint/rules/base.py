@@ -12,9 +12,10 @@ import libcst as cst
 
 from ..analysis import jax_api
 from ..analysis.cache_life import CacheLives, Reach
+from ..analysis.linking import Linker, RemoteChange
 from ..analysis.reachability import TraceContext
 from ..analysis.resolution import Resolved, Resolver
-from ..analysis.scopes import Effect, EffectKind, Scope, ScopeKind
+from ..analysis.scopes import BindingKind, Effect, EffectKind, Scope, ScopeKind
 from ..analysis.state import Change, StateModel
 
 if TYPE_CHECKING:  # the rewrites import the rules, never the other way round at import time
@@ -68,8 +69,28 @@ class RuleContext:
     traced: dict[Scope, TraceContext]
     hijax: bool = False  # item updates of nnx Variables are ref updates in this module
     lives: Optional[CacheLives] = None  # when a change can still reach a compiled cache
+    # The project's other modules, for state imported from them (None: this module alone).
+    linker: Optional[Linker] = None
+    module_path: Optional[str] = None  # the absolute path of this module's file
     # Per traced scope: the (if statement, arm) pairs that run only outside traces, found once.
     _outside_traces: dict[int, set[tuple[int, int]]] = field(default_factory=dict, repr=False)
+    consulted_project: bool = False  # a finding may depend on other files: not cached by content
+
+    def remote_changes(self, name: str, path: tuple[str, ...]) -> tuple[list[RemoteChange], int]:
+        """Changes, made anywhere in the project, of what module-level `name.path...` reaches when
+        `name` is bound by an import of a project module (analysis/linking.py), and how many
+        attributes of `path` lead to that state; no changes otherwise."""
+        if self.linker is None or self.module_path is None:
+            return [], 0
+        bindings = self.resolver.module.bindings.get(name, [])
+        sources = {b.imported for b in bindings}
+        if not bindings or any(b.kind is not BindingKind.IMPORT for b in bindings) or len(sources) != 1:
+            return [], 0
+        source = sources.pop()
+        if source is None:
+            return [], 0
+        self.consulted_project = True
+        return self.linker.changes_reaching(self.module_path, source, path)
 
     def runs_only_outside_traces(self, scope: Scope, effect: Effect) -> bool:
         """`if not _is_under_jax_transform(): ...`: the effect never runs while tracing."""
@@ -289,6 +310,17 @@ def where_traced(scope: Scope, trace: TraceContext, place_of: PlaceOf) -> str:
         return f"`{entry}` ({site})"
     via = " via " + " -> ".join(f"`{step}`" for step in trace.path)
     return f"`{function_name(scope)}`, reached from `{entry}` ({site}){via},"
+
+
+def first_remote_change(changes: list[RemoteChange], relative_to: str) -> str:
+    """"main.py, line 9 (attribute `LR` assigned)": the first change, in the first file."""
+    import os
+
+    change = changes[0]
+    where = os.path.relpath(change.path, relative_to)
+    inside = f", in `{change.function}`" if change.function else ""
+    more = f"; {len(changes) - 1} more place(s)" if len(changes) > 1 else ""
+    return f"{where}, line {change.line}{inside} ({change.how}){more}"
 
 
 def first_change(changes: list[Change], place_of: PlaceOf) -> str:

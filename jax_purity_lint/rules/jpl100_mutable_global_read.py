@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Iterator
+import os
+from typing import Iterator, Optional
 
 from ..analysis.scopes import EffectKind, ScopeKind
 from .base import (
@@ -12,6 +13,7 @@ from .base import (
     call_with_extra_argument,
     dotted,
     first_change,
+    first_remote_change,
     traced_effects,
     where_traced,
 )
@@ -123,7 +125,12 @@ class MutableGlobalRead(Rule):
                 and not c.before_tracing(trace.site.order, context.resolver.module)
                 and context.change_reaches(trace, c, scope)
             ]
-            if not changes or all(c.scope is scope and c.order >= effect.order for c in changes):
+            if not changes:
+                remote = self._changed_in_another_module(context, scope, trace, effect)
+                if remote is not None:
+                    yield remote
+                continue
+            if all(c.scope is scope and c.order >= effect.order for c in changes):
                 continue
             state = effect.root if method_call else dotted(effect.root, effect.path)
             root = effect.root
@@ -141,6 +148,31 @@ class MutableGlobalRead(Rule):
                 )
 
             yield self.finding(effect.node, scope, trace, state, render)
+
+
+    def _changed_in_another_module(self, context: RuleContext, scope, trace, effect) -> Optional[Finding]:
+        """State of a project module, read through an import: changed by whichever module changes it."""
+        assert effect.root is not None
+        changes, depth = context.remote_changes(effect.root, effect.path)
+        if not changes or not context.cache_reused(trace):
+            return None
+        state = dotted(effect.root, effect.path[:depth])
+        root = effect.root
+        relative_to = os.path.dirname(context.module_path or "")
+
+        def render(place_of, scope=scope, trace=trace, state=state, changes=changes, root=root) -> str:
+            cure = (
+                f"pass it in as an argument: {call_with_extra_argument(trace, state.replace('.', '_'))}"
+                if scope.kind is not ScopeKind.MODULE
+                else "pass it in as an argument"
+            )
+            return (
+                f"{where_traced(scope, trace, place_of)} reads `{state}`, state of another module changed at "
+                f"{first_remote_change(changes, relative_to)}; its value is frozen when the function is "
+                f"traced, so later changes are ignored. Make the state explicit and {cure}"
+            )
+
+        return self.finding(effect.node, scope, trace, state, render, variant="remote")
 
 
 def _is_method_of_instance(context: RuleContext, name: str, attribute: str) -> bool:

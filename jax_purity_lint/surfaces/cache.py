@@ -153,8 +153,9 @@ class ResultCache:
             return FileResult(path, cached)
         self.stats.misses += 1
         result = check_file(path, config)
-        # Stored only if the file did not change while it was being checked (an editor saving it).
-        if content_digest(path) == before:
+        # Stored only if the file did not change while it was being checked (an editor saving it),
+        # and if the result depends on this file alone.
+        if result.reusable and content_digest(path) == before:
             self._store(entry, key, result.diagnostics)
         return result
 

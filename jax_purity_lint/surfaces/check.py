@@ -21,6 +21,9 @@ from .project import Project
 class FileResult:
     path: Path
     diagnostics: tuple[Diagnostic, ...]
+    # False when the result depends on other files of the project (state imported from them): it
+    # cannot be cached by this file's content alone.
+    reusable: bool = True
 
 
 def check_file(path: Path, config: Config) -> FileResult:
@@ -46,7 +49,8 @@ def check_source(data: Union[str, bytes], path: Path, config: Config) -> FileRes
     from ..engine import analyse_file
 
     analysis = analyse_file(data, str(path), config.settings, keep_tree=False)
-    return FileResult(path, tuple(filter_diagnostics(analysis.diagnostics, analysis.source, config)))
+    diagnostics = tuple(filter_diagnostics(analysis.diagnostics, analysis.source, config))
+    return FileResult(path, diagnostics, reusable=not analysis.consulted_project)
 
 
 def check_stdin(data: bytes, path: Path, project: Project, force_exclude: bool = False) -> list[FileResult]:

@@ -1,0 +1,272 @@
+"""Summaries linked across a project: which changes, made anywhere in it, can reach state that a
+traced function of one module reads through an import.
+
+Python's import semantics decide what a reader sees. `import config` then `config.LR` reads the
+module's global at each call, so both a rebinding (`config.LR = 0.5`, a setter with `global LR`) and
+a change in place are seen. `from config import LR` copies the value once, at import: a later
+rebinding of `config.LR` never reaches the reader (eager or jitted), only changes made in place to
+the object it holds (`CFG["lr"] = 0.5`, `REGISTRY.append(f)`). A re-export (`pkg/__init__.py` doing
+`from .config import CFG`) is followed to the module that defines the name.
+
+A change counts only if a cached trace can see it, as within a module (cache_life.py): one made
+before the code that could trace has run is set-up. Across modules the order of execution is known
+only coarsely, so a change is set-up when it is not in a loop, no call of the project's code comes
+before it in its function (or module code), and its function, if any, is itself called only from
+such places. Anything else is reported: a setter nobody in the project calls may be called by anyone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Optional, Protocol
+
+from .summary import CallFact, ChangeFact, ImportSource, ModuleSummary
+
+_MAX_DEPTH = 4  # re-exports and callers followed: deeper chains are rare and are reported as live
+
+
+class ModuleIndex(Protocol):
+    """The project's modules as files: what the linker asks of the file system (project/modules.py)."""
+
+    def module_name(self, path: str) -> Optional[str]:
+        """`pkg.sub.mod` for pkg/sub/mod.py (`pkg.sub` for pkg/sub/__init__.py), None if unknown."""
+
+    def module_file(self, importer: str, module: str) -> Optional[str]:
+        """The project file that `import module` in `importer` loads; None outside the project."""
+
+    def summary(self, path: str) -> Optional[ModuleSummary]:
+        """None when the file cannot be read or analysed: its facts are unknown."""
+
+    def files_mentioning(self, importer: str, word: str) -> list[str]:
+        """The project's files whose text contains `word` (a change or call of a name must spell it)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A module-level name of a project module, as a reader reaches it."""
+
+    path: str
+    name: str
+    rebinding_seen: bool  # read through the module (`config.LR`): a rebinding reaches the reader
+
+
+@dataclass(frozen=True)
+class RemoteChange:
+    """A change of the state a reader reaches, made in a project module (maybe the reader's own)."""
+
+    path: str
+    line: int
+    how: str
+    state: str  # as the changing module spells it: `config.LR`, `REGISTRY`
+    function: Optional[str]
+
+
+class Linker:
+    def __init__(self, index: ModuleIndex) -> None:
+        self.index = index
+        self._callers: dict[tuple[str, str], list[tuple[str, CallFact]]] = {}
+        self._tracing: dict[tuple[str, str], bool] = {}
+
+    # -- what a read reaches ----------------------------------------------------------------------
+
+    def changes_reaching(
+        self, importer: str, source: ImportSource, path: tuple[str, ...]
+    ) -> tuple[list[RemoteChange], int]:
+        """The live changes of what `name.path...` reaches in `importer`, where `name` was imported
+        from `source`, and how many of `path`'s attributes lead to that state (`config.LR.item` ->
+        1): no changes when it is not state of a project module, or nothing changes it late."""
+        reached = self._reach(importer, source, path)
+        if reached is None:
+            return [], 0
+        found: dict[tuple[str, int], RemoteChange] = {}
+        for target in self._targets(importer, source, path):
+            for change in self._changes_of(target):
+                found.setdefault((change.path, change.line), change)
+        return sorted(found.values(), key=lambda c: (c.path, c.line)), len(path) - len(reached[1])
+
+    def _targets(self, importer: str, source: ImportSource, path: tuple[str, ...], depth: int = 0) -> Iterator[Target]:
+        """The module-level names whose changes the read can see: the one reached, and through a
+        re-export the one it copies (whose changes in place it shares)."""
+        reached = self._reach(importer, source, path)
+        if reached is None or depth > _MAX_DEPTH:
+            return
+        target, _ = reached
+        yield target
+        summary = self.index.summary(target.path)
+        copied = summary.imports.get(target.name) if summary is not None else None
+        if copied is not None:  # a re-export: the object is the imported one
+            for inner in self._targets(target.path, copied, (), depth + 1):
+                yield Target(inner.path, inner.name, rebinding_seen=False)
+
+    def _reach(self, importer: str, source: ImportSource, path: tuple[str, ...]) -> Optional[tuple[Target, tuple[str, ...]]]:
+        """The project module's name that `imported.path...` stands for, and the attributes after it."""
+        level, module, name = source
+        base = self._absolute(importer, level, module)
+        if base is None:
+            return None
+        rest = list(path)
+        if name is not None:
+            if self._is_module(importer, f"{base}.{name}" if base else name):
+                base = f"{base}.{name}" if base else name
+            else:
+                file = self.index.module_file(importer, base) if base else None
+                if file is None:
+                    return None
+                return Target(file, name, rebinding_seen=False), tuple(rest)
+        while rest and self._is_module(importer, f"{base}.{rest[0]}"):
+            base = f"{base}.{rest.pop(0)}"
+        if not rest:
+            return None  # the module object itself
+        file = self.index.module_file(importer, base)
+        if file is None:
+            return None
+        return Target(file, rest[0], rebinding_seen=True), tuple(rest[1:])
+
+    def _absolute(self, importer: str, level: int, module: str) -> Optional[str]:
+        if level == 0:
+            return module
+        own = self.index.module_name(importer)
+        if own is None:
+            return None
+        package = own.split(".")
+        if not importer.endswith("__init__.py"):
+            package = package[:-1]
+        if level - 1 > len(package):
+            return None
+        package = package[: len(package) - (level - 1)]
+        return ".".join([*package, *([module] if module else [])])
+
+    def _is_module(self, importer: str, module: str) -> bool:
+        return self.index.module_file(importer, module) is not None
+
+    # -- what changes it --------------------------------------------------------------------------
+
+    def _changes_of(self, target: Target) -> Iterator[RemoteChange]:
+        for path in self.index.files_mentioning(target.path, target.name):
+            summary = self.index.summary(path)
+            if summary is None:
+                continue
+            for change in summary.changes:
+                if self._changes_target(path, summary, change, target) and not self.is_set_up(path, change):
+                    yield RemoteChange(path, change.line, change.how, _spelled(change), change.function)
+
+    def _changes_target(self, path: str, summary: ModuleSummary, change: ChangeFact, target: Target) -> bool:
+        if path == target.path and change.name == target.name:
+            return target.rebinding_seen or not change.rebinds  # its own global
+        source = summary.imports.get(change.name)
+        if source is None:
+            return False
+        reached = self._reach(path, source, (change.attribute,) if change.attribute else ())
+        if reached is None:
+            return False
+        changed, _ = reached
+        if (changed.path, changed.name) != (target.path, target.name):
+            return False
+        # `config.LR = v` rebinds the module's global; `config.CFG["k"] = v`, `CFG.append(v)` change it in place.
+        rebinds = changed.rebinding_seen and change.how.startswith(("attribute", "changed by `setattr"))
+        return target.rebinding_seen or not rebinds
+
+    # -- set-up or not ----------------------------------------------------------------------------
+
+    def is_set_up(self, path: str, change: ChangeFact) -> bool:
+        """Made before anything of the project that could trace has run (see the module docstring)."""
+        if change.in_loop and change.function is None and change.loop_end is not None:
+            # A loop of module code: set-up if nothing of the project is called before it ends.
+            return not self._project_call_before(path, None, change.loop_end)
+        return self._runs_first(path, change.function, change.order, change.in_loop, 0)
+
+    def _runs_first(self, path: str, function: Optional[str], order: int, in_loop: bool, depth: int) -> bool:
+        if in_loop or depth > _MAX_DEPTH or self._project_call_before(path, function, order):
+            return False
+        if function is None:
+            return True  # module code, before any call of the project's code: import-time set-up
+        callers = self._callers_of(path, function)
+        return bool(callers) and all(
+            self._runs_first(caller, call.function, call.order, call.in_loop, depth + 1) for caller, call in callers
+        )
+
+    def _project_call_before(self, path: str, function: Optional[str], order: int) -> bool:
+        """Does code that may trace run before `order` in `function` of `path` (None: module code)?"""
+        summary = self.index.summary(path)
+        if summary is None:
+            return True
+        if any(site_function == function and site_order < order for site_function, site_order in summary.site_orders):
+            return True
+        return any(
+            call.function == function and call.order < order and self._may_trace(path, summary, call, 0)
+            for call in summary.calls
+        )
+
+    def _may_trace(self, path: str, summary: ModuleSummary, call: CallFact, depth: int) -> bool:
+        """Can the callee trace: a project function that is jitted or holds a trace site, or calls
+        one (followed a few calls deep; deeper is taken to trace)."""
+        callee = self._callee(path, summary, call)
+        if callee is None:
+            return False
+        callee_path, name = callee
+        key = (callee_path, name)
+        if key in self._tracing:
+            return self._tracing[key]
+        if depth > _MAX_DEPTH:
+            return True
+        callee_summary = self.index.summary(callee_path)
+        if callee_summary is None:
+            return True  # unknown code of the project: it may trace
+        self._tracing[key] = False  # a recursion ends here
+        traces = name in callee_summary.tracing or (
+            name not in callee_summary.definitions and name in callee_summary.imports and self._may_trace(
+                callee_path, callee_summary, CallFact(name, (), None, 0, False), depth + 1
+            )
+        ) or any(
+            _inside(inner.function, name) and self._may_trace(callee_path, callee_summary, inner, depth + 1)
+            for inner in callee_summary.calls
+        )
+        self._tracing[key] = traces
+        return traces
+
+    def _callee(self, path: str, summary: ModuleSummary, call: CallFact) -> Optional[tuple[str, str]]:
+        """The project module and module-level name a call reaches (`model.softmax` -> model.py, softmax)."""
+        if call.name in summary.definitions and not call.path:
+            return path, call.name
+        source = summary.imports.get(call.name)
+        if source is None:
+            return None
+        reached = self._reach(path, source, call.path)
+        if reached is None:
+            return None
+        return reached[0].path, reached[0].name
+
+    def _callers_of(self, path: str, function: str) -> list[tuple[str, CallFact]]:
+        """The calls of module-level function `function` of `path` found in the project."""
+        key = (path, function)
+        if key in self._callers:
+            return self._callers[key]
+        found: list[tuple[str, CallFact]] = []
+        if "." not in function:  # methods and nested functions: their callers are not followed
+            for caller in self.index.files_mentioning(path, function):
+                summary = self.index.summary(caller)
+                if summary is None:
+                    continue
+                for call in summary.calls:
+                    if self._call_reaches(caller, summary, call, path, function):
+                        found.append((caller, call))
+        self._callers[key] = found
+        return found
+
+    def _call_reaches(self, caller: str, summary: ModuleSummary, call: CallFact, path: str, function: str) -> bool:
+        if caller == path and call.name == function and not call.path:
+            return call.name in summary.definitions
+        source = summary.imports.get(call.name)
+        if source is None:
+            return False
+        reached = self._reach(caller, source, call.path)
+        return reached is not None and reached[0].path == path and reached[0].name == function and not reached[1]
+
+
+def _inside(function: Optional[str], name: str) -> bool:
+    """Is code of `function` (a qualified name) part of module-level `name` (its methods, its locals)?"""
+    return function is not None and (function == name or function.startswith(f"{name}."))
+
+
+def _spelled(change: ChangeFact) -> str:
+    return f"{change.name}.{change.attribute}" if change.attribute else change.name
