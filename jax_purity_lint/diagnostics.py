@@ -62,6 +62,9 @@ class Diagnostic:
     site: TraceSite | None  # the trace-caching site that makes this code run once (None for JPL001)
     path: tuple[str, ...] = field(default=())  # call path from the site's function to ``function``
     cell: Optional[int] = None  # for notebooks: 1-based code cell; ``line`` is then the line in that cell
+    # Other places the finding involves, in other files: (absolute path, 1-based line, what happens there),
+    # e.g. where another module changes the state read here.
+    related: tuple[tuple[str, int, str], ...] = field(default=())
 
     def as_flake8(self) -> str:
         return f"{self.code} {self.message}"

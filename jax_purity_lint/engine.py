@@ -78,8 +78,9 @@ class FileAnalysis:
     failure: Optional[Diagnostic] = None  # JPL001: it could not be analysed
     # The diagnostics alone, for a result that let its tree go (`without_tree`).
     kept_diagnostics: Optional[tuple[Diagnostic, ...]] = None
-    # Its findings read other modules of the project: a result for these bytes alone is not reusable.
-    consulted_project: bool = False
+    # What the analysis asked of the project's other files (project_index.Question): the result holds
+    # while their answers do (surfaces/cache.py checks them before reusing it).
+    dependencies: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -95,7 +96,7 @@ class FileAnalysis:
             self.source,
             failure=self.failure,
             kept_diagnostics=tuple(self.diagnostics),
-            consulted_project=self.consulted_project,
+            dependencies=self.dependencies,
         )
 
 
@@ -202,11 +203,11 @@ def _parse_and_diagnose(
     except Exception as error:
         return FileAnalysis(source, failure=_failure_from(error, "parse"))
     try:
-        consulted: list[bool] = []
-        analysis, findings = retry_deep(lambda: diagnose(parsed, settings, place, module_path, consulted))
+        asked: list[tuple[str, str, str]] = []
+        analysis, findings = retry_deep(lambda: diagnose(parsed, settings, place, module_path, asked))
     except Exception as error:
         return FileAnalysis(source, parsed, failure=_failure_from(error, "analyse"))
-    return FileAnalysis(source, parsed, analysis, tuple(findings), consulted_project=any(consulted))
+    return FileAnalysis(source, parsed, analysis, tuple(findings), dependencies=tuple(sorted(set(asked))))
 
 
 def syntax_failure(error: cst.ParserSyntaxError, python_error: Optional[SyntaxError]) -> Diagnostic:
@@ -269,10 +270,10 @@ def diagnose(
     settings: Settings,
     place: PlaceOfLine = line_place,
     module_path: Optional[str] = None,
-    consulted: Optional[list[bool]] = None,
+    dependencies: Optional[list[tuple[str, str, str]]] = None,
 ) -> tuple[ModuleAnalysis, list[LocatedFinding]]:
     """`module_path`: the module's file, to follow state imported from its project's other modules.
-    `consulted` gets True appended when a finding came to depend on them."""
+    `dependencies` gets the questions asked of them (see FileAnalysis.dependencies)."""
     analysis = analyse_module(parsed.module, settings)
     if not analysis.traced:
         return analysis, []
@@ -285,15 +286,16 @@ def diagnose(
         linker=project_linker() if module_path is not None else None,
         module_path=module_path,
     )
-    findings = [
-        finding
-        for rule in RULES_BY_CODE.values()
-        for finding in rule().check(context)
-        if not context.never_runs(finding.context, finding.scope)
-        and (rule.NEEDS_REUSE is None or context.cache_reused(finding.context, runs=rule.NEEDS_REUSE == "run"))
-    ]
-    if consulted is not None and context.consulted_project:
-        consulted.append(True)
+    with shared_index().recording() as asked:
+        findings = [
+            finding
+            for rule in RULES_BY_CODE.values()
+            for finding in rule().check(context)
+            if not context.never_runs(finding.context, finding.scope)
+            and (rule.NEEDS_REUSE is None or context.cache_reused(finding.context, runs=rule.NEEDS_REUSE == "run"))
+        ]
+    if dependencies is not None:
+        dependencies.extend(asked)
     if not findings:
         return analysis, []
     # Positions cost a second pass over the tree: only files with findings pay for it.
@@ -323,6 +325,7 @@ def _locate(findings: Iterable[Finding], positions, place: PlaceOfLine) -> list[
             state=finding.state,
             site=site,
             path=finding.context.path,
+            related=finding.related,
         )
         located = LocatedFinding(finding, diagnostic, RULES_BY_CODE[finding.code].group_key(finding))
         key = (diagnostic.line, diagnostic.code)

@@ -109,3 +109,16 @@ def test_negative_projects_agree_jitted_and_eager(project, tmp_path):
     )
     (file,) = json.loads(result.stdout)["files"]
     assert file["drive"] == "scenario" and file["agreement"] == "agree", result.stdout
+
+
+@pytest.mark.parametrize("project", POSITIVE, ids=[p.name for p in POSITIVE])
+def test_fix_never_rewrites_state_of_another_module_as_safe(project, tmp_path):
+    # Callers in other modules would have to pass the state: the rewrite needs review, nothing is written.
+    copy = tmp_path / project.name
+    shutil.copytree(project, copy)
+    before = {path: path.read_bytes() for path in copy.rglob("*.py")}
+    marked = sorted({module for module, _, _ in _expected(project)})
+    result = _run([sys.executable, "-m", "jax_purity_lint", "fix", *marked], copy)
+    assert "0 rewrite(s) applied" in result.stderr and "need review" in result.stderr, result.stderr
+    assert "state of another module, changed there" in result.stderr
+    assert {path: path.read_bytes() for path in copy.rglob("*.py")} == before

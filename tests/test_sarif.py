@@ -141,3 +141,16 @@ def test_the_schema_rejects_what_it_should(project):
     del global_read["message"]
     with pytest.raises(AssertionError, match="message"):
         validate(log)
+
+
+def test_a_change_in_another_module_is_a_related_location(tmp_path):
+    (tmp_path / "config.py").write_text("LR = 0.1\n")
+    (tmp_path / "reader.py").write_text("import jax\n\nimport config\n\n\n@jax.jit\ndef f(x):\n    return x * config.LR\n")
+    (tmp_path / "main.py").write_text("import config\nimport reader\n\nreader.f(1.0)\nconfig.LR = 0.5\n")
+    status, log = run_sarif("reader.py", cwd=tmp_path)
+    validate(log)
+    (result,) = log["runs"][0]["results"]
+    (related,) = result["relatedLocations"]
+    assert related["physicalLocation"]["artifactLocation"]["uri"] == "main.py"
+    assert related["physicalLocation"]["region"] == {"startLine": 5}
+    assert related["message"]["text"] == "`config.LR` changes here (attribute `LR` assigned)"

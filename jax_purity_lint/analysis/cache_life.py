@@ -780,6 +780,17 @@ class CacheLives:
         timeline = self.timeline(maker) if maker is not None else None
         return timeline is not None and timeline.never_runs(owner)
 
+    def lives_within_one_run(self, function: Scope) -> bool:
+        """Is every object of `function` made by a function and dropped before that run ends (not
+        returned, stored or handed on)? Then its cache serves only calls made during one run of the
+        maker: a change made by other code between two runs meets a new object, traced afresh."""
+        maker = function.parent
+        if maker is None or maker.kind is not ScopeKind.FUNCTION:
+            return False
+        timeline = self.timeline(maker)
+        generations = timeline.generations.get(id(function)) if timeline is not None else None
+        return bool(generations) and not any(timeline._kept(g) for g in generations)  # type: ignore[union-attr]
+
     def _maker(self, function: Scope) -> Optional[Scope]:
         maker = function.parent
         if maker is not None and maker.kind is ScopeKind.FUNCTION and function in _products(maker):

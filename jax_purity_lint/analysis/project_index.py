@@ -11,11 +11,12 @@ summary: its facts are unknown and it changes nothing the linker can see.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
-from typing import Callable, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 from .. import __version__
 from ..source import project_files
@@ -27,6 +28,8 @@ from .summary import SUMMARY_FORMAT, ModuleSummary, summarise_module
 
 CACHE_FOLDER = os.path.join(".jpl_cache", "summaries")
 Stat = tuple[int, int]  # (mtime_ns, size)
+# A question asked of the tree: ("module", folder, module name), ("name", path, ""), ("word", folder, word).
+Question = tuple[str, str, str]
 
 
 class ProjectIndex:
@@ -38,19 +41,64 @@ class ProjectIndex:
         self._texts: dict[str, tuple[Stat, Optional[bytes]]] = {}
         self.overrides: dict[str, ModuleSummary] = {}
         self.summaries_built = 0  # parsed here, not read from a cache (for the benchmark and tests)
+        self._recording: Optional[set[Question]] = None
 
     # -- linking.ModuleIndex -----------------------------------------------------------------------
 
     def module_name(self, path: str) -> Optional[str]:
+        self._record(("name", os.path.abspath(path), ""))
         return project_files.module_name(path)
 
     def module_file(self, importer: str, module: str) -> Optional[str]:
-        return project_files.module_file(os.path.dirname(os.path.abspath(importer)), module)
+        folder = os.path.dirname(os.path.abspath(importer))
+        self._record(("module", folder, module))
+        return project_files.module_file(folder, module)
 
     def files_mentioning(self, importer: str, word: str) -> list[str]:
+        folder = os.path.dirname(os.path.abspath(importer))
+        self._record(("word", folder, word))
+        return self._files_mentioning(folder, word)
+
+    # -- what a result depends on ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[set["Question"]]:
+        """The questions asked of the tree meanwhile: a result computed from their answers is valid
+        as long as `answers(questions)` is unchanged (surfaces/cache.py keys entries on it)."""
+        outer, self._recording = self._recording, set()
+        try:
+            yield self._recording
+        finally:
+            asked, self._recording = self._recording, outer
+            if outer is not None:
+                outer.update(asked)
+
+    def _record(self, question: "Question") -> None:
+        if self._recording is not None:
+            self._recording.add(question)
+
+    def answers(self, questions: Iterable["Question"]) -> str:
+        """A digest of what the tree answers now: module lookups, module names, and for each word the
+        files mentioning it with their content."""
+        digest = hashlib.blake2b(digest_size=20)
+        for kind, place, text in sorted(questions):
+            if kind == "module":
+                answer = project_files.module_file(place, text) or "-"
+            elif kind == "name":
+                answer = project_files.module_name(place) or "-"
+            else:
+                answer = ",".join(f"{path}:{self._digest(path)}" for path in self._files_mentioning(place, text))
+            digest.update(f"{kind}|{place}|{text}|{answer}\n".encode())
+        return digest.hexdigest()
+
+    def _digest(self, path: str) -> str:
+        text = self._text(path)
+        return "-" if text is None else hashlib.blake2b(text, digest_size=12).hexdigest()
+
+    def _files_mentioning(self, folder: str, word: str) -> list[str]:
         encoded = word.encode()
         found = []
-        for path in project_files.project_files(os.path.dirname(os.path.abspath(importer))):
+        for path in project_files.project_files(folder):
             if path in self.overrides:
                 found.append(path)
                 continue

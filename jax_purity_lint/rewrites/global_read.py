@@ -52,7 +52,14 @@ def _build_read(context: RewriteContext, group: Group, outer_check) -> Draft:
         if text not in threads:
             threads[text] = _read_thread(context, path, text, function, outer_check)
         threader.seed(function, threads[text], takes=True, gives=False)
-    problems.extend(_untraceable_values(view, threads))
+    remote = sorted({d.state for d in group.diagnostics if d.finding.variant == "remote"})
+    if remote:
+        problems.append(
+            f"`{remote[0]}` is state of another module, changed there: every module that calls the traced "
+            "function must pass it, and those calls are not rewritten here"
+        )
+    else:
+        problems.extend(_untraceable_values(view, threads))
     threader.propagate()
     _check_fresh_names(view, threader, threads.values())
     threader.emit()

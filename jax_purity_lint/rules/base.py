@@ -36,6 +36,7 @@ class Finding:
     render: Callable[[PlaceOf], str]  # the message, once places are known
     # Which case of its rule this is, for the rewrites: JPL103 "reads"/"writes"/"mutates", JPL401 "clock"/"draw".
     variant: str = ""
+    related: tuple[tuple[str, int, str], ...] = ()  # places in other files: see Diagnostic.related
 
 
 class FixAvailability(str, Enum):
@@ -74,7 +75,6 @@ class RuleContext:
     module_path: Optional[str] = None  # the absolute path of this module's file
     # Per traced scope: the (if statement, arm) pairs that run only outside traces, found once.
     _outside_traces: dict[int, set[tuple[int, int]]] = field(default_factory=dict, repr=False)
-    consulted_project: bool = False  # a finding may depend on other files: not cached by content
 
     def remote_changes(self, name: str, path: tuple[str, ...]) -> tuple[list[RemoteChange], int]:
         """Changes, made anywhere in the project, of what module-level `name.path...` reaches when
@@ -89,7 +89,6 @@ class RuleContext:
         source = sources.pop()
         if source is None:
             return [], 0
-        self.consulted_project = True
         return self.linker.changes_reaching(self.module_path, source, path)
 
     def runs_only_outside_traces(self, scope: Scope, effect: Effect) -> bool:
@@ -206,8 +205,9 @@ class Rule:
         state: str,
         render: Callable[[PlaceOf], str],
         variant: str = "",
+        related: tuple[tuple[str, int, str], ...] = (),
     ) -> Finding:
-        return Finding(self.code, node, scope, trace, state, render, variant)
+        return Finding(self.code, node, scope, trace, state, render, variant, related)
 
     @classmethod
     def group_key(cls, finding: Finding) -> tuple:

@@ -153,6 +153,9 @@ class MutableGlobalRead(Rule):
     def _changed_in_another_module(self, context: RuleContext, scope, trace, effect) -> Optional[Finding]:
         """State of a project module, read through an import: changed by whichever module changes it."""
         assert effect.root is not None
+        owner = context.cache_owner(trace)
+        if context.lives is not None and context.lives.lives_within_one_run(owner):
+            return None  # made afresh by each run of its maker: traced after whatever other modules did
         changes, depth = context.remote_changes(effect.root, effect.path)
         if not changes or not context.cache_reused(trace):
             return None
@@ -172,7 +175,8 @@ class MutableGlobalRead(Rule):
                 f"traced, so later changes are ignored. Make the state explicit and {cure}"
             )
 
-        return self.finding(effect.node, scope, trace, state, render, variant="remote")
+        related = tuple((c.path, c.line, f"`{c.state}` changes here ({c.how})") for c in changes)
+        return self.finding(effect.node, scope, trace, state, render, variant="remote", related=related)
 
 
 def _is_method_of_instance(context: RuleContext, name: str, attribute: str) -> bool:

@@ -32,7 +32,7 @@ from .config import Config
 from .notebooks import NotebookTraceSite
 
 CACHE_FOLDER_NAME = ".jpl_cache"
-ENTRY_FORMAT = 1  # bump when the layout of an entry changes
+ENTRY_FORMAT = 2  # bump when the layout of an entry changes
 SITE_TYPES = {cls.__name__: cls for cls in (TraceSite, NotebookTraceSite)}
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 # Subpackages that never feed a `check` result: the runtime checker (`confirm`) and the rewrites (`fix`).
@@ -153,10 +153,9 @@ class ResultCache:
             return FileResult(path, cached)
         self.stats.misses += 1
         result = check_file(path, config)
-        # Stored only if the file did not change while it was being checked (an editor saving it),
-        # and if the result depends on this file alone.
-        if result.reusable and content_digest(path) == before:
-            self._store(entry, key, result.diagnostics)
+        # Stored only if the file did not change while it was being checked (an editor saving it).
+        if content_digest(path) == before:
+            self._store(entry, key, result)
         return result
 
     # -- keys --------------------------------------------------------------------------------------
@@ -180,12 +179,20 @@ class ResultCache:
                 stored = json.load(handle)
             if stored["key"] != key:
                 return None
+            dependencies = [tuple(question) for question in stored["dependencies"]]
+            if dependencies and project_answers(dependencies) != stored["answers"]:
+                return None  # another module of the project changed what this result was computed from
             return tuple(decode_diagnostic(item) for item in stored["diagnostics"])
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             return None
 
-    def _store(self, entry: Path, key: str, diagnostics: tuple[Diagnostic, ...]) -> None:
-        payload = {"key": key, "diagnostics": [encode_diagnostic(d) for d in diagnostics]}
+    def _store(self, entry: Path, key: str, result: FileResult) -> None:
+        payload = {
+            "key": key,
+            "diagnostics": [encode_diagnostic(d) for d in result.diagnostics],
+            "dependencies": [list(question) for question in result.dependencies],
+            "answers": project_answers(result.dependencies) if result.dependencies else "",
+        }
         try:
             self._mark_folder()
             entry.parent.mkdir(parents=True, exist_ok=True)
@@ -203,6 +210,13 @@ class ResultCache:
             if not marker.exists():
                 _write_atomically(marker, text)
         self._folder_marked = True
+
+
+def project_answers(questions) -> str:
+    """What the project's files answer now to the questions a result was computed from."""
+    from ..analysis.project_index import shared_index  # only for entries that asked: see check_file
+
+    return shared_index().answers(questions)
 
 
 def _write_atomically(target: Path, text: str) -> None:
@@ -239,4 +253,5 @@ def decode_diagnostic(data: dict[str, Any]) -> Diagnostic:
         site = dict(site)
         site = SITE_TYPES[site.pop("type")](**site)
     fields["path"] = tuple(fields["path"])
+    fields["related"] = tuple((str(path), int(line), str(text)) for path, line, text in fields.get("related", ()))
     return Diagnostic(site=site, **fields)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence, Union
 
@@ -21,9 +21,9 @@ from .project import Project
 class FileResult:
     path: Path
     diagnostics: tuple[Diagnostic, ...]
-    # False when the result depends on other files of the project (state imported from them): it
-    # cannot be cached by this file's content alone.
-    reusable: bool = True
+    # What the result depends on besides the file's bytes and configuration: questions asked of the
+    # project's other files (engine.FileAnalysis.dependencies), checked before a cached result is reused.
+    dependencies: tuple[tuple[str, str, str], ...] = field(default=(), compare=False)
 
 
 def check_file(path: Path, config: Config) -> FileResult:
@@ -50,7 +50,7 @@ def check_source(data: Union[str, bytes], path: Path, config: Config) -> FileRes
 
     analysis = analyse_file(data, str(path), config.settings, keep_tree=False)
     diagnostics = tuple(filter_diagnostics(analysis.diagnostics, analysis.source, config))
-    return FileResult(path, diagnostics, reusable=not analysis.consulted_project)
+    return FileResult(path, diagnostics, dependencies=analysis.dependencies)
 
 
 def check_stdin(data: bytes, path: Path, project: Project, force_exclude: bool = False) -> list[FileResult]:

@@ -74,6 +74,7 @@ def as_dict(result: FileResult, diagnostic: Diagnostic) -> dict:
             "transform": site.transform,
             "function": site.function,
         },
+        "related": [{"path": path, "line": line, "message": text} for path, line, text in diagnostic.related],
     }
 
 
@@ -179,6 +180,15 @@ def sarif_result(result: FileResult, diagnostic: Diagnostic, rule_index: dict[st
         "message": {"text": f"{cell_prefix(diagnostic)}{diagnostic.message}"},
         "locations": [{"physicalLocation": physical}],
     }
+    if diagnostic.related:
+        entry["relatedLocations"] = [
+            {
+                "id": index,
+                "physicalLocation": {"artifactLocation": artifact_location(Path(path)), "region": {"startLine": line}},
+                "message": {"text": text},
+            }
+            for index, (path, line, text) in enumerate(diagnostic.related)
+        ]
     if diagnostic.cell is not None:
         entry["properties"] = {"cell": diagnostic.cell, "cellLine": diagnostic.line, "cellColumn": diagnostic.col + 1}
     return entry

@@ -1,0 +1,182 @@
+"""The project-wide analysis on awkward trees: cycles, self-imports, missing and unreadable modules,
+symlink loops, shadowed names, large trees, concurrent caches; and the facts it links."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from jax_purity_lint.analysis.project_index import ProjectIndex, summarise_bytes
+from jax_purity_lint.analysis.summary import ModuleSummary
+from jax_purity_lint.engine import analyze_source
+from jax_purity_lint.source import project_files
+
+READER = "import jax\n\nimport config\n\n\n@jax.jit\ndef f(x):\n    return x * config.LR\n"
+CHANGER = "import config\nimport reader\n\nreader.f(1.0)\nconfig.LR = 0.5\nreader.f(1.0)\n"
+
+
+def write(folder: Path, files: dict[str, str | bytes]) -> None:
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+
+
+def codes(path: Path) -> list[tuple[int, str]]:
+    return [(d.line, d.code) for d in analyze_source(path.read_bytes(), str(path))]
+
+
+def test_a_change_made_in_another_module_after_a_call_is_reported(tmp_path):
+    write(tmp_path, {"config.py": "LR = 0.1\n", "reader.py": READER, "main.py": CHANGER})
+    assert codes(tmp_path / "reader.py") == [(8, "JPL100")]
+
+
+def test_set_up_before_any_call_is_not(tmp_path):
+    changer = "import config\nimport reader\n\nconfig.LR = 0.5\nreader.f(1.0)\n"
+    write(tmp_path, {"config.py": "LR = 0.1\n", "reader.py": READER, "main.py": changer})
+    assert codes(tmp_path / "reader.py") == []
+
+
+def test_a_copy_imported_by_name_never_sees_a_rebinding(tmp_path):
+    reader = "import jax\n\nfrom config import LR\n\n\n@jax.jit\ndef f(x):\n    return x * LR\n"
+    write(tmp_path, {"config.py": "LR = 0.1\n", "reader.py": reader, "main.py": CHANGER})
+    assert codes(tmp_path / "reader.py") == []
+
+
+def test_import_cycles_and_self_imports_end(tmp_path):
+    a = "import jax\n\nimport b\nimport a\n\nLR = 0.1\n\n\n@jax.jit\ndef f(x):\n    return x * b.SCALE * a.LR\n"
+    b = "import a\n\nSCALE = 1.0\n\n\ndef run():\n    a.f(1.0)\n    a.LR = 0.2\n    return a.f(1.0)\n"
+    write(tmp_path, {"a.py": a, "b.py": b})
+    assert codes(tmp_path / "a.py") == [(11, "JPL100")]  # `a.LR`, changed by b.run after a call
+    assert codes(tmp_path / "b.py") == []
+
+
+def test_missing_undecodable_and_unparsable_modules_change_nothing(tmp_path):
+    reader = READER.replace("import config\n", "import config\nimport missing\nimport broken\n")
+    reader = reader.replace("config.LR", "config.LR * missing.K * broken.K")
+    write(
+        tmp_path,
+        {
+            "config.py": b"LR = '\xff\xfe'\n",  # not UTF-8: no summary, its facts unknown
+            "broken.py": "K = (\n",
+            "reader.py": reader,
+            "main.py": "import broken\nimport reader\n\nreader.f(1.0)\nbroken.K = 2\n",
+        },
+    )
+    assert codes(tmp_path / "reader.py") == [(10, "JPL100")]  # broken.K, changed by main.py
+    assert summarise_bytes(b"LR = '\xff\xfe'\n") is None
+    assert summarise_bytes(b"K = (\n") is None
+
+
+def test_symlink_loops_are_not_followed(tmp_path):
+    write(tmp_path, {"config.py": "LR = 0.1\n", "reader.py": READER, "main.py": CHANGER})
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
+    assert codes(tmp_path / "reader.py") == [(8, "JPL100")]
+    assert all("loop" not in Path(p).parts for p in project_files.python_files(str(tmp_path)))
+
+
+def test_a_project_module_shadowing_an_installed_name_is_the_project_module(tmp_path):
+    # As Python imports it: a script's folder comes first on sys.path.
+    reader = "import jax\n\nimport optax\n\n\n@jax.jit\ndef f(x):\n    return x * optax.LR\n"
+    changer = "import optax\nimport reader\n\nreader.f(1.0)\noptax.LR = 0.5\n"
+    write(tmp_path, {"optax.py": "LR = 0.1\n", "reader.py": reader, "main.py": changer})
+    assert codes(tmp_path / "reader.py") == [(8, "JPL100")]
+
+
+def test_installed_packages_and_environments_are_never_read(tmp_path):
+    write(
+        tmp_path,
+        {
+            "pyproject.toml": "[project]\nname = 'p'\n",
+            "config.py": "LR = 0.1\n",
+            "reader.py": READER,
+            ".venv/lib/site-packages/changer.py": CHANGER,
+            "venv/changer.py": CHANGER,
+        },
+    )
+    assert codes(tmp_path / "reader.py") == []
+
+
+def test_a_tree_of_ten_thousand_modules_is_linked(tmp_path):
+    for index in range(10_000):
+        folder = tmp_path / f"pkg{index // 500}"
+        folder.mkdir(exist_ok=True)
+        (folder / f"m{index}.py").write_text(f"VALUE = {index}\n", encoding="utf-8")
+    write(tmp_path, {"pyproject.toml": "", "config.py": "LR = 0.1\n", "reader.py": READER, "main.py": CHANGER})
+    script = f"from jax_purity_lint.engine import analyze_source as a; p={str(tmp_path / 'reader.py')!r}; print([d.code for d in a(open(p).read(), p)])"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.stdout.strip() == "['JPL100']", result.stderr
+
+
+def test_two_processes_filling_the_same_summary_cache_agree(tmp_path):
+    write(tmp_path, {"pyproject.toml": "", "config.py": "LR = 0.1\n", "reader.py": READER, "main.py": CHANGER})
+    for index in range(40):
+        write(tmp_path, {f"helpers/h{index}.py": f"import config\n\nLR_COPY = config.LR  # {index}\n"})
+    command = [sys.executable, "-m", "jax_purity_lint", "check", "--no-cache", "--format", "json", "."]
+    runs = [subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [json.loads(run.communicate(timeout=300)[0]) for run in runs]
+    assert outputs[0] == outputs[1]
+    assert [(d["path"], d["line"], d["code"]) for d in outputs[0]] == [("reader.py", 8, "JPL100")]
+    entries = list((tmp_path / ".jpl_cache" / "summaries").rglob("*.json"))
+    assert entries and all(ModuleSummary.from_json(json.loads(e.read_text())) for e in entries)
+
+
+def test_the_order_of_files_and_jobs_do_not_change_results(tmp_path):
+    write(tmp_path, {"config.py": "LR = 0.1\n", "reader.py": READER, "main.py": CHANGER})
+    base = [sys.executable, "-m", "jax_purity_lint", "check", "--no-cache", "--format", "json"]
+    one = subprocess.run([*base, "reader.py", "main.py", "config.py"], cwd=tmp_path, capture_output=True, text=True)
+    two = subprocess.run([*base, "-j", "2", "config.py", "main.py", "reader.py"], cwd=tmp_path, capture_output=True, text=True)
+    assert json.loads(one.stdout) == json.loads(two.stdout) != []
+
+
+def test_summaries_are_cached_by_content_and_rebuilt_when_it_changes(tmp_path):
+    write(tmp_path, {"pyproject.toml": "", "config.py": "LR = 0.1\n\n\ndef set_lr(v):\n    global LR\n    LR = v\n"})
+    path = str(tmp_path / "config.py")
+    first = ProjectIndex()
+    summary = first.summary(path)
+    assert summary is not None and [c.function for c in summary.changes] == ["set_lr"]
+    assert first.summaries_built == 1
+    second = ProjectIndex()  # another process: reads the entry the first one wrote
+    assert second.summary(path) == summary and second.summaries_built == 0
+    (tmp_path / "config.py").write_text("LR = 0.1\n", encoding="utf-8")
+    os.utime(path, ns=(1, 1))
+    changed = second.summary(path)
+    assert changed is not None and changed.changes == () and second.summaries_built == 1
+
+
+def test_a_summary_round_trips_through_json():
+    source = (
+        "import jax\nfrom . import state\nfrom .state import CFG\n\n\n@jax.jit\ndef f(x):\n    return x\n\n\n"
+        "def run():\n    for _ in range(2):\n        f(1.0)\n        CFG['lr'] = 0.1\n        state.LR = 2\n"
+    )
+    summary = summarise_bytes(source.encode())
+    assert summary is not None
+    assert ModuleSummary.from_json(json.loads(json.dumps(summary.to_json()))) == summary
+    assert summary.imports == {"jax": (0, "jax", None), "state": (1, "", "state"), "CFG": (1, "state", "CFG")}
+    assert {(c.name, c.attribute, c.function, c.in_loop) for c in summary.changes} == {
+        ("CFG", None, "run", True),
+        ("state", "LR", "run", True),
+    }
+    assert summary.tracing == frozenset({"f"})
+
+
+def test_a_cached_result_is_not_reused_once_another_module_changes_what_it_read(tmp_path):
+    write(tmp_path, {"pyproject.toml": "", "config.py": "LR = 0.1\n", "reader.py": READER, "main.py": CHANGER})
+    command = [sys.executable, "-m", "jax_purity_lint", "check", "--format", "json", "reader.py"]
+
+    def reported() -> list[int]:
+        result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        return [d["line"] for d in json.loads(result.stdout)]
+
+    assert reported() == [8]
+    assert reported() == [8]  # from the cache
+    (tmp_path / "main.py").write_text("import config\nimport reader\n\nconfig.LR = 0.5\nreader.f(1.0)\n", encoding="utf-8")
+    assert reported() == []  # reader.py's bytes did not change; the set-up in main.py did
+    write(tmp_path, {"later.py": "import config\nimport reader\n\nreader.f(1.0)\nconfig.LR = 0.7\n"})
+    assert reported() == [8]  # a new module of the project changes it again
