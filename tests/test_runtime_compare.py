@@ -94,6 +94,12 @@ def test_large_arrays_are_summarised_and_compared_by_hash_and_sum():
     assert compare_values(encoded, encode(big + 1.0)) != []
 
 
+def test_a_container_cut_short_ends_with_one_marker_for_the_rest():
+    assert encode(list(range(10)), max_nodes=4) == [0, 1, 2, {"$truncated": "7 more values"}]
+    assert encode({"a": 1, "b": 2, "c": 3}, max_nodes=3) == {"$dict": [["a", 1], [{"$truncated": "2 more values"}, None]]}
+    assert compare_values(encode(list(range(10)), max_nodes=4), encode(list(range(11)), max_nodes=4)) != []
+
+
 def test_addresses_are_blanked():
     assert blank_addresses("<object object at 0x7f3a12345678>") == "<object object at 0x…>"
 

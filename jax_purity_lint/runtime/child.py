@@ -234,7 +234,7 @@ def run_job(job: dict) -> dict:
 
     outcome["timings"]["jax_import"] = time.perf_counter() - started
 
-    recorder = SiteRecorder(record_limit=job.get("record_limit", 200))
+    recorder = SiteRecorder(record_limit=job.get("record_limit", 200), watches=job.get("watches"))
     builtins.__jpl_runtime__ = recorder  # type: ignore[attr-defined]
 
     cap = job.get("output_cap", 1 << 20)

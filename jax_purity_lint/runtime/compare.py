@@ -104,6 +104,8 @@ def _describe(value: Any, depth: int) -> str:
         return f"{name.rsplit('.', 1)[-1]}({inner}{', …' if len(fields) > 4 else ''})"
     if "$traced" in value:
         return f"a tracer ({value['$traced'].rsplit('.', 1)[-1]}) that leaked out of a trace"
+    if "$unread" in value:  # watched state that could not be read (state_watch.py)
+        return f"({value['$unread']})"
     if "$repr" in value:
         return value["$repr"]
     if "$set" in value:
@@ -216,7 +218,7 @@ def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "list"
     if isinstance(value, dict):
-        for tag in ("$tuple", "$dict", "$namedtuple", "$object", "$pytree", "$set", "$repr", "$traced", "$bytes", "$cycle", "$truncated"):
+        for tag in ("$tuple", "$dict", "$namedtuple", "$object", "$pytree", "$set", "$repr", "$traced", "$bytes", "$cycle", "$truncated", "$unread"):
             if tag in value:
                 return tag
     if isinstance(value, str):

@@ -31,6 +31,7 @@ from .divergence import Divergence, compare_runs
 from .experiment import RunResult, Subject, describe_subject, run_experiment
 from .sandbox import SandboxLimits
 from .site_removal import SiteNotFound, SiteRequest, rewrite_sites
+from .state_watch import watches_for
 from .transforms import is_trace_only
 from .verdicts import (
     ALONE_ON,
@@ -215,6 +216,7 @@ class _FileConfirmer:
         self.limits = options.limits()
         self.report = FileReport(str(path))
         self.site_names: dict[str, str] = {}
+        self.watches = watches_for(self.diagnostics)  # the state each diagnosed site's calls are watched for
 
     # -- running ----------------------------------------------------------------------------------
 
@@ -222,7 +224,7 @@ class _FileConfirmer:
         if self.options.on_run_started is not None:
             self.options.on_run_started(str(self.path), label)
         try:
-            run = run_experiment(subject, source, mode, label, self.limits)
+            run = run_experiment(subject, source, mode, label, self.limits, watches=self.watches)
         finally:
             if self.options.on_run_finished is not None:
                 self.options.on_run_finished(str(self.path), label)

@@ -6,6 +6,11 @@ scenario, otherwise the values returned at the trace sites during the import. In
 trace sites' calls are compared too, but only as *supporting* evidence ("which call showed it"):
 the scenario is what the fixture protocol promises to be deterministic, not every intermediate.
 
+Each call also carries the state its site's diagnoses name, read before and after it (state_watch.py):
+a watched value that differs is a difference of its own ("call #2 of the jax.jit at line 7 (step):
+`self.count` after the call: eager 2, jitted 1"), kept with the calls; a value that is the same in
+both runs is kept beside the call's own differences, to say what the call saw.
+
 The keys let attribution ask "which of the jitted run's differences disappear (or change) when this
 one site is switched off?". A site whose calls happened inside another trace in either run (its
 values were tracers there) is not compared call by call: the outer results show what it computed.
@@ -20,6 +25,9 @@ from .compare import ATOL, RTOL, compare_text, compare_values, describe
 from .experiment import RunResult
 
 MAX_CALL_DIFFERENCES_PER_SITE = 20
+MAX_STATE_DIFFERENCES_PER_SITE = 20
+MAX_STATE_DIFFERENCES_PER_VALUE = 3
+STATE_MOMENTS = ("before", "after")
 _NO_VALUE = object()
 
 
@@ -32,6 +40,8 @@ class Difference:
     detail: str = ""
     # the other run's encoded value at this place, to tell whether a variant run changed it
     other_value: Any = field(default=_NO_VALUE, compare=False, repr=False)
+    # a call's difference: the watched state that was the same in both runs, as (name, "`g` was 2 ...")
+    state_seen: tuple = field(default=(), compare=False, repr=False)
 
     def describe(self, other_name: str = "jitted") -> str:
         detail = f" ({self.detail})" if self.detail else ""
@@ -136,32 +146,81 @@ def _compare_records(eager: RunResult, other: RunResult, name: SiteNamer, diverg
             into.append(
                 Difference(("calls", key), f"the number of calls of {site}", str(left["recorded_calls"]), str(right["recorded_calls"]), other_value=right["recorded_calls"])
             )
-        found = 0
+        found = state_found = 0
         for call_left, call_right in zip(left["calls"], right["calls"]):
-            if found >= MAX_CALL_DIFFERENCES_PER_SITE:
+            if found >= MAX_CALL_DIFFERENCES_PER_SITE and state_found >= MAX_STATE_DIFFERENCES_PER_SITE:
                 break
             where = f"call #{call_left['index'] + 1} of {site}"
             if "test" in call_left:  # made by one of the user's tests (`confirm --pytest`)
                 where += f" from {call_left['test']}"
-            if "error" in call_left or "error" in call_right:
-                left_text, right_text = _call_outcome(call_left), _call_outcome(call_right)
-                if left_text != right_text:
-                    into.append(Difference(("call", key, call_left["index"], "error"), where, left_text, right_text, other_value=right_text))
-                    found += 1
-                continue
-            for difference in compare_values(call_left["value"], call_right["value"], rtol=rtol, atol=atol, limit=5):
-                path = f" at {difference.path}" if difference.path else ""
-                into.append(
+            if found < MAX_CALL_DIFFERENCES_PER_SITE:
+                seen = _state_seen(call_left, call_right, rtol, atol)
+                differences = _call_differences(key, where, call_left, call_right, seen, rtol, atol)
+                into.extend(differences)
+                found += len(differences)
+            if state_found < MAX_STATE_DIFFERENCES_PER_SITE:
+                differences = _state_differences(key, where, call_left, call_right, rtol, atol)
+                into.extend(differences)
+                state_found += len(differences)
+
+
+def _call_differences(key: str, where: str, left: dict, right: dict, seen: tuple, rtol: float, atol: float) -> list[Difference]:
+    """How one call's outcome differs: its error, or its value (up to 5 places in it)."""
+    if "error" in left or "error" in right:
+        left_text, right_text = _call_outcome(left), _call_outcome(right)
+        if left_text == right_text:
+            return []
+        return [Difference(("call", key, left["index"], "error"), where, left_text, right_text, other_value=right_text, state_seen=seen)]
+    return [
+        Difference(
+            ("call", key, left["index"], difference.path),
+            f"{where} at {difference.path}" if difference.path else where,
+            difference.eager,
+            difference.jitted,
+            _reason(difference.reason),
+            other_value=difference.jitted_value,
+            state_seen=seen,
+        )
+        for difference in compare_values(left["value"], right["value"], rtol=rtol, atol=atol, limit=5)
+    ]
+
+
+def _shared_state(left: dict, right: dict) -> list[tuple[str, dict, dict]]:
+    """(name, eager's before/after, the other run's) for each state both calls watched."""
+    states_left, states_right = left.get("state") or {}, right.get("state") or {}
+    return [(name, states_left[name], states_right[name]) for name in states_left if name in states_right]
+
+
+def _state_differences(key: str, where: str, left: dict, right: dict, rtol: float, atol: float) -> list[Difference]:
+    """Where the watched state differs, before or after the call: `self.count` after the call."""
+    found = []
+    for name, eager, other in _shared_state(left, right):
+        for moment in STATE_MOMENTS:
+            for difference in compare_values(eager[moment], other[moment], rtol=rtol, atol=atol, limit=MAX_STATE_DIFFERENCES_PER_VALUE):
+                found.append(
                     Difference(
-                        ("call", key, call_left["index"], difference.path),
-                        f"{where}{path}",
+                        ("state", key, left["index"], name, moment, difference.path),
+                        f"{where}: `{name}{difference.path}` {moment} the call",
                         difference.eager,
                         difference.jitted,
                         _reason(difference.reason),
                         other_value=difference.jitted_value,
                     )
                 )
-                found += 1
+    return found
+
+
+def _state_seen(left: dict, right: dict, rtol: float, atol: float) -> tuple:
+    """(name, text) for each watched state that was the same in both runs around this call."""
+    seen = []
+    for name, eager, other in _shared_state(left, right):
+        if any(compare_values(eager[moment], other[moment], rtol=rtol, atol=atol, limit=1) for moment in STATE_MOMENTS):
+            continue
+        before, after = eager["before"], eager["after"]
+        changed = compare_values(before, after, rtol=rtol, atol=atol, limit=1)
+        during = f" and {describe(after)} after it" if changed else ""
+        seen.append((name, f"`{name}` was {describe(before)} before the call{during} in both runs"))
+    return tuple(seen)
 
 
 def _call_outcome(call: dict) -> str:

@@ -198,8 +198,12 @@ def _failure_without_result(outcome: SandboxOutcome, limits: SandboxLimits) -> R
     )
 
 
-def run_experiment(subject: Subject, source: str, mode: str, label: str, limits: SandboxLimits, record_limit: int = 200) -> RunResult:
-    """Run ``source`` (the module's text, possibly rewritten) as ``subject`` in ``mode``."""
+def run_experiment(
+    subject: Subject, source: str, mode: str, label: str, limits: SandboxLimits, record_limit: int = 200,
+    watches: Optional[dict[str, list[dict]]] = None,
+) -> RunResult:
+    """Run ``source`` (the module's text, possibly rewritten) as ``subject`` in ``mode``. ``watches``:
+    per site key, the state to read around each call (state_watch.watches_for)."""
     run_dir = Path(tempfile.mkdtemp(prefix="jpl-confirm-"))
     try:
         work = run_dir / "work"
@@ -222,6 +226,7 @@ def run_experiment(subject: Subject, source: str, mode: str, label: str, limits:
             "cell_starts": list(subject.cell_starts),
             "output_cap": limits.output_cap,
             "record_limit": record_limit,
+            "watches": watches or {},
         }
         job_path = run_dir / "job.json"
         job_path.write_text(json.dumps(job), encoding="utf-8")

@@ -14,7 +14,11 @@ Never raises and never recurses without bound: user values can be cyclic, huge, 
 - ``{"$pytree": type, "children": [[key, value], ...]}`` for registered JAX pytree nodes;
 - ``{"$object": type, "fields": [[name, value], ...]}`` for dataclasses and plain objects;
 - ``{"$traced": type}`` for a tracer (a value seen while tracing, not a result);
-- ``{"$repr": text, "type": type}`` for anything else; memory addresses in the text are blanked.
+- ``{"$repr": text, "type": type}`` for anything else; memory addresses in the text are blanked;
+- ``{"$truncated": why}`` where the node budget or the depth ran out (a list, tuple or dict cut short
+  ends with one ``{"$truncated": "N more values"}``; in a dict it is the key of a last pair).
+
+(State the recorder could not read is ``{"$unread": reason}``, made by state_watch.py, not here.)
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import dataclasses
 import hashlib
 import math
 import re
-from typing import Any
+from typing import Any, Callable, Iterable, Optional
 
 MAX_ARRAY_ELEMENTS = 100_000
 MAX_NODES = 200_000
@@ -106,19 +110,38 @@ class _Encoder:
         finally:
             self.in_progress.discard(identity)
 
+    def _while_nodes_last(self, items: Iterable, count: int, encode_one: Callable[[Any], Any]) -> tuple[list, Optional[dict]]:
+        """The items encoded while the node budget lasts, and one marker for the rest (not one each)."""
+        encoded = []
+        for item in items:
+            if self.nodes_left <= 0:
+                return encoded, {"$truncated": f"{count - len(encoded)} more values"}
+            encoded.append(encode_one(item))
+        return encoded, None
+
+    def _sequence(self, value: Any, child: int) -> list:
+        items, rest = self._while_nodes_last(value, len(value), lambda item: self.encode(item, child))
+        return items if rest is None else [*items, rest]
+
+    def _mapping(self, value: dict, child: int) -> list:
+        pairs, rest = self._while_nodes_last(
+            value.items(), len(value), lambda pair: [self.encode(pair[0], child), self.encode(pair[1], child)]
+        )
+        return pairs if rest is None else [*pairs, [rest, None]]
+
     def _encode_container(self, value: Any, depth: int) -> Any:
         child = depth + 1
         if type(value) is list:
-            return [self.encode(item, child) for item in value]
+            return self._sequence(value, child)
         if isinstance(value, tuple) and hasattr(type(value), "_fields"):
             return {
                 "$namedtuple": _type_name(value),
                 "fields": [[name, self.encode(item, child)] for name, item in zip(type(value)._fields, value)],
             }
         if type(value) is tuple:
-            return {"$tuple": [self.encode(item, child) for item in value]}
+            return {"$tuple": self._sequence(value, child)}
         if isinstance(value, dict):
-            return {"$dict": [[self.encode(key, child), self.encode(item, child)] for key, item in value.items()]}
+            return {"$dict": self._mapping(value, child)}
         if isinstance(value, (set, frozenset)):
             import json
 

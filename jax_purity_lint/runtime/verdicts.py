@@ -118,32 +118,69 @@ def _eager_failure_verdict(diagnosis: Diagnostic, eager: RunResult) -> Diagnosis
     return DiagnosisVerdict(diagnosis, Verdict.INCONCLUSIVE, f"the eager run itself fails: {failure.summary()}")
 
 
-def _evidence_priority(code: str, difference: Difference) -> int:
-    channel = difference.key[0]
+# The channels of differences, in the order each kind of rule prefers them as evidence. "own state" is
+# the state the diagnosis names, at its own site; "state", what other diagnoses name.
+OUTPUT_ORDER = ("stdout", "stderr", "warnings", "call", "result", "failure", "calls", "own state", "state")
+STATE_ORDER = ("own state", "failure", "call", "result", "state", "calls", "stdout", "stderr", "warnings")
+
+
+def _prefers_output(code: str) -> bool:
     rule = RULES_BY_CODE.get(code)
-    if rule is not None and rule.EVIDENCE is EvidenceChannel.OUTPUT:  # printed output or warnings
-        order = ("stdout", "stderr", "warnings", "call", "result", "failure", "calls")
-    else:
-        order = ("failure", "call", "result", "calls", "stdout", "stderr", "warnings")
+    return rule is not None and rule.EVIDENCE is EvidenceChannel.OUTPUT  # printed output or warnings
+
+
+def _site_key(diagnosis: Diagnostic) -> Optional[str]:
+    return None if diagnosis.site is None else f"{diagnosis.site.line}:{diagnosis.site.col}"
+
+
+def _is_own_state(diagnosis: Diagnostic, difference: Difference) -> bool:
+    """A difference in the state this diagnosis names, around a call of its own site."""
+    key = difference.key
+    return key[0] == "state" and key[1] == _site_key(diagnosis) and key[3] == diagnosis.state
+
+
+def _evidence_priority(code: str, difference: Difference, own_state: bool = False) -> int:
+    """``own_state``: the difference is in the state the diagnosis names, at its own site."""
+    channel = difference.key[0]
+    if channel == "state":
+        channel = "own state" if own_state else "state"
+    order = OUTPUT_ORDER if _prefers_output(code) else STATE_ORDER
     return order.index(channel) if channel in order else len(order)
+
+
+def _what_the_call_saw(diagnosis: Diagnostic, difference: Difference) -> str:
+    """"`g` was 2 before the call in both runs": the diagnosis's state, when it did not differ."""
+    return dict(difference.state_seen).get(diagnosis.state, "")
+
+
+def _at_the_site(diagnosis: Diagnostic, divergence: Divergence) -> str:
+    """Scenario mode: what this site's calls showed -- for a state rule the first difference in its
+    state, else the first call of this site that differed."""
+    recorded = divergence.differences + divergence.supporting
+    if not _prefers_output(diagnosis.code):
+        state = next((d for d in recorded if _is_own_state(diagnosis, d)), None)
+        if state is not None:
+            return f"first differing state: {state.describe()}"
+    at_site = next((d for d in recorded if d.key[0] == "call" and d.key[1] == _site_key(diagnosis)), None)
+    return "" if at_site is None else f"first differing call: {at_site.describe()}"
 
 
 def choose_evidence(diagnosis: Diagnostic, divergence: Divergence, among: Optional[set] = None) -> Optional[Evidence]:
     candidates = [d for d in divergence.differences if among is None or d.key in among]
     if not candidates:
         return None
-    best = min(candidates, key=lambda d: _evidence_priority(diagnosis.code, d))  # stable: first of its kind
+    # stable: the first of its kind
+    best = min(candidates, key=lambda d: _evidence_priority(diagnosis.code, d, _is_own_state(diagnosis, d)))
     detail = best.detail
-    site_key = None if diagnosis.site is None else f"{diagnosis.site.line}:{diagnosis.site.col}"
     calls = [d for d in divergence.differences + divergence.supporting if d.key[0] == "call"]
     if best.key[0] == "failure":  # say which call raised, when a site saw it
         raising = next((d for d in calls if d.key[-1] == "error"), None)
         if raising is not None:
             detail = f"{raising.where} {raising.other}"
-    elif best.key[0] != "call":  # scenario mode: name the first call of this site that differed
-        at_site = next((d for d in calls if d.key[1] == site_key), None)
-        if at_site is not None:
-            detail = "; ".join(filter(None, [detail, f"first differing call: {at_site.describe()}"]))
+    elif best.key[0] == "call":
+        detail = "; ".join(filter(None, [detail, _what_the_call_saw(diagnosis, best)]))
+    elif best.key[0] != "state":  # scenario mode: name what this site's calls showed
+        detail = "; ".join(filter(None, [detail, _at_the_site(diagnosis, divergence)]))
     return Evidence(best.where, best.eager, best.other, detail)
 
 
