@@ -125,6 +125,8 @@ def test_two_processes_filling_the_same_summary_cache_agree(tmp_path):
     assert [(d["path"], d["line"], d["code"]) for d in outputs[0]] == [("reader.py", 8, "JPL100")]
     entries = list((tmp_path / ".jpl_cache" / "summaries").rglob("*.json"))
     assert entries and all(ModuleSummary.from_json(json.loads(e.read_text())) for e in entries)
+    assert (tmp_path / ".jpl_cache" / ".gitignore").exists()
+    assert not (tmp_path / ".gitignore").exists() and not (tmp_path.parent / ".gitignore").exists()
 
 
 def test_the_order_of_files_and_jobs_do_not_change_results(tmp_path):
@@ -180,3 +182,18 @@ def test_a_cached_result_is_not_reused_once_another_module_changes_what_it_read(
     assert reported() == []  # reader.py's bytes did not change; the set-up in main.py did
     write(tmp_path, {"later.py": "import config\nimport reader\n\nreader.f(1.0)\nconfig.LR = 0.7\n"})
     assert reported() == [8]  # a new module of the project changes it again
+
+
+def test_a_corrupt_cache_is_recomputed_not_believed(tmp_path):
+    write(tmp_path, {"pyproject.toml": "", "config.py": "LR = 0.1\n", "reader.py": READER, "main.py": CHANGER})
+    assert codes(tmp_path / "reader.py") == [(8, "JPL100")]
+    subprocess.run([sys.executable, "-m", "jax_purity_lint", "check", "--no-cache", "."], cwd=tmp_path, capture_output=True)
+    cache = tmp_path / ".jpl_cache"
+    (cache / "names.json").write_text('{"key": 1, "files": {"x": [1, 2]}', encoding="utf-8")  # truncated
+    for entry in (cache / "summaries").rglob("*.json"):
+        entry.write_text('{"format": 1, "imports": 7}', encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "jax_purity_lint", "check", "--no-cache", "--format", "json", "reader.py"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert [(d["line"], d["code"]) for d in json.loads(result.stdout)] == [(8, "JPL100")], result.stderr

@@ -37,8 +37,11 @@ class ModuleIndex(Protocol):
     def summary(self, path: str) -> Optional[ModuleSummary]:
         """None when the file cannot be read or analysed: its facts are unknown."""
 
-    def files_mentioning(self, importer: str, word: str) -> list[str]:
-        """The project's files whose text contains `word` (a change or call of a name must spell it)."""
+    def files_changing(self, importer: str, word: str) -> list[str]:
+        """The project's files whose text may change a name `word` (a superset: checked on the text)."""
+
+    def files_calling(self, importer: str, word: str) -> list[str]:
+        """The project's files whose text may call a function `word` (a superset)."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,7 @@ class Linker:
     # -- what changes it --------------------------------------------------------------------------
 
     def _changes_of(self, target: Target) -> Iterator[RemoteChange]:
-        for path in self.index.files_mentioning(target.path, target.name):
+        for path in self.index.files_changing(target.path, target.name):
             summary = self.index.summary(path)
             if summary is None:
                 continue
@@ -243,7 +246,7 @@ class Linker:
             return self._callers[key]
         found: list[tuple[str, CallFact]] = []
         if "." not in function:  # methods and nested functions: their callers are not followed
-            for caller in self.index.files_mentioning(path, function):
+            for caller in self.index.files_calling(path, function):
                 summary = self.index.summary(caller)
                 if summary is None:
                     continue

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 from typing import Callable, Iterable, Iterator, Optional
 
@@ -24,12 +25,48 @@ from ..source.decoding import decode_source
 from ..source.deep_stack import retry_deep, with_native_stack
 from ..source.parsing import parse
 from ..source.preflight import python_verdict, text_problem
+from .collector import MUTATING_METHODS
 from .summary import SUMMARY_FORMAT, ModuleSummary, summarise_module
 
-CACHE_FOLDER = os.path.join(".jpl_cache", "summaries")
+CACHE_ROOT = ".jpl_cache"  # the folder `check`'s result cache uses too, at the project's root
+CACHE_FOLDER = os.path.join(CACHE_ROOT, "summaries")
 Stat = tuple[int, int]  # (mtime_ns, size)
-# A question asked of the tree: ("module", folder, module name), ("name", path, ""), ("word", folder, word).
+# A question asked of the tree: ("module", folder, module name), ("name", path, ""), and the files
+# that may change a name or call it: ("changes", folder, name), ("calls", folder, name).
 Question = tuple[str, str, str]
+
+
+# The names a file's text may change or call, found on the text alone (a necessary condition for a
+# change or a call, taken before anything is parsed): a name assigned or updated, alone or through
+# attributes and subscripts (`name = `, `name.a[k] += `), a mutating method called on it
+# (`name.append(`, `name.a.update(`), `global name`, `for name in`, `del name`, `name :=`, `as name`;
+# `name(` and decorators `@a.name` for calls.
+_CHAIN = rb"(?:\s*\[[^\n]*?\]|\s*\.\s*[A-Za-z_]\w*)*"
+_ASSIGNED = re.compile(rb"\b([A-Za-z_]\w*" + _CHAIN + rb")\s*(?:=(?!=)|:=|[-+*/%&|^@]=|\*\*=|//=|<<=|>>=)")
+_MUTATED = re.compile(
+    rb"\b([A-Za-z_]\w*" + _CHAIN + rb")\s*\.\s*(?:" + b"|".join(m.encode() for m in sorted(MUTATING_METHODS)) + rb")\s*\("
+)
+_CHANGED_LISTS = re.compile(rb"\b(?:global|nonlocal|del|for|as)\b([^\n#:=]*)")
+_CALLED = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
+_DECORATOR = re.compile(rb"@\s*([A-Za-z_][\w.]*)")
+_IDENTIFIER = re.compile(rb"[A-Za-z_]\w*")
+NAMES_FORMAT = 2
+
+
+def names_in(text: bytes) -> dict[str, list[str]]:
+    """{"changes": names the text may change, "calls": names it may call}; "changes" holds "*" when
+    the text calls `setattr(`, which may change any name."""
+    changed: set[bytes] = set()
+    for chain in (*_ASSIGNED.findall(text), *_MUTATED.findall(text)):  # `config.LR`: both names count
+        changed.update(_IDENTIFIER.findall(chain))
+    for tail in _CHANGED_LISTS.findall(text):
+        changed.update(_IDENTIFIER.findall(tail))
+    called = set(_CALLED.findall(text))
+    for chain in _DECORATOR.findall(text):
+        called.update(chain.split(b"."))
+    if b"setattr(" in text:
+        changed.add(b"*")
+    return {"changes": sorted(n.decode() for n in changed), "calls": sorted(n.decode() for n in called)}
 
 
 class ProjectIndex:
@@ -42,6 +79,7 @@ class ProjectIndex:
         self.overrides: dict[str, ModuleSummary] = {}
         self.summaries_built = 0  # parsed here, not read from a cache (for the benchmark and tests)
         self._recording: Optional[set[Question]] = None
+        self._name_indexes: dict[tuple[str, ...], dict[str, dict[str, frozenset[str]]]] = {}
 
     # -- linking.ModuleIndex -----------------------------------------------------------------------
 
@@ -54,10 +92,16 @@ class ProjectIndex:
         self._record(("module", folder, module))
         return project_files.module_file(folder, module)
 
-    def files_mentioning(self, importer: str, word: str) -> list[str]:
+    def files_changing(self, importer: str, word: str) -> list[str]:
+        return self._asked("changes", importer, word)
+
+    def files_calling(self, importer: str, word: str) -> list[str]:
+        return self._asked("calls", importer, word)
+
+    def _asked(self, kind: str, importer: str, word: str) -> list[str]:
         folder = os.path.dirname(os.path.abspath(importer))
-        self._record(("word", folder, word))
-        return self._files_mentioning(folder, word)
+        self._record((kind, folder, word))
+        return self._files_naming(folder, kind, word)
 
     # -- what a result depends on ------------------------------------------------------------------
 
@@ -87,7 +131,8 @@ class ProjectIndex:
             elif kind == "name":
                 answer = project_files.module_name(place) or "-"
             else:
-                answer = ",".join(f"{path}:{self._digest(path)}" for path in self._files_mentioning(place, text))
+                files = self._files_naming(place, kind, text)
+                answer = ",".join(f"{path}:{self._digest(path)}" for path in files)
             digest.update(f"{kind}|{place}|{text}|{answer}\n".encode())
         return digest.hexdigest()
 
@@ -95,17 +140,43 @@ class ProjectIndex:
         text = self._text(path)
         return "-" if text is None else hashlib.blake2b(text, digest_size=12).hexdigest()
 
-    def _files_mentioning(self, folder: str, word: str) -> list[str]:
-        encoded = word.encode()
-        found = []
-        for path in project_files.project_files(folder):
-            if path in self.overrides:
-                found.append(path)
-                continue
-            text = self._text(path)
-            if text is not None and encoded in text:
-                found.append(path)
-        return found
+    def _files_naming(self, folder: str, kind: str, word: str) -> list[str]:
+        """The project's files whose text may change (kind "changes") or call ("calls") `word`."""
+        names = self._names(folder)
+        return [
+            path
+            for path, found in names.items()
+            if path in self.overrides or word in found[kind] or (kind == "changes" and "*" in found[kind])
+        ]
+
+    def _names(self, folder: str) -> dict[str, dict[str, frozenset[str]]]:
+        """names_in() of every file of the project holding `folder`, kept on disk beside the summaries
+        (by path, modification time and size) so that a new process need not read every file."""
+        files = project_files.project_files(folder)
+        known = self._name_indexes.get(files)
+        if known is not None:
+            return known
+        root = project_files.project_root(folder)
+        index_path = os.path.join(root, CACHE_ROOT, "names.json")
+        key = f"{NAMES_FORMAT}|{__version__}|{_code_fingerprint()}"  # another version's index is not read
+        kept = _read_json(index_path) or {}
+        stored = kept.get("files", {}) if kept.get("key") == key else {}
+        fresh: dict[str, dict] = {}
+        result: dict[str, dict[str, frozenset[str]]] = {}
+        for path in files:
+            stat = _stat(path)
+            entry = stored.get(path)
+            if not _names_entry(entry) or stat is None or entry.get("stat") != list(stat):
+                text = self._text(path)
+                entry = {"stat": list(stat) if stat else None, **(names_in(text) if text is not None else {"changes": [], "calls": []})}
+            fresh[path] = entry
+            result[path] = {"changes": frozenset(entry["changes"]), "calls": frozenset(entry["calls"])}
+        if fresh != stored:
+            _store(index_path, json.dumps({"key": key, "files": fresh}))
+        self._name_indexes[files] = result
+        return result
+
+    # -- summaries ---------------------------------------------------------------------------------
 
     def summary(self, path: str) -> Optional[ModuleSummary]:
         path = os.path.abspath(path)
@@ -121,8 +192,6 @@ class ProjectIndex:
         summary = None if text is None else self._cached_or_built(path, text)
         self._summaries[path] = (stat, summary)
         return summary
-
-    # -- summaries ---------------------------------------------------------------------------------
 
     def _cached_or_built(self, path: str, data: bytes) -> Optional[ModuleSummary]:
         entry = _entry_path(path, data)
@@ -182,6 +251,23 @@ class _LazyPositions(dict):
         return self._mapping.get(node, default)
 
 
+def _names_entry(entry: object) -> bool:
+    """A well-formed entry of the names index (a hand-edited or truncated index is recomputed)."""
+    return (
+        isinstance(entry, dict)
+        and all(isinstance(entry.get(kind), list) for kind in ("changes", "calls"))
+    )
+
+
+def _read_json(path: str) -> Optional[dict]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+        return data if isinstance(data, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
 def _stat(path: str) -> Optional[Stat]:
     try:
         info = os.stat(path)
@@ -215,13 +301,13 @@ def _code_fingerprint() -> str:
 
 
 def _store(entry: str, text: str) -> None:
-    """Atomically, in the cache folder (marked as a cache for git and backup tools); a cache that
-    cannot be written costs only speed."""
-    folder = os.path.dirname(entry)
+    """Atomically, under the project's cache folder (marked as a cache for git and backup tools, as
+    the result cache marks it); a cache that cannot be written costs only speed."""
+    parts = entry.split(os.sep)
+    cache_root = os.sep.join(parts[: len(parts) - parts[::-1].index(CACHE_ROOT)])
     try:
-        os.makedirs(folder, exist_ok=True)
-        top = os.path.dirname(folder)
-        marker = os.path.join(os.path.dirname(top), ".gitignore")
+        os.makedirs(os.path.dirname(entry), exist_ok=True)
+        marker = os.path.join(cache_root, ".gitignore")
         if not os.path.exists(marker):
             _write(marker, "# Created by jax-purity-lint: a cache, not to be committed.\n*\n")
         _write(entry, text)
