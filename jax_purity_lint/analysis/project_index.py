@@ -198,7 +198,7 @@ class ProjectIndex:
         try:
             with open(entry, encoding="utf-8") as handle:
                 return ModuleSummary.from_json(json.load(handle))
-        except (OSError, ValueError, TypeError, KeyError, IndexError):
+        except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):  # a broken entry: a miss
             pass
         summary = summarise_bytes(data)
         self.summaries_built += 1

@@ -82,7 +82,8 @@ class ModuleSummary:
 
     @classmethod
     def from_json(cls, data: dict) -> "ModuleSummary":
-        """Raises KeyError/TypeError/ValueError for data of another shape (a stale or broken entry)."""
+        """Raises KeyError/TypeError/ValueError/AttributeError for data of another shape (a stale or
+        broken entry)."""
         if data["format"] != SUMMARY_FORMAT:
             raise ValueError("another summary format")
         return cls(
