@@ -69,6 +69,7 @@ class Linker:
         self.index = index
         self._callers: dict[tuple[str, str], list[tuple[str, CallFact]]] = {}
         self._tracing: dict[tuple[str, str], bool] = {}
+        self._generation = getattr(index, "generation", 0)
 
     # -- what a read reaches ----------------------------------------------------------------------
 
@@ -81,11 +82,20 @@ class Linker:
         reached = self._reach(importer, source, path)
         if reached is None:
             return [], 0
+        self._follow_the_tree()
         found: dict[tuple[str, int], RemoteChange] = {}
         for target in self._targets(importer, source, path):
             for change in self._changes_of(target):
                 found.setdefault((change.path, change.line), change)
         return sorted(found.values(), key=lambda c: (c.path, c.line)), len(path) - len(reached[1])
+
+    def _follow_the_tree(self) -> None:
+        """The memos below hold for one look at the tree (see project_index.ProjectIndex._refresh)."""
+        generation = getattr(self.index, "generation", 0)
+        if generation != self._generation:
+            self._callers.clear()
+            self._tracing.clear()
+            self._generation = generation
 
     def _targets(self, importer: str, source: ImportSource, path: tuple[str, ...], depth: int = 0) -> Iterator[Target]:
         """The module-level names whose changes the read can see: the one reached, and through a

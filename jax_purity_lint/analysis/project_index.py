@@ -17,6 +17,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from typing import Callable, Iterable, Iterator, Optional
 
 from .. import __version__
@@ -28,6 +29,7 @@ from ..source.preflight import python_verdict, text_problem
 from .collector import MUTATING_METHODS
 from .summary import SUMMARY_FORMAT, ModuleSummary, summarise_module
 
+TREE_FRESH_SECONDS = 2.0
 CACHE_ROOT = ".jpl_cache"  # the folder `check`'s result cache uses too, at the project's root
 CACHE_FOLDER = os.path.join(CACHE_ROOT, "summaries")
 Stat = tuple[int, int]  # (mtime_ns, size)
@@ -80,14 +82,18 @@ class ProjectIndex:
         self.summaries_built = 0  # parsed here, not read from a cache (for the benchmark and tests)
         self._recording: Optional[set[Question]] = None
         self._name_indexes: dict[tuple[str, ...], dict[str, dict[str, frozenset[str]]]] = {}
+        self.generation = 0  # counts the times the tree was looked at afresh (linking.Linker's memos follow it)
+        self._looked_at = time.monotonic()
 
     # -- linking.ModuleIndex -----------------------------------------------------------------------
 
     def module_name(self, path: str) -> Optional[str]:
+        self._refresh()
         self._record(("name", os.path.abspath(path), ""))
         return project_files.module_name(path)
 
     def module_file(self, importer: str, module: str) -> Optional[str]:
+        self._refresh()
         folder = os.path.dirname(os.path.abspath(importer))
         self._record(("module", folder, module))
         return project_files.module_file(folder, module)
@@ -99,9 +105,20 @@ class ProjectIndex:
         return self._asked("calls", importer, word)
 
     def _asked(self, kind: str, importer: str, word: str) -> list[str]:
+        self._refresh()
         folder = os.path.dirname(os.path.abspath(importer))
         self._record((kind, folder, word))
         return self._files_naming(folder, kind, word)
+
+    def _refresh(self) -> None:
+        """What was learnt of the tree (its files, the names index) holds for a few seconds: a run
+        sees one state of the tree, and a long-lived process sees files saved, added or removed."""
+        now = time.monotonic()
+        if now - self._looked_at > TREE_FRESH_SECONDS:
+            project_files.forget()
+            self._name_indexes.clear()
+            self.generation += 1
+            self._looked_at = now
 
     # -- what a result depends on ------------------------------------------------------------------
 

@@ -31,8 +31,15 @@ class MutableGlobalRead(Rule):
     import time, a setter the module calls before any jitted call). A change made by a function that
     the module never calls itself is reported: others may call it at any time.
 
-    It does not catch a change made from another module, and it reports a rebinding to a value equal
-    to the traced one (it cannot know the two are equal).
+    State imported from another module of the project counts too ([more](../projects.md)): `config.LR`
+    read after `import config` is reported when any module of the project changes it after something
+    may have traced (`config.LR = 0.5` after a first call, a setter called by the training loop), and
+    an object imported by name (`from .state import CFG`) when any module changes it in place. A
+    name imported with `from config import LR` is a copy: rebinding `config.LR` never reaches it, and
+    is not reported. Set-up before anything traces (a module imported first, a setter called before
+    the first jitted call, a registry filled while the modules load) is not reported.
+
+    It reports a rebinding to a value equal to the traced one (it cannot know the two are equal).
 
     ## Why is this bad?
     `jax.jit` runs the Python function once, while tracing, and compiles what it saw. The global's
@@ -72,6 +79,7 @@ class MutableGlobalRead(Rule):
     ## Fix safety
     The fix adds a parameter and passes the global at every call in the module; calls from other
     modules must be updated by hand, so it is offered as a diff, applied only where every call is local.
+    State of another module is never rewritten: the rewrite needs review, and nothing is written.
     """
 
     code = "JPL100"

@@ -11,8 +11,8 @@ the project's other Python files, found as Python finds them (no configuration n
   project root (the src layout). Nothing outside the project root is looked at: installed packages
   are never analysed, their state is not the project's to report.
 
-Everything is memoised for the life of the process: a run (or an editor's flake8 call) sees one state
-of the tree.
+Everything is memoised until `forget()`: the project index (analysis/project_index.py) forgets every
+few seconds, so a long-lived process (the language server) sees files added, removed or saved.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 # Folders that hold no module of the project (environments, builds, caches).
@@ -110,6 +110,12 @@ def project_files(folder: str) -> tuple[str, ...]:
     return python_files(project_root(folder)) or python_files(import_root(folder))
 
 
+def forget() -> None:
+    """Drop what was learnt of the tree: it is looked at again."""
+    for memoised in (import_root, project_root, search_roots, module_file, python_files):
+        memoised.cache_clear()
+
+
 def _within(path: str, top: str) -> bool:
     return path == top or path.startswith(top.rstrip(os.sep) + os.sep)
 
@@ -117,12 +123,3 @@ def _within(path: str, top: str) -> bool:
 def _skipped(path: str) -> bool:
     return any(part in SKIPPED_FOLDERS for part in Path(path).parts)
 
-
-def folders_up(path: str) -> Iterator[str]:
-    folder = os.path.dirname(os.path.abspath(path))
-    while True:
-        yield folder
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            return
-        folder = parent
