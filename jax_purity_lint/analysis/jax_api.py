@@ -259,6 +259,17 @@ def is_call_preserving(qualified: str, jit_functions: frozenset[str] = frozenset
     return record.call_preserving if record is not None else qualified in jit_functions
 
 
+def is_print_like(qualified: str, factory: Optional[str] = None, method: Optional[str] = None) -> bool:
+    """`print`, `logging.info`, `absl.logging.info`, or `logger.info` on a logger made by a factory."""
+    if qualified in PRINT_FUNCTIONS:
+        return True
+    if qualified.startswith("logging.") and qualified.rsplit(".", 1)[-1] in LOGGER_METHODS:
+        return True
+    if qualified.startswith("absl.logging.") and qualified.rsplit(".", 1)[-1] in LOGGER_METHODS:
+        return True
+    return factory in LOGGER_FACTORIES and method in LOGGER_METHODS
+
+
 def is_host_randomness(qualified: str) -> bool:
     if qualified in HOST_RANDOMNESS_FUNCTIONS:
         return True

@@ -64,6 +64,19 @@ class RemoteChange:
     function: Optional[str]
 
 
+@dataclass(frozen=True)
+class HelperEffect:
+    """What a project function called from traced code does while it is traced: it prints, or it
+    reads state that changes late (`changes`)."""
+
+    kind: str  # "print" or "read"
+    path: str  # the module where it happens
+    line: int
+    helper: str  # the function of that module the effect is in
+    what: str  # the printing function, or the state read as that module spells it (`SCALE`, `config.LR`)
+    changes: tuple[RemoteChange, ...] = ()
+
+
 class Linker:
     def __init__(self, index: ModuleIndex) -> None:
         self.index = index
@@ -151,6 +164,52 @@ class Linker:
 
     def _is_module(self, importer: str, module: str) -> bool:
         return self.index.module_file(importer, module) is not None
+
+    # -- what a helper of another module does -----------------------------------------------------
+
+    def helper_effects(self, importer: str, source: ImportSource, path: tuple[str, ...]) -> list[HelperEffect]:
+        """The effects of calling `name.path...` (a function of a project module, `name` imported from
+        `source`) and of the project functions it calls, a few calls deep."""
+        self._follow_the_tree()
+        reached = self._reach(importer, source, path)
+        if reached is None or reached[1]:
+            return []  # not a module-level function (a method of an object, a module, ...)
+        return self._effects_of(reached[0].path, reached[0].name, 0, set())
+
+    def _effects_of(self, path: str, name: str, depth: int, seen: set[tuple[str, str]]) -> list[HelperEffect]:
+        if (path, name) in seen or depth > _MAX_DEPTH:
+            return []
+        seen.add((path, name))
+        summary = self.index.summary(path)
+        if summary is None:
+            return []
+        if name in summary.imports:  # a re-export: the function is the imported one
+            reached = self._reach(path, summary.imports[name], ())
+            return self._effects_of(reached[0].path, reached[0].name, depth + 1, seen) if reached else []
+        if name not in summary.definitions:
+            return []
+        effects = []
+        for fact in summary.helpers.get(name, ()):
+            if fact.kind == "print":
+                effects.append(HelperEffect("print", path, fact.line, name, fact.what))
+                continue
+            changes = self._read_changes(path, summary, fact.what, fact.attribute)
+            if changes:
+                spelled = f"{fact.what}.{fact.attribute}" if fact.attribute and fact.what in summary.imports else fact.what
+                effects.append(HelperEffect("read", path, fact.line, name, spelled, tuple(changes)))
+        for call in summary.calls:
+            if call.function == name:
+                callee = self._callee(path, summary, call)
+                if callee is not None:
+                    effects.extend(self._effects_of(callee[0], callee[1], depth + 1, seen))
+        return effects
+
+    def _read_changes(self, path: str, summary: ModuleSummary, name: str, attribute: Optional[str]) -> list[RemoteChange]:
+        if name in summary.imports:
+            changes, _ = self.changes_reaching(path, summary.imports[name], (attribute,) if attribute else ())
+            return changes
+        own = {(c.path, c.line): c for c in self._changes_of(Target(path, name, rebinding_seen=True))}
+        return sorted(own.values(), key=lambda c: (c.path, c.line))
 
     # -- what changes it --------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from .scopes import BindingKind, EffectKind, Scope, ScopeKind
 from .sites import SiteFinder, TraceSite
 from .state import Change, StateModel
 
-SUMMARY_FORMAT = 1  # bump when the fields change: cached summaries of another format are not read
+SUMMARY_FORMAT = 2  # bump when the fields change: cached summaries of another format are not read
 
 ImportSource = tuple[int, str, Optional[str]]  # (relative level, module, name): see Binding.imported
 
@@ -57,6 +57,17 @@ class CallFact:
 
 
 @dataclass(frozen=True)
+class HelperFact:
+    """What a module-level function does when called, that traced code calling it from another module
+    would do while tracing: print (or log), or read a module-level name of its module."""
+
+    kind: str  # "print" or "read"
+    what: str  # the printing function (`print`, `logging.info`), or the name read
+    attribute: Optional[str]  # for reads: the first attribute after the name (`config.LR` -> "LR")
+    line: int
+
+
+@dataclass(frozen=True)
 class ModuleSummary:
     imports: Mapping[str, ImportSource]  # module-level names bound by imports only, and from where
     definitions: frozenset[str]  # module-level functions and classes
@@ -67,6 +78,7 @@ class ModuleSummary:
     # where module code or a function reaches a trace site itself: (function or None, order).
     tracing: frozenset[str] = frozenset()
     site_orders: tuple[tuple[Optional[str], int], ...] = ()
+    helpers: Mapping[str, tuple[HelperFact, ...]] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -78,6 +90,7 @@ class ModuleSummary:
             "calls": [[c.name, list(c.path), c.function, c.order, c.in_loop] for c in self.calls],
             "tracing": sorted(self.tracing),
             "site_orders": [list(site) for site in self.site_orders],
+            "helpers": {name: [dataclasses.astuple(f) for f in facts] for name, facts in self.helpers.items()},
         }
 
     @classmethod
@@ -94,6 +107,7 @@ class ModuleSummary:
             calls=tuple(CallFact(c[0], tuple(c[1]), c[2], c[3], c[4]) for c in data["calls"]),
             tracing=frozenset(data["tracing"]),
             site_orders=tuple((function, int(order)) for function, order in data["site_orders"]),
+            helpers={name: tuple(HelperFact(*f) for f in facts) for name, facts in data["helpers"].items()},
         )
 
 
@@ -139,10 +153,80 @@ def summarise(
         changes=tuple(changes),
         calls=tuple(_calls(resolver, scopes, imports.keys() | definitions)),
         tracing=frozenset(_tracing_names(sites)),
+        helpers=_helpers(resolver, module, definitions | imports.keys(), positions),
         site_orders=tuple(
             sorted({(qualified_name(s.scope), s.order) for s in sites if _traces_at_once(s, applied_calls)}, key=_site_key)
         ),
     )
+
+
+def _helpers(
+    resolver: Resolver, module: Scope, not_state: set[str], positions: Mapping[cst.CSTNode, CodeRange]
+) -> dict[str, tuple[HelperFact, ...]]:
+    """For each module-level function: the prints and the reads of module-level names of its own body
+    (comprehensions included; a nested def runs only if called, and is left out). A print under an
+    `if` is left out: it may be switched off (`if verbose:`) for the calls traced code makes."""
+    found: dict[str, tuple[HelperFact, ...]] = {}
+    for scope in module.children:
+        if scope.kind is not ScopeKind.FUNCTION:
+            continue
+        facts: dict[tuple, HelperFact] = {}
+        for inner in _body_scopes(scope):
+            for effect in inner.effects:
+                fact = _helper_fact(resolver, inner, effect, not_state, positions)
+                if fact is not None:
+                    facts.setdefault((fact.kind, fact.what, fact.attribute), fact)
+        if facts:
+            found[scope.name] = tuple(facts.values())
+    return found
+
+
+def _body_scopes(scope: Scope) -> Iterator[Scope]:
+    yield scope
+    for child in scope.children:
+        if child.kind is ScopeKind.COMPREHENSION:
+            yield from _body_scopes(child)
+
+
+def _helper_fact(
+    resolver: Resolver, scope: Scope, effect, not_state: set[str], positions: Mapping[cst.CSTNode, CodeRange]
+) -> Optional[HelperFact]:
+    position = positions.get(effect.node)
+    line = position.start.line if position is not None else 0
+    if effect.kind is EffectKind.CALL and effect.call is not None and not effect.branch:
+        func = effect.call.func
+        qualified = resolver.qualify(scope, func) or ""
+        method = func.attr.value if isinstance(func, cst.Attribute) else None
+        factory = _logger_factory(resolver, scope, func)
+        if jax_api.is_print_like(qualified, factory, method):
+            return HelperFact("print", qualified or f"{func.value.value}.{method}", None, line)  # type: ignore[union-attr]
+        return None
+    if effect.kind is not EffectKind.READ or effect.root is None or effect.detail == "metadata":
+        return None
+    resolved = resolver.resolve(scope, effect.root)
+    if resolved is None or not resolved.is_global:
+        return None
+    if effect.root in not_state and effect.root not in _imported_names(resolver):
+        return None  # a function or class of the module: a definition, not state
+    return HelperFact("read", effect.root, effect.path[0] if effect.path else None, line)
+
+
+def _imported_names(resolver: Resolver) -> set[str]:
+    module = resolver.module
+    return {name for name, bindings in module.bindings.items() if bindings and all(b.kind is BindingKind.IMPORT for b in bindings)}
+
+
+def _logger_factory(resolver: Resolver, scope: Scope, func: cst.BaseExpression) -> Optional[str]:
+    """For `logger.info(...)` with `logger = logging.getLogger(...)` at module level: "logging.getLogger"."""
+    if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+        return None
+    resolved = resolver.resolve(scope, func.value.value)
+    if resolved is None or not resolved.is_global:
+        return None
+    binding = resolver.binding_at(resolved, None)
+    if binding is None or binding.kind is not BindingKind.ASSIGNMENT or not isinstance(binding.value, cst.Call):
+        return None
+    return resolver.qualify(resolved.scope, binding.value.func)
 
 
 def _traces_at_once(site: TraceSite, applied_calls: frozenset[int]) -> bool:

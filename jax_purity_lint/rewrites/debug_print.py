@@ -34,6 +34,12 @@ def build_debug_print(context: RewriteContext, group: Group) -> Draft:
     done: list[str] = []
     anchor = None
     for diagnostic in group.diagnostics:
+        if diagnostic.finding.variant == "remote":  # the print is in a function of another module
+            problems.append(
+                f"{view.place_of_line(diagnostic.line)}: `{diagnostic.state}` prints in another module: "
+                "use `jax.debug.print` there; this call is left as it is"
+            )
+            continue
         call = view.node_of(diagnostic, cst.Call)
         if call is None:
             problems.append(f"{view.place_of_line(diagnostic.line)}: cannot find the call")

@@ -12,7 +12,7 @@ import libcst as cst
 
 from ..analysis import jax_api
 from ..analysis.cache_life import CacheLives, Reach
-from ..analysis.linking import Linker, RemoteChange
+from ..analysis.linking import HelperEffect, Linker, RemoteChange
 from ..analysis.reachability import TraceContext
 from ..analysis.resolution import Resolved, Resolver
 from ..analysis.scopes import BindingKind, Effect, EffectKind, Scope, ScopeKind
@@ -75,6 +75,39 @@ class RuleContext:
     module_path: Optional[str] = None  # the absolute path of this module's file
     # Per traced scope: the (if statement, arm) pairs that run only outside traces, found once.
     _outside_traces: dict[int, set[tuple[int, int]]] = field(default_factory=dict, repr=False)
+    _helper_effects: dict[int, list[HelperEffect]] = field(default_factory=dict, repr=False)
+
+    def helper_effects(self, call: cst.Call) -> list[HelperEffect]:
+        """What a call of a function imported from another project module does while traced (its
+        prints, its reads of state that changes late), followed into the functions it calls."""
+        known = self._helper_effects.get(id(call))
+        if known is not None:
+            return known
+        source = self._imported_source(call.func)
+        effects: list[HelperEffect] = []
+        if source is not None:
+            _, imported, path = source
+            assert self.linker is not None and self.module_path is not None
+            effects = self.linker.helper_effects(self.module_path, imported, path)
+        self._helper_effects[id(call)] = effects
+        return effects
+
+    def _imported_source(self, func: cst.BaseExpression):
+        """(name, where it was imported from, attributes after it) for `utils.log(...)`, `log(...)`."""
+        if self.linker is None or self.module_path is None:
+            return None
+        path: list[str] = []
+        while isinstance(func, cst.Attribute):
+            path.append(func.attr.value)
+            func = func.value
+        if not isinstance(func, cst.Name):
+            return None
+        bindings = self.resolver.module.bindings.get(func.value, [])
+        sources = {b.imported for b in bindings}
+        if not bindings or any(b.kind is not BindingKind.IMPORT for b in bindings) or len(sources) != 1:
+            return None
+        imported = sources.pop()
+        return None if imported is None else (func.value, imported, tuple(reversed(path)))
 
     def remote_changes(self, name: str, path: tuple[str, ...]) -> tuple[list[RemoteChange], int]:
         """Changes, made anywhere in the project, of what module-level `name.path...` reaches when
@@ -321,6 +354,24 @@ def first_remote_change(changes: list[RemoteChange], relative_to: str) -> str:
     inside = f", in `{change.function}`" if change.function else ""
     more = f"; {len(changes) - 1} more place(s)" if len(changes) > 1 else ""
     return f"{where}, line {change.line}{inside} ({change.how}){more}"
+
+
+def callee_text(func: cst.BaseExpression) -> str:
+    """`utils.log_metrics` for the callee of `utils.log_metrics(x)`."""
+    parts = []
+    while isinstance(func, cst.Attribute):
+        parts.append(func.attr.value)
+        func = func.value
+    if isinstance(func, cst.Name):
+        parts.append(func.value)
+    return ".".join(reversed(parts))
+
+
+def remote_place(path: str, line: int, relative_to: str) -> str:
+    """"utils.py, line 12": a place in another file, relative to the reporting file's folder."""
+    import os
+
+    return f"{os.path.relpath(path, relative_to)}, line {line}"
 
 
 def first_change(changes: list[Change], place_of: PlaceOf) -> str:

@@ -39,13 +39,7 @@ def _global_factory(context: RuleContext, scope: Scope, name: str) -> Optional[s
 
 
 def print_like(qualified: str, factory: Optional[str], method: Optional[str]) -> bool:
-    if qualified in jax_api.PRINT_FUNCTIONS:
-        return True
-    if qualified.startswith("logging.") and qualified.rsplit(".", 1)[-1] in jax_api.LOGGER_METHODS:
-        return True
-    if qualified.startswith("absl.logging.") and qualified.rsplit(".", 1)[-1] in jax_api.LOGGER_METHODS:
-        return True
-    return factory in jax_api.LOGGER_FACTORIES and method in jax_api.LOGGER_METHODS
+    return jax_api.is_print_like(qualified, factory, method)
 
 
 def host_random(qualified: str, factory: Optional[str]) -> bool:

@@ -11,9 +11,11 @@ from .base import (
     Rule,
     RuleContext,
     call_with_extra_argument,
+    callee_text,
     dotted,
     first_change,
     first_remote_change,
+    remote_place,
     traced_effects,
     where_traced,
 )
@@ -156,7 +158,40 @@ class MutableGlobalRead(Rule):
                 )
 
             yield self.finding(effect.node, scope, trace, state, render)
+        yield from self._reads_in_other_modules(context)
 
+    def _reads_in_other_modules(self, context: RuleContext) -> Iterator[Finding]:
+        """A call of a project function of another module that reads (itself or through its calls)
+        state of its module, or of a third, that changes late."""
+        relative_to = os.path.dirname(context.module_path or "")
+        for scope, trace, effect in traced_effects(context, EffectKind.CALL):
+            if effect.call is None:
+                continue
+            owner = context.cache_owner(trace)
+            if context.lives is not None and context.lives.lives_within_one_run(owner):
+                continue
+            reads = [e for e in context.helper_effects(effect.call) if e.kind == "read"]
+            if not reads or not context.cache_reused(trace):
+                continue
+            called = callee_text(effect.call.func)
+            first = reads[0]
+            where = remote_place(first.path, first.line, relative_to)
+            changed = first_remote_change(list(first.changes), relative_to)
+
+            def render(place_of, scope=scope, trace=trace, called=called, first=first, where=where, changed=changed) -> str:
+                inside = "" if first.helper == called.rsplit(".", 1)[-1] else f" (through `{first.helper}`)"
+                return (
+                    f"{where_traced(scope, trace, place_of)} calls `{called}`, which reads `{first.what}` at {where}"
+                    f"{inside}, state changed at {changed}; its value is frozen when the function is traced, so "
+                    f"later changes are ignored. Make the state explicit: pass it in as an argument"
+                )
+
+            related = tuple(
+                (c.path, c.line, f"`{e.what}` changes here ({c.how})") for e in reads for c in e.changes
+            )
+            module = called.rsplit(".", 1)[0] if "." in called else ""
+            state = f"{module}.{first.what}" if module else first.what  # as this module can reach it
+            yield self.finding(effect.node, scope, trace, state, render, variant="remote", related=related)
 
     def _changed_in_another_module(self, context: RuleContext, scope, trace, effect) -> Optional[Finding]:
         """State of a project module, read through an import: changed by whichever module changes it."""

@@ -1,10 +1,22 @@
 from __future__ import annotations
 
+import os
 from typing import Iterator
 
 import libcst as cst
 
-from .base import Evidence, Finding, FixAvailability, Rule, RuleContext, where_traced
+from ..analysis.scopes import EffectKind
+from .base import (
+    Evidence,
+    Finding,
+    FixAvailability,
+    Rule,
+    RuleContext,
+    callee_text,
+    remote_place,
+    traced_effects,
+    where_traced,
+)
 from .host_calls import print_like, qualified_calls, switched_off
 
 
@@ -13,7 +25,9 @@ class TraceTimePrint(Rule):
     ## What it does
     Flags `print`, `logging` calls and writes to `sys.stdout`/`sys.stderr` in traced code. A call under
     `if verbose:` in a helper is not reported when every call of the helper in traced code passes a
-    falsy literal for `verbose` (or relies on a falsy default).
+    falsy literal for `verbose` (or relies on a falsy default). A call of a function of another module
+    of the project that prints (itself or through the functions it calls, outside any `if`) is
+    reported at the call, with the place of the print ([more](../projects.md)).
 
     ## Why is this bad?
     They run while the function is traced, once, and print
@@ -88,3 +102,29 @@ class TraceTimePrint(Rule):
                 )
 
             yield self.finding(effect.node, scope, trace, shown, render)
+        yield from self._prints_in_other_modules(context)
+
+    def _prints_in_other_modules(self, context: RuleContext) -> Iterator[Finding]:
+        """A call of a project function of another module that prints (itself or through its calls)."""
+        relative_to = os.path.dirname(context.module_path or "")
+        for scope, trace, effect in traced_effects(context, EffectKind.CALL):
+            if effect.call is None:
+                continue
+            prints = [e for e in context.helper_effects(effect.call) if e.kind == "print"]
+            if not prints:
+                continue
+            called = callee_text(effect.call.func)
+            first = prints[0]
+            where = remote_place(first.path, first.line, relative_to)
+
+            def render(place_of, scope=scope, trace=trace, called=called, first=first, where=where) -> str:
+                inside = "" if first.helper == called.rsplit(".", 1)[-1] else f" (through `{first.helper}`)"
+                return (
+                    f"{where_traced(scope, trace, place_of)} calls `{called}`, which calls `{first.what}` at "
+                    f"{where}{inside}: it runs once, while tracing, and shows tracers rather than values; later "
+                    f"calls print nothing. Use `jax.debug.print(\"... {{}}\", value)` there to print at every call"
+                )
+
+            related = tuple((e.path, e.line, f"`{e.what}` runs here, while tracing") for e in prints)
+            yield self.finding(effect.node, scope, trace, called, render, variant="remote", related=related)
+
