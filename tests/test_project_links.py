@@ -197,3 +197,10 @@ def test_a_corrupt_cache_is_recomputed_not_believed(tmp_path):
         cwd=tmp_path, capture_output=True, text=True,
     )
     assert [(d["line"], d["code"]) for d in json.loads(result.stdout)] == [(8, "JPL100")], result.stderr
+
+
+def test_a_module_rebinding_its_own_global_while_it_is_imported_is_set_up(tmp_path):
+    # Even after a jitted call of its own: no importer can trace anything before the import ends.
+    config = "import jax\n\nLR = 0.1\nWARM = jax.jit(lambda x: x * 2)(1.0)\nLR = 0.2\n"
+    write(tmp_path, {"config.py": config, "reader.py": READER, "main.py": "import reader\n\nreader.f(1.0)\n"})
+    assert codes(tmp_path / "reader.py") == []

@@ -219,6 +219,9 @@ class Linker:
             if summary is None:
                 continue
             for change in summary.changes:
+                if path == target.path and change.function is None:
+                    continue  # the module's own code changing its own global runs while it is imported,
+                    # before any importer can call (and trace) anything
                 if self._changes_target(path, summary, change, target) and not self.is_set_up(path, change):
                     yield RemoteChange(path, change.line, change.how, _spelled(change), change.function)
 

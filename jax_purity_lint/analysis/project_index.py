@@ -38,29 +38,33 @@ Stat = tuple[int, int]  # (mtime_ns, size)
 Question = tuple[str, str, str]
 
 
-# The names a file's text may change or call, found on the text alone (a necessary condition for a
-# change or a call, taken before anything is parsed): a name assigned or updated, alone or through
-# attributes and subscripts (`name = `, `name.a[k] += `), a mutating method called on it
-# (`name.append(`, `name.a.update(`), `global name`, `for name in`, `del name`, `name :=`, `as name`;
-# `name(` and decorators `@a.name` for calls.
-_CHAIN = rb"(?:\s*\[[^\n]*?\]|\s*\.\s*[A-Za-z_]\w*)*"
-_ASSIGNED = re.compile(rb"\b([A-Za-z_]\w*" + _CHAIN + rb")\s*(?:=(?!=)|:=|[-+*/%&|^@]=|\*\*=|//=|<<=|>>=)")
-_MUTATED = re.compile(
-    rb"\b([A-Za-z_]\w*" + _CHAIN + rb")\s*\.\s*(?:" + b"|".join(m.encode() for m in sorted(MUTATING_METHODS)) + rb")\s*\("
-)
+# The names a file's text may change or call, found on the text alone and taken before anything is
+# parsed: the names in an assignment's targets (`name = `, `name.a[k] += `, `a = name[k] = `,
+# `a, name = `), before a mutating method (`name.append(`, `name.a.update(`), after `global`,
+# `for`, `del`, `as`; `name(` and decorators `@a.name` for calls. Anchored on what makes a change
+# (a statement's start, the mutating method), so that the scan stays linear in the text.
+_ASSIGNED = re.compile(rb"^[ \t]*[(\[]?\*?([A-Za-z_][^=\n#]*?)\s*(?:[-+*/%&|^@]|\*\*|//|<<|>>|:)?=(?!=)", re.M)
+_CHAINED = re.compile(rb"=\s*([A-Za-z_][\w.\[\]'\" ]*?)\s*=(?!=)")
+_MUTATOR = re.compile(rb"\.\s*(?:" + b"|".join(m.encode() for m in sorted(MUTATING_METHODS)) + rb")\s*\(")
+_RECEIVER = re.compile(rb"([A-Za-z_][\w.\[\]'\" ]*)$")
 _CHANGED_LISTS = re.compile(rb"\b(?:global|nonlocal|del|for|as)\b([^\n#:=]*)")
 _CALLED = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
 _DECORATOR = re.compile(rb"@\s*([A-Za-z_][\w.]*)")
 _IDENTIFIER = re.compile(rb"[A-Za-z_]\w*")
-NAMES_FORMAT = 2
+NAMES_FORMAT = 3
 
 
 def names_in(text: bytes) -> dict[str, list[str]]:
     """{"changes": names the text may change, "calls": names it may call}; "changes" holds "*" when
     the text calls `setattr(`, which may change any name."""
     changed: set[bytes] = set()
-    for chain in (*_ASSIGNED.findall(text), *_MUTATED.findall(text)):  # `config.LR`: both names count
-        changed.update(_IDENTIFIER.findall(chain))
+    for target in (*_ASSIGNED.findall(text), *_CHAINED.findall(text)):  # `config.LR`: both names count
+        changed.update(_IDENTIFIER.findall(target))
+    for call in _MUTATOR.finditer(text):
+        line = text[text.rfind(b"\n", 0, call.start()) + 1 : call.start()]
+        receiver = _RECEIVER.search(line)
+        if receiver is not None:
+            changed.update(_IDENTIFIER.findall(receiver.group(1)))
     for tail in _CHANGED_LISTS.findall(text):
         changed.update(_IDENTIFIER.findall(tail))
     called = set(_CALLED.findall(text))

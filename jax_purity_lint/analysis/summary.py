@@ -230,13 +230,16 @@ def _logger_factory(resolver: Resolver, scope: Scope, func: cst.BaseExpression) 
 
 
 def _traces_at_once(site: TraceSite, applied_calls: frozenset[int]) -> bool:
-    """`lax.scan(body, ...)`, `jax.jit(f)(x)`: the site traces where it is, not when called later."""
+    """`lax.scan(body, ...)`, `jax.jit(f)(x)`: a site that traces where it is, and keeps the trace in
+    a cache (`jax.vmap(f)(x)` traces at once too, but keeps nothing a later call could replay)."""
     qualified = site.transform.qualified
-    return (
+    caches = site.compile_and_cache or qualified in jax_api.IDENTITY_CACHED_ARGUMENTS
+    at_once = (
         qualified in jax_api.LOOP_BODIES
         or qualified in jax_api.RUN_AT_ONCE
         or (isinstance(site.node, cst.Call) and id(site.node) in applied_calls)
     )
+    return caches and at_once
 
 
 def _site_key(site: tuple[Optional[str], int]) -> tuple[str, int]:
