@@ -17,6 +17,7 @@ import libcst as cst
 from .analysis import ModuleAnalysis, analyse_module
 from .analysis.linking import Linker
 from .analysis.project_index import shared_index
+from .analysis.summary import summarise_collected
 from .diagnostics import Diagnostic, TraceSite
 from .rules import ANALYSIS_FAILURE_CODE, RULES_BY_CODE, Finding, RuleContext
 from .rules.base import function_name
@@ -148,6 +149,16 @@ def project_linker() -> Linker:
 _LINKERS: list[Linker] = []
 
 
+def _remember_summary(module_path: str, source: str, parsed: ParsedModule, analysis: ModuleAnalysis) -> None:
+    """Other modules of the project may ask for this one's summary: made now from its analysis, it
+    costs no second parse (analysis/project_index.py)."""
+    shared_index().remember(
+        module_path,
+        source,
+        lambda: summarise_collected(analysis.resolver, analysis.scopes, analysis.loop_ends, analysis.finder.applied_calls),
+    )
+
+
 def _module_path(filename: str) -> Optional[str]:
     """The file's absolute path if it is a module of a project on disk (not `<stdin>`, a notebook)."""
     if not filename.endswith(".py"):
@@ -205,6 +216,8 @@ def _parse_and_diagnose(
     try:
         asked: list[tuple[str, str, str]] = []
         analysis, findings = retry_deep(lambda: diagnose(parsed, settings, place, module_path, asked))
+        if module_path is not None:
+            _remember_summary(module_path, source, parsed, analysis)
     except Exception as error:
         return FileAnalysis(source, parsed, failure=_failure_from(error, "analyse"))
     return FileAnalysis(source, parsed, analysis, tuple(findings), dependencies=tuple(sorted(set(asked))))

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Iterator, Optional, Sequence, Union
 from . import __version__
 from .diagnostics import Diagnostic
 from .engine import analysis_failure, analyze_source, describe_exception
+from .surfaces.cache import default_cache_folder, use_summary_cache
 from .surfaces.config import Config, ConfigError, could_name_our_codes, enabled_by_layers
 from .surfaces.project import Overrides, Project
 
@@ -91,6 +92,8 @@ class JaxPurityPlugin:
     def _diagnostics(self, config: Config) -> list[Diagnostic]:
         try:
             source = "".join(self.lines)
+            # The other modules' summaries are kept where `check` keeps its results, for the next save.
+            use_summary_cache(default_cache_folder(config))
             return analyze_source(source, self.filename, config.settings, python_tree=self.tree)
         except Exception as error:
             return [analysis_failure(f"internal error {describe_exception(error)}")]

@@ -230,9 +230,9 @@ def count_lines(path: Path) -> int:
 # -- 4. the lint ----------------------------------------------------------------------------------
 
 
-def repository_groups(folder: Path) -> list[dict[str, Any]]:
-    """One group per repository of the development corpus found under `folder` (as `owner+name`)."""
-    with open(REPOSITORIES, newline="", encoding="utf-8") as handle:
+def repository_groups(folder: Path, listing: Path = REPOSITORIES) -> list[dict[str, Any]]:
+    """One group per repository of `listing` (repo, commit, kind) found under `folder` (as `owner+name`)."""
+    with open(listing, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     groups = []
     for row in rows:
@@ -347,6 +347,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("-j", "--jobs", type=int, default=2)
     parser.add_argument("--repos", type=Path, default=None,
                         help="lint the development corpus from local copies in this folder (no installs)")
+    parser.add_argument("--repo-list", type=Path, default=REPOSITORIES,
+                        help="with --repos: the repositories (repo,commit,kind), default docs/real-world-repos.csv")
     args = parser.parse_args(argv)
 
     workdir = args.workdir.resolve()
@@ -354,7 +356,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     python = None
     if args.repos is not None:
         python, versions, sdists = Path(sys.executable), {}, {}
-        groups = repository_groups(args.repos.resolve())
+        groups = repository_groups(args.repos.resolve(), args.repo_list)
     else:
         if not (args.skip_install and venv_python(workdir).exists()):
             install(workdir)

@@ -118,7 +118,7 @@ def test_two_processes_filling_the_same_summary_cache_agree(tmp_path):
     write(tmp_path, {"pyproject.toml": "", "config.py": "LR = 0.1\n", "reader.py": READER, "main.py": CHANGER})
     for index in range(40):
         write(tmp_path, {f"helpers/h{index}.py": f"import config\n\nLR_COPY = config.LR  # {index}\n"})
-    command = [sys.executable, "-m", "jax_purity_lint", "check", "--no-cache", "--format", "json", "."]
+    command = [sys.executable, "-m", "jax_purity_lint", "check", "--format", "json", "."]  # with caches
     runs = [subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [json.loads(run.communicate(timeout=300)[0]) for run in runs]
     assert outputs[0] == outputs[1]
@@ -141,9 +141,11 @@ def test_summaries_are_cached_by_content_and_rebuilt_when_it_changes(tmp_path):
     write(tmp_path, {"pyproject.toml": "", "config.py": "LR = 0.1\n\n\ndef set_lr(v):\n    global LR\n    LR = v\n"})
     path = str(tmp_path / "config.py")
     first = ProjectIndex()
+    first.use_cache_folder(str(tmp_path / ".jpl_cache"))
     summary = first.summary(path)
     assert summary is not None and [c.function for c in summary.changes] == ["set_lr"]
     assert first.summaries_built == 1
+    assert list((tmp_path / ".jpl_cache" / "summaries").rglob("*.json"))
     second = ProjectIndex()  # another process: reads the entry the first one wrote
     assert second.summary(path) == summary and second.summaries_built == 0
     (tmp_path / "config.py").write_text("LR = 0.1\n", encoding="utf-8")
@@ -187,13 +189,16 @@ def test_a_cached_result_is_not_reused_once_another_module_changes_what_it_read(
 def test_a_corrupt_cache_is_recomputed_not_believed(tmp_path):
     write(tmp_path, {"pyproject.toml": "", "config.py": "LR = 0.1\n", "reader.py": READER, "main.py": CHANGER})
     assert codes(tmp_path / "reader.py") == [(8, "JPL100")]
-    subprocess.run([sys.executable, "-m", "jax_purity_lint", "check", "--no-cache", "."], cwd=tmp_path, capture_output=True)
+    subprocess.run([sys.executable, "-m", "jax_purity_lint", "check", "."], cwd=tmp_path, capture_output=True)
     cache = tmp_path / ".jpl_cache"
-    (cache / "names.json").write_text('{"key": 1, "files": {"x": [1, 2]}', encoding="utf-8")  # truncated
+    (index,) = cache.glob("names-*.json")
+    index.write_text('{"key": 1, "files": {"x": [1, 2]}', encoding="utf-8")  # truncated
     for entry in (cache / "summaries").rglob("*.json"):
         entry.write_text('{"format": 1, "imports": 7}', encoding="utf-8")
+    for entry in cache.glob("??/*.json"):  # the results: checked again, from the broken summaries
+        entry.unlink()
     result = subprocess.run(
-        [sys.executable, "-m", "jax_purity_lint", "check", "--no-cache", "--format", "json", "reader.py"],
+        [sys.executable, "-m", "jax_purity_lint", "check", "--format", "json", "reader.py"],
         cwd=tmp_path, capture_output=True, text=True,
     )
     assert [(d["line"], d["code"]) for d in json.loads(result.stdout)] == [(8, "JPL100")], result.stderr
@@ -204,3 +209,24 @@ def test_a_module_rebinding_its_own_global_while_it_is_imported_is_set_up(tmp_pa
     config = "import jax\n\nLR = 0.1\nWARM = jax.jit(lambda x: x * 2)(1.0)\nLR = 0.2\n"
     write(tmp_path, {"config.py": config, "reader.py": READER, "main.py": "import reader\n\nreader.f(1.0)\n"})
     assert codes(tmp_path / "reader.py") == []
+
+
+def test_a_summary_made_from_a_modules_own_analysis_is_the_one_made_from_its_file():
+    # The engine keeps the summary of each module it analyses; it must not depend on which way it was made.
+    from jax_purity_lint.analysis.summary import summarise_collected
+    from jax_purity_lint.engine import analyse_file
+
+    fixtures = Path(__file__).parent / "fixtures"
+    paths = sorted(fixtures.glob("*.py")) + sorted((fixtures / "packages").rglob("*.py"))
+    compared = 0
+    for path in paths:
+        analysis = analyse_file(path.read_bytes(), str(path), project=False)
+        if analysis.module_analysis is None:
+            continue
+        made = analysis.module_analysis
+        own = summarise_collected(
+            made.resolver, made.scopes, made.loop_ends, made.finder.applied_calls
+        )
+        assert own == summarise_bytes(path.read_bytes()), path.name
+        compared += 1
+    assert compared >= 100

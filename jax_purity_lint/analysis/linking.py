@@ -43,6 +43,9 @@ class ModuleIndex(Protocol):
     def files_calling(self, importer: str, word: str) -> list[str]:
         """The project's files whose text may call a function `word` (a superset)."""
 
+    def line_at(self, path: str, order: int) -> int:
+        """The line of a summary fact, by its order in the module (0 if unknown)."""
+
 
 @dataclass(frozen=True)
 class Target:
@@ -191,12 +194,13 @@ class Linker:
         effects = []
         for fact in summary.helpers.get(name, ()):
             if fact.kind == "print":
-                effects.append(HelperEffect("print", path, fact.line, name, fact.what))
+                effects.append(HelperEffect("print", path, self.index.line_at(path, fact.order), name, fact.what))
                 continue
             changes = self._read_changes(path, summary, fact.what, fact.attribute)
             if changes:
                 spelled = f"{fact.what}.{fact.attribute}" if fact.attribute and fact.what in summary.imports else fact.what
-                effects.append(HelperEffect("read", path, fact.line, name, spelled, tuple(changes)))
+                line = self.index.line_at(path, fact.order)
+                effects.append(HelperEffect("read", path, line, name, spelled, tuple(changes)))
         for call in summary.calls:
             if call.function == name:
                 callee = self._callee(path, summary, call)
@@ -223,7 +227,8 @@ class Linker:
                     continue  # the module's own code changing its own global runs while it is imported,
                     # before any importer can call (and trace) anything
                 if self._changes_target(path, summary, change, target) and not self.is_set_up(path, change):
-                    yield RemoteChange(path, change.line, change.how, _spelled(change), change.function)
+                    line = self.index.line_at(path, change.order)
+                    yield RemoteChange(path, line, change.how, _spelled(change), change.function)
 
     def _changes_target(self, path: str, summary: ModuleSummary, change: ChangeFact, target: Target) -> bool:
         if path == target.path and change.name == target.name:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Optional, Union
 
@@ -29,6 +29,8 @@ class ModuleAnalysis:
     hijax: bool  # the module turns on flax nnx's hijax mode: Variables are refs jit carries out
     lives: CacheLives  # when a change of state can still reach a compiled cache
     finder: SiteFinder  # how sites were recognised, with the settings' jit functions
+    scopes: list[Scope] = field(default_factory=list)  # every scope, in the order they were collected
+    loop_ends: dict[int, int] = field(default_factory=dict)
 
     def transformation_of(self, node: Union[cst.Call, cst.Decorator]) -> Optional[Transform]:
         """The transformation a call or a function's decorator applies to a function, recognised as
@@ -85,7 +87,10 @@ def analyse_module(module: cst.Module, settings: Settings) -> ModuleAnalysis:
             frozenset(collected.try_statements),
         )
     )
-    return ModuleAnalysis(module, resolver, sites, traced, state, collected.turns_on_hijax, lives, finder)
+    return ModuleAnalysis(
+        module, resolver, sites, traced, state, collected.turns_on_hijax, lives, finder,
+        collected.all_scopes, collected.loop_ends,
+    )
 
 
 # Decorators that wrap a function without registering it anywhere else.

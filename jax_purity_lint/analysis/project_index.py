@@ -2,10 +2,12 @@
 module name (source/project_files.py) and each file's summary, computed from that file alone and
 cached.
 
-Summaries are memoised per process by (path, modification time, size) and kept on disk by content
-hash under the project root's `.jpl_cache/summaries/` (JSON written atomically, as `check`'s result
-cache is: a broken or foreign entry is a miss), so an editor's on-save check reads the other
-modules' summaries instead of parsing them. A file that cannot be read, decoded or parsed has no
+Summaries are memoised per process by (path, modification time, size) and, when a surface names a
+cache folder (`use_cache_folder`: `check`'s result cache folder, flake8's), kept on disk there by
+content hash under `summaries/` (JSON written atomically, as `check`'s result cache is: a broken or
+foreign entry is a miss), so an editor's on-save check reads the other modules' summaries instead
+of parsing them. Without one (`check --no-cache`, the library's own calls) nothing is written
+(analysis/cache_place.py). A file that cannot be read, decoded or parsed has no
 summary: its facts are unknown and it changes nothing the linker can see.
 """
 
@@ -24,14 +26,13 @@ from .. import __version__
 from ..source import project_files
 from ..source.decoding import decode_source
 from ..source.deep_stack import retry_deep, with_native_stack
-from ..source.parsing import parse
+from ..source.parsing import ParsedModule, parse
 from ..source.preflight import python_verdict, text_problem
-from .collector import MUTATING_METHODS
+from . import cache_place
+from .collector import MUTATING_METHODS, collect
 from .summary import SUMMARY_FORMAT, ModuleSummary, summarise_module
 
 TREE_FRESH_SECONDS = 2.0
-CACHE_ROOT = ".jpl_cache"  # the folder `check`'s result cache uses too, at the project's root
-CACHE_FOLDER = os.path.join(CACHE_ROOT, "summaries")
 Stat = tuple[int, int]  # (mtime_ns, size)
 # A question asked of the tree: ("module", folder, module name), ("name", path, ""), and the files
 # that may change a name or call it: ("changes", folder, name), ("calls", folder, name).
@@ -86,8 +87,17 @@ class ProjectIndex:
         self.summaries_built = 0  # parsed here, not read from a cache (for the benchmark and tests)
         self._recording: Optional[set[Question]] = None
         self._name_indexes: dict[tuple[str, ...], dict[str, dict[str, frozenset[str]]]] = {}
+        self._lines: dict[str, tuple[Optional[Stat], dict[int, int]]] = {}
         self.generation = 0  # counts the times the tree was looked at afresh (linking.Linker's memos follow it)
         self._looked_at = time.monotonic()
+
+    def use_cache_folder(self, folder: Optional[str]) -> None:
+        """Where summaries and the names index are kept on disk from now on (None: nowhere)."""
+        cache_place.use(folder)
+
+    @property
+    def cache_folder(self) -> Optional[str]:
+        return cache_place.folder()
 
     # -- linking.ModuleIndex -----------------------------------------------------------------------
 
@@ -178,9 +188,9 @@ class ProjectIndex:
         if known is not None:
             return known
         root = project_files.project_root(folder)
-        index_path = os.path.join(root, CACHE_ROOT, "names.json")
+        index_path = self._names_path(root)
         key = f"{NAMES_FORMAT}|{__version__}|{_code_fingerprint()}"  # another version's index is not read
-        kept = _read_json(index_path) or {}
+        kept = (_read_json(index_path) if index_path is not None else None) or {}
         stored = kept.get("files", {}) if kept.get("key") == key else {}
         fresh: dict[str, dict] = {}
         result: dict[str, dict[str, frozenset[str]]] = {}
@@ -192,10 +202,24 @@ class ProjectIndex:
                 entry = {"stat": list(stat) if stat else None, **(names_in(text) if text is not None else {"changes": [], "calls": []})}
             fresh[path] = entry
             result[path] = {"changes": frozenset(entry["changes"]), "calls": frozenset(entry["calls"])}
-        if fresh != stored:
-            _store(index_path, json.dumps({"key": key, "files": fresh}))
+        if index_path is not None and fresh != stored:
+            _store(index_path, json.dumps({"key": key, "files": fresh}), self.cache_folder)
         self._name_indexes[files] = result
         return result
+
+    def _names_path(self, root: str) -> Optional[str]:
+        if self.cache_folder is None:
+            return None
+        digest = hashlib.blake2b(root.encode(), digest_size=8).hexdigest()
+        return os.path.join(self.cache_folder, f"names-{digest}.json")
+
+    def _entry_path(self, data: bytes) -> Optional[str]:
+        if self.cache_folder is None:
+            return None
+        digest = hashlib.blake2b(data, digest_size=20)
+        digest.update(f"|{SUMMARY_FORMAT}|{__version__}|{_code_fingerprint()}".encode())
+        name = digest.hexdigest()
+        return os.path.join(self.cache_folder, "summaries", name[:2], f"{name[2:]}.json")
 
     # -- summaries ---------------------------------------------------------------------------------
 
@@ -214,17 +238,55 @@ class ProjectIndex:
         self._summaries[path] = (stat, summary)
         return summary
 
-    def _cached_or_built(self, path: str, data: bytes) -> Optional[ModuleSummary]:
-        entry = _entry_path(path, data)
+    def line_at(self, path: str, order: int) -> int:
+        """The line of the node at `order` (a summary fact's position) in the module at `path`; 0 if
+        it cannot be found. The module is parsed again, with positions, once per content: only
+        modules that a finding names pay for it."""
+        path = os.path.abspath(path)
+        stat = _stat(path)
+        known = self._lines.get(path)
+        if known is None or known[0] != stat:
+            known = self._lines[path] = (stat, _lines_by_order(self._text(path)))
+        return known[1].get(order, 0)
+
+    def remember(self, path: str, source: str, build: Callable[[], ModuleSummary]) -> None:
+        """The summary of a module just analysed, from its own analysis (`build`), kept as if read
+        from disk, so that a run asking for it later does not parse the module again. Only when
+        `source` is the file's content and no summary of that content is kept already."""
+        path = os.path.abspath(path)
+        data = self._text(path)
+        stat = _stat(path)
+        if data is None or stat is None or path in self.overrides:
+            return
+        known = self._summaries.get(path)
+        if known is not None and known[0] == stat:
+            return
+        entry = self._entry_path(data)
+        if entry is not None and os.path.exists(entry):
+            return  # read when asked for
         try:
-            with open(entry, encoding="utf-8") as handle:
-                return ModuleSummary.from_json(json.load(handle))
-        except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):  # a broken entry: a miss
-            pass
+            if decode_source(data).lstrip("\ufeff") != source:
+                return  # an editor's buffer, not the file
+        except (UnicodeDecodeError, SyntaxError, LookupError):
+            return
+        summary = build()
+        self.summaries_built += 1
+        self._summaries[path] = (stat, summary)
+        if entry is not None:
+            _store(entry, json.dumps(summary.to_json()), self.cache_folder)
+
+    def _cached_or_built(self, path: str, data: bytes) -> Optional[ModuleSummary]:
+        entry = self._entry_path(data)
+        if entry is not None:
+            try:
+                with open(entry, encoding="utf-8") as handle:
+                    return ModuleSummary.from_json(json.load(handle))
+            except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):  # a broken entry: a miss
+                pass
         summary = summarise_bytes(data)
         self.summaries_built += 1
-        if summary is not None:
-            _store(entry, json.dumps(summary.to_json()))
+        if summary is not None and entry is not None:
+            _store(entry, json.dumps(summary.to_json()), self.cache_folder)
         return summary
 
     def _text(self, path: str) -> Optional[bytes]:
@@ -245,6 +307,18 @@ class ProjectIndex:
 
 def summarise_bytes(data: bytes) -> Optional[ModuleSummary]:
     """The summary of a module's bytes, or None when it cannot be decoded, parsed or analysed."""
+    parsed = _parsed(data)
+    if parsed is None:
+        return None
+    try:
+        return summarise_module(parsed.module)
+    except Exception:  # another module's problem is reported when that module is checked
+        return None
+
+
+def _parsed(data: Optional[bytes]) -> Optional[ParsedModule]:
+    if data is None:
+        return None
     try:
         source = decode_source(data)
         if text_problem(source) is not None:
@@ -252,24 +326,28 @@ def summarise_bytes(data: bytes) -> Optional[ModuleSummary]:
         verdict = python_verdict(source)
         if verdict.tree is None or verdict.too_deep is not None:
             return None
-        parsed = retry_deep(lambda: with_native_stack(lambda: parse(source, verdict.tree)))
-        return summarise_module(parsed.module, _LazyPositions(parsed.positions))
-    except Exception:  # another module's problem is reported when that module is checked
+        return retry_deep(lambda: with_native_stack(lambda: parse(source, verdict.tree)))
+    except Exception:
         return None
 
 
-class _LazyPositions(dict):
-    """Positions cost a pass over the tree: computed only if the summary asks for one."""
-
-    def __init__(self, compute: Callable) -> None:
-        super().__init__()
-        self._compute = compute
-        self._mapping = None
-
-    def get(self, node, default=None):  # noqa: ANN001
-        if self._mapping is None:
-            self._mapping = self._compute()
-        return self._mapping.get(node, default)
+def _lines_by_order(data: Optional[bytes]) -> dict[int, int]:
+    """Line of each binding and effect of the module, by its order (as the collector numbers them)."""
+    parsed = _parsed(data)
+    if parsed is None:
+        return {}
+    try:
+        nodes: dict[int, object] = {}
+        for scope in collect(parsed.module).all_scopes:
+            for bindings in scope.bindings.values():
+                for binding in bindings:
+                    nodes.setdefault(binding.order, binding.node)
+            for effect in scope.effects:
+                nodes.setdefault(effect.order, effect.node)
+        positions = parsed.positions()
+        return {order: positions[node].start.line for order, node in nodes.items() if node in positions}
+    except Exception:
+        return {}
 
 
 def _names_entry(entry: object) -> bool:
@@ -297,14 +375,6 @@ def _stat(path: str) -> Optional[Stat]:
     return (info.st_mtime_ns, info.st_size)
 
 
-def _entry_path(path: str, data: bytes) -> str:
-    digest = hashlib.blake2b(data, digest_size=20)
-    digest.update(f"|{SUMMARY_FORMAT}|{__version__}|{_code_fingerprint()}".encode())
-    name = digest.hexdigest()
-    root = project_files.project_root(os.path.dirname(os.path.abspath(path)))
-    return os.path.join(root, CACHE_FOLDER, name[:2], f"{name[2:]}.json")
-
-
 _FINGERPRINT: list[str] = []
 
 
@@ -321,16 +391,15 @@ def _code_fingerprint() -> str:
     return _FINGERPRINT[0]
 
 
-def _store(entry: str, text: str) -> None:
-    """Atomically, under the project's cache folder (marked as a cache for git and backup tools, as
-    the result cache marks it); a cache that cannot be written costs only speed."""
-    parts = entry.split(os.sep)
-    cache_root = os.sep.join(parts[: len(parts) - parts[::-1].index(CACHE_ROOT)])
+def _store(entry: str, text: str, cache_folder: Optional[str]) -> None:
+    """Atomically, under the cache folder (marked as a cache for git and backup tools, as the result
+    cache marks it); a cache that cannot be written costs only speed."""
     try:
         os.makedirs(os.path.dirname(entry), exist_ok=True)
-        marker = os.path.join(cache_root, ".gitignore")
-        if not os.path.exists(marker):
-            _write(marker, "# Created by jax-purity-lint: a cache, not to be committed.\n*\n")
+        if cache_folder is not None:
+            marker = os.path.join(cache_folder, ".gitignore")
+            if not os.path.exists(marker):
+                _write(marker, "# Created by jax-purity-lint: a cache, not to be committed.\n*\n")
         _write(entry, text)
     except OSError:
         pass

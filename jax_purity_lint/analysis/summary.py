@@ -1,7 +1,8 @@
 """What other modules need to know of one module, computed from that module alone: the summary the
 project-wide analysis links (linking.py).
 
-A summary holds facts, not conclusions: where each module-level name (its own globals, and the
+A summary holds facts, not conclusions (and no line numbers: positions cost a pass over the tree,
+so a fact keeps its order in the module and its line is found when a finding names it): where each module-level name (its own globals, and the
 modules and objects it imports) changes, in which function and in what order, and which calls of
 the project's code each function makes. Whether a change can reach a compiled trace elsewhere is
 decided when the summaries are linked, because only then is it known which calls run code that
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 from typing import Iterator, Mapping, Optional
 
 import libcst as cst
-from libcst.metadata import CodeRange
 
 from . import jax_api
 from .collector import attribute_chain, collect
@@ -24,7 +24,7 @@ from .scopes import BindingKind, EffectKind, Scope, ScopeKind
 from .sites import SiteFinder, TraceSite
 from .state import Change, StateModel
 
-SUMMARY_FORMAT = 2  # bump when the fields change: cached summaries of another format are not read
+SUMMARY_FORMAT = 3  # bump when the fields change: cached summaries of another format are not read
 
 ImportSource = tuple[int, str, Optional[str]]  # (relative level, module, name): see Binding.imported
 
@@ -37,7 +37,6 @@ class ChangeFact:
     name: str
     attribute: Optional[str]  # the first attribute after the name: `config.LR = ...` -> "LR"
     how: str  # "rebound", "changed by `.append()`", "attribute `LR` assigned"
-    line: int
     function: Optional[str]  # the function making the change (its qualified name); None: module code
     order: int  # position in the module, to compare with the calls of the same function
     in_loop: bool
@@ -64,7 +63,7 @@ class HelperFact:
     kind: str  # "print" or "read"
     what: str  # the printing function (`print`, `logging.info`), or the name read
     attribute: Optional[str]  # for reads: the first attribute after the name (`config.LR` -> "LR")
-    line: int
+    order: int  # position in the module: its line is found only if a finding names it (project_index.line_at)
 
 
 @dataclass(frozen=True)
@@ -114,20 +113,29 @@ class ModuleSummary:
 EMPTY_SUMMARY = ModuleSummary({}, frozenset(), frozenset(), (), ())
 
 
-def summarise_module(module: cst.Module, positions: Mapping[cst.CSTNode, CodeRange]) -> ModuleSummary:
-    """The summary of a parsed module. `positions`: libcst's PositionProvider mapping of it."""
+def summarise_module(module: cst.Module) -> ModuleSummary:
+    """The summary of a parsed module."""
     collected = collect(module)
-    resolver = Resolver(collected)
-    finder = SiteFinder(resolver, frozenset(), frozenset(), frozenset(collected.applied_calls))
-    sites = finder.find(collected.all_scopes)
-    return summarise(resolver, collected.all_scopes, collected.loop_ends, positions, sites, frozenset(collected.applied_calls))
+    return summarise_collected(Resolver(collected), collected.all_scopes, collected.loop_ends, frozenset(collected.applied_calls))
+
+
+def summarise_collected(
+    resolver: Resolver,
+    scopes: list[Scope],
+    loop_ends: dict[int, int],
+    applied_calls: frozenset[int],
+) -> ModuleSummary:
+    """The summary from a module's collected scopes (the analysis of the module itself has them: its
+    summary costs no second parse). Sites are found with no configured jit functions, so a summary
+    is the same whichever configuration the module was analysed under."""
+    sites = SiteFinder(resolver, frozenset(), frozenset(), applied_calls).find(scopes)
+    return summarise(resolver, scopes, loop_ends, sites, applied_calls)
 
 
 def summarise(
     resolver: Resolver,
     scopes: list[Scope],
     loop_ends: dict[int, int],
-    positions: Mapping[cst.CSTNode, CodeRange],
     sites: list[TraceSite],
     applied_calls: frozenset[int],
 ) -> ModuleSummary:
@@ -145,7 +153,7 @@ def summarise(
         for change in name_changes:
             if name in imports and change.attribute is None and change.rebinds:
                 continue  # `config = other_config`: this module's name, not the imported module
-            changes.append(_change_fact(name, change, positions))
+            changes.append(_change_fact(name, change))
     return ModuleSummary(
         imports=imports,
         definitions=definitions,
@@ -153,27 +161,26 @@ def summarise(
         changes=tuple(changes),
         calls=tuple(_calls(resolver, scopes, imports.keys() | definitions)),
         tracing=frozenset(_tracing_names(sites)),
-        helpers=_helpers(resolver, module, definitions | imports.keys(), positions),
+        helpers=_helpers(resolver, module, definitions | imports.keys()),
         site_orders=tuple(
             sorted({(qualified_name(s.scope), s.order) for s in sites if _traces_at_once(s, applied_calls)}, key=_site_key)
         ),
     )
 
 
-def _helpers(
-    resolver: Resolver, module: Scope, not_state: set[str], positions: Mapping[cst.CSTNode, CodeRange]
-) -> dict[str, tuple[HelperFact, ...]]:
+def _helpers(resolver: Resolver, module: Scope, not_state: set[str]) -> dict[str, tuple[HelperFact, ...]]:
     """For each module-level function: the prints and the reads of module-level names of its own body
     (comprehensions included; a nested def runs only if called, and is left out). A print under an
     `if` is left out: it may be switched off (`if verbose:`) for the calls traced code makes."""
     found: dict[str, tuple[HelperFact, ...]] = {}
+    imported = _imported_names(resolver)
     for scope in module.children:
         if scope.kind is not ScopeKind.FUNCTION:
             continue
         facts: dict[tuple, HelperFact] = {}
         for inner in _body_scopes(scope):
             for effect in inner.effects:
-                fact = _helper_fact(resolver, inner, effect, not_state, positions)
+                fact = _helper_fact(resolver, inner, effect, not_state - imported)
                 if fact is not None:
                     facts.setdefault((fact.kind, fact.what, fact.attribute), fact)
         if facts:
@@ -188,27 +195,24 @@ def _body_scopes(scope: Scope) -> Iterator[Scope]:
             yield from _body_scopes(child)
 
 
-def _helper_fact(
-    resolver: Resolver, scope: Scope, effect, not_state: set[str], positions: Mapping[cst.CSTNode, CodeRange]
-) -> Optional[HelperFact]:
-    position = positions.get(effect.node)
-    line = position.start.line if position is not None else 0
+def _helper_fact(resolver: Resolver, scope: Scope, effect, not_state: set[str]) -> Optional[HelperFact]:
+    """`not_state`: module-level functions and classes (definitions, not state)."""
     if effect.kind is EffectKind.CALL and effect.call is not None and not effect.branch:
         func = effect.call.func
         qualified = resolver.qualify(scope, func) or ""
         method = func.attr.value if isinstance(func, cst.Attribute) else None
         factory = _logger_factory(resolver, scope, func)
         if jax_api.is_print_like(qualified, factory, method):
-            return HelperFact("print", qualified or f"{func.value.value}.{method}", None, line)  # type: ignore[union-attr]
+            return HelperFact("print", qualified or f"{func.value.value}.{method}", None, effect.order)  # type: ignore[union-attr]
         return None
     if effect.kind is not EffectKind.READ or effect.root is None or effect.detail == "metadata":
         return None
     resolved = resolver.resolve(scope, effect.root)
     if resolved is None or not resolved.is_global:
         return None
-    if effect.root in not_state and effect.root not in _imported_names(resolver):
+    if effect.root in not_state:
         return None  # a function or class of the module: a definition, not state
-    return HelperFact("read", effect.root, effect.path[0] if effect.path else None, line)
+    return HelperFact("read", effect.root, effect.path[0] if effect.path else None, effect.order)
 
 
 def _imported_names(resolver: Resolver) -> set[str]:
@@ -272,13 +276,11 @@ def _imports(module: Scope) -> dict[str, ImportSource]:
     return found
 
 
-def _change_fact(name: str, change: Change, positions: Mapping[cst.CSTNode, CodeRange]) -> ChangeFact:
-    position = positions.get(change.node)
+def _change_fact(name: str, change: Change) -> ChangeFact:
     return ChangeFact(
         name=name,
         attribute=change.attribute,
         how=change.how,
-        line=position.start.line if position is not None else 0,
         function=qualified_name(change.scope),
         order=change.order,
         in_loop=change.in_loop,

@@ -29,6 +29,11 @@ class ArgumentMutation(Rule):
     `**kwargs` (and `*args`) are built afresh for every call: `kwargs.pop("dt")` changes nothing the
     caller holds, so it is not reported; `kwargs["cfg"]["lr"] = 1.0` (a caller's dict inside it) is.
 
+    Opt-in: on public repositories no flag was a bug the caller could see: the changed dict was the
+    batch of an evaluation step that the caller never reads again, or it was returned as the new state
+    and the caller rebound its name to the result (`state = step(state)`). The rule does not yet ask
+    whether the caller reads the argument after the call.
+
     ## Why is this bad?
     jit flattens its arguments into arrays and rebuilds fresh containers inside the trace. Eagerly
     the caller's dict is updated; under jit the update happens to a copy and is lost.
@@ -58,8 +63,9 @@ class ArgumentMutation(Rule):
     """
 
     code = "JPL300"
+    OPT_IN = True  # 0 true of 16 flags on real code (docs/real-world.md): select JPL300 to turn it on
     name = "argument-mutation"
-    summary = "a jitted function mutates an argument in place; the caller's object is not updated"
+    summary = "a jitted function mutates an argument in place; the caller's object is not updated (opt-in)"
     # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL300.md).
     CONFIRM_EVIDENCE = (
         "The argument in the caller after each call: eagerly `state['count']` goes up at every call, jitted "

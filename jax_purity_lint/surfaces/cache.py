@@ -147,6 +147,7 @@ class ResultCache:
             return check_file(path, config)
         key = self._entry_key(before, path, config)
         entry = self._entry_path(key)
+        use_summary_cache(self.folder)
         cached = self._load(entry, key)
         if cached is not None:
             self.stats.hits += 1
@@ -210,6 +211,14 @@ class ResultCache:
             if not marker.exists():
                 _write_atomically(marker, text)
         self._folder_marked = True
+
+
+def use_summary_cache(folder: Path) -> None:
+    """The other modules' summaries (the project-wide analysis) are kept in the same folder as the
+    results; only for runs that cache (`--no-cache` writes nothing)."""
+    from ..analysis import cache_place  # no libcst: a run served from the cache stays light
+
+    cache_place.use(str(folder))
 
 
 def project_answers(questions) -> str:
