@@ -18,12 +18,12 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from typing import Callable, Iterable, Iterator, Optional
 
 from .. import __version__
 from ..source import project_files
+from ..source.atomic_write import write_atomically
 from ..source.decoding import decode_source
 from ..source.deep_stack import retry_deep, with_native_stack
 from ..source.parsing import ParsedModule, parse
@@ -399,24 +399,10 @@ def _store(entry: str, text: str, cache_folder: Optional[str]) -> None:
         if cache_folder is not None:
             marker = os.path.join(cache_folder, ".gitignore")
             if not os.path.exists(marker):
-                _write(marker, "# Created by jax-purity-lint: a cache, not to be committed.\n*\n")
-        _write(entry, text)
+                write_atomically(marker, "# Created by jax-purity-lint: a cache, not to be committed.\n*\n")
+        write_atomically(entry, text)
     except OSError:
         pass
-
-
-def _write(target: str, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".tmp-")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
 
 
 _SHARED: list[ProjectIndex] = []

@@ -356,6 +356,22 @@ def first_remote_change(changes: list[RemoteChange], relative_to: str) -> str:
     return f"{where}, line {change.line}{inside} ({change.how}){more}"
 
 
+def calls_of_helpers_elsewhere(context: "RuleContext", kind: str):
+    """(scope, trace, call effect, callee as written, effects) for each call in traced code of a
+    project function of another module whose effects of `kind` ("print", "read") happen while tracing."""
+    for scope, trace, effect in traced_effects(context, EffectKind.CALL):
+        if effect.call is None:
+            continue
+        effects = [e for e in context.helper_effects(effect.call) if e.kind == kind]
+        if effects:
+            yield scope, trace, effect, callee_text(effect.call.func), effects
+
+
+def through(helper: str, called: str) -> str:
+    """" (through `log_metrics`)" when the effect is in a function the called one calls."""
+    return "" if helper == called.rsplit(".", 1)[-1] else f" (through `{helper}`)"
+
+
 def callee_text(func: cst.BaseExpression) -> str:
     """`utils.log_metrics` for the callee of `utils.log_metrics(x)`."""
     parts = []

@@ -11,11 +11,12 @@ from .base import (
     Rule,
     RuleContext,
     call_with_extra_argument,
-    callee_text,
+    calls_of_helpers_elsewhere,
     dotted,
     first_change,
     first_remote_change,
     remote_place,
+    through,
     traced_effects,
     where_traced,
 )
@@ -164,25 +165,20 @@ class MutableGlobalRead(Rule):
         """A call of a project function of another module that reads (itself or through its calls)
         state of its module, or of a third, that changes late."""
         relative_to = os.path.dirname(context.module_path or "")
-        for scope, trace, effect in traced_effects(context, EffectKind.CALL):
-            if effect.call is None:
-                continue
+        for scope, trace, effect, called, reads in calls_of_helpers_elsewhere(context, "read"):
             owner = context.cache_owner(trace)
             if context.lives is not None and context.lives.lives_within_one_run(owner):
                 continue
-            reads = [e for e in context.helper_effects(effect.call) if e.kind == "read"]
-            if not reads or not context.cache_reused(trace):
+            if not context.cache_reused(trace):
                 continue
-            called = callee_text(effect.call.func)
             first = reads[0]
-            where = remote_place(first.path, first.line, relative_to)
+            where = remote_place(first.path, first.line, relative_to) + through(first.helper, called)
             changed = first_remote_change(list(first.changes), relative_to)
 
             def render(place_of, scope=scope, trace=trace, called=called, first=first, where=where, changed=changed) -> str:
-                inside = "" if first.helper == called.rsplit(".", 1)[-1] else f" (through `{first.helper}`)"
                 return (
                     f"{where_traced(scope, trace, place_of)} calls `{called}`, which reads `{first.what}` at {where}"
-                    f"{inside}, state changed at {changed}; its value is frozen when the function is traced, so "
+                    f", state changed at {changed}; its value is frozen when the function is traced, so "
                     f"later changes are ignored. Make the state explicit: pass it in as an argument"
                 )
 

@@ -5,16 +5,15 @@ from typing import Iterator
 
 import libcst as cst
 
-from ..analysis.scopes import EffectKind
 from .base import (
     Evidence,
     Finding,
     FixAvailability,
     Rule,
     RuleContext,
-    callee_text,
+    calls_of_helpers_elsewhere,
     remote_place,
-    traced_effects,
+    through,
     where_traced,
 )
 from .host_calls import print_like, qualified_calls, switched_off
@@ -107,21 +106,14 @@ class TraceTimePrint(Rule):
     def _prints_in_other_modules(self, context: RuleContext) -> Iterator[Finding]:
         """A call of a project function of another module that prints (itself or through its calls)."""
         relative_to = os.path.dirname(context.module_path or "")
-        for scope, trace, effect in traced_effects(context, EffectKind.CALL):
-            if effect.call is None:
-                continue
-            prints = [e for e in context.helper_effects(effect.call) if e.kind == "print"]
-            if not prints:
-                continue
-            called = callee_text(effect.call.func)
+        for scope, trace, effect, called, prints in calls_of_helpers_elsewhere(context, "print"):
             first = prints[0]
-            where = remote_place(first.path, first.line, relative_to)
+            where = remote_place(first.path, first.line, relative_to) + through(first.helper, called)
 
             def render(place_of, scope=scope, trace=trace, called=called, first=first, where=where) -> str:
-                inside = "" if first.helper == called.rsplit(".", 1)[-1] else f" (through `{first.helper}`)"
                 return (
                     f"{where_traced(scope, trace, place_of)} calls `{called}`, which calls `{first.what}` at "
-                    f"{where}{inside}: it runs once, while tracing, and shows tracers rather than values; later "
+                    f"{where}: it runs once, while tracing, and shows tracers rather than values; later "
                     f"calls print nothing. Use `jax.debug.print(\"... {{}}\", value)` there to print at every call"
                 )
 

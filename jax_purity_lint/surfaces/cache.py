@@ -20,12 +20,11 @@ import dataclasses
 import functools
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
 from .. import __version__
+from ..source.atomic_write import write_atomically
 from ..diagnostics import Diagnostic, TraceSite
 from .check import FileResult, check_file
 from .config import Config
@@ -229,18 +228,8 @@ def project_answers(questions) -> str:
 
 
 def _write_atomically(target: Path, text: str) -> None:
-    """A temporary file in the same folder, renamed over the target: readers see all or nothing."""
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    """Readers see all or nothing (source/atomic_write.py)."""
+    write_atomically(target, text, suffix=".json")
 
 
 # -- diagnostics as JSON -------------------------------------------------------------------------------
