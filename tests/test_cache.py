@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from jax_purity_lint.source import atomic_write
+
 from jax_purity_lint.surfaces import cache as cache_module
 from jax_purity_lint.surfaces.cache import CACHE_FOLDER_NAME, ResultCache
 from jax_purity_lint.surfaces.check import check_file, check_paths
@@ -161,7 +163,7 @@ def test_a_crash_while_writing_leaves_no_entry_and_no_temporary_file(project, tm
 
     cache = ResultCache(tmp_path / "cache")
     cache.check(project / "bad.py", Config())  # the folder and its markers exist now
-    monkeypatch.setattr(cache_module.os, "replace", crash)
+    monkeypatch.setattr(atomic_write.os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
         cache.check(project / "ok_constant_globals.py", Config())
     assert len(entries(tmp_path / "cache")) == 1
