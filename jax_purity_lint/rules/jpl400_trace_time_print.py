@@ -59,7 +59,7 @@ class TraceTimePrint(Rule):
 
     code = "JPL400"
     name = "trace-time-print"
-    summary = "`print`/logging in traced code runs once, at trace time, and shows tracers"
+    summary = "`print`/logging in traced code runs once, at trace time, not at every call"
     # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL400.md).
     CONFIRM_EVIDENCE = (
         "The captured output: eagerly one line per call with the value (`x = 1.0`), jitted a single line in "
@@ -95,9 +95,10 @@ class TraceTimePrint(Rule):
 
             def render(place_of, scope=scope, trace=trace, shown=shown) -> str:
                 return (
-                    f"{where_traced(scope, trace, place_of)} calls `{shown}`, which runs once, while tracing, "
-                    f"and shows tracers rather than values; later calls print nothing. Use "
-                    f"`jax.debug.print(\"... {{}}\", value)` to print at every call"
+                    f"{where_traced(scope, trace, place_of)} calls `{shown}`, which runs once, while tracing: "
+                    f"later calls print nothing, and a traced value prints as a tracer, not its value. Use "
+                    f"`jax.debug.print(\"... {{}}\", value)` to print at every call (keep it if the trace-time "
+                    f"output is intended)"
                 )
 
             yield self.finding(effect.node, scope, trace, shown, render)
@@ -113,8 +114,9 @@ class TraceTimePrint(Rule):
             def render(place_of, scope=scope, trace=trace, called=called, first=first, where=where) -> str:
                 return (
                     f"{where_traced(scope, trace, place_of)} calls `{called}`, which calls `{first.what}` at "
-                    f"{where}: it runs once, while tracing, and shows tracers rather than values; later "
-                    f"calls print nothing. Use `jax.debug.print(\"... {{}}\", value)` there to print at every call"
+                    f"{where}: it runs once, while tracing: later calls print nothing, and a traced value prints "
+                    f"as a tracer, not its value. Use `jax.debug.print(\"... {{}}\", value)` there to print at "
+                    f"every call (keep it if the trace-time output is intended)"
                 )
 
             related = tuple((e.path, e.line, f"`{e.what}` runs here, while tracing") for e in prints)
