@@ -147,11 +147,7 @@ class MutableGlobalRead(Rule):
             root = effect.root
 
             def render(place_of, scope=scope, trace=trace, state=state, changes=changes, root=root) -> str:
-                cure = (
-                    f"pass it in as an argument: {call_with_extra_argument(trace, root)}"
-                    if scope.kind is not ScopeKind.MODULE
-                    else "pass it in as an argument"
-                )
+                cure = _pass_it_in(scope, trace, root)
                 return (
                     f"{where_traced(scope, trace, place_of)} reads global `{state}`, which is "
                     f"{first_change(changes, place_of)}; its value is frozen when the function is traced, "
@@ -203,11 +199,7 @@ class MutableGlobalRead(Rule):
         relative_to = os.path.dirname(context.module_path or "")
 
         def render(place_of, scope=scope, trace=trace, state=state, changes=changes, root=root) -> str:
-            cure = (
-                f"pass it in as an argument: {call_with_extra_argument(trace, state.replace('.', '_'))}"
-                if scope.kind is not ScopeKind.MODULE
-                else "pass it in as an argument"
-            )
+            cure = _pass_it_in(scope, trace, state.replace(".", "_"))
             return (
                 f"{where_traced(scope, trace, place_of)} reads `{state}`, state of another module changed at "
                 f"{first_remote_change(changes, relative_to)}; its value is frozen when the function is "
@@ -216,6 +208,13 @@ class MutableGlobalRead(Rule):
 
         related = tuple((c.path, c.line, f"`{c.state}` changes here ({c.how})") for c in changes)
         return self.finding(effect.node, scope, trace, state, render, variant="remote", related=related)
+
+
+def _pass_it_in(scope, trace, argument: str) -> str:
+    """The cure, with the call to write when the traced function is a def: `f(x, g)`."""
+    if scope.kind is ScopeKind.MODULE:
+        return "pass it in as an argument"
+    return f"pass it in as an argument: {call_with_extra_argument(trace, argument)}"
 
 
 def _is_method_of_instance(context: RuleContext, name: str, attribute: str) -> bool:
