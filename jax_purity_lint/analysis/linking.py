@@ -18,7 +18,7 @@ such places. Anything else is reported: a setter nobody in the project calls may
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Optional, Protocol
+from typing import Iterable, Iterator, Optional, Protocol
 
 from .summary import CallFact, ChangeFact, ImportSource, ModuleSummary
 
@@ -99,11 +99,9 @@ class Linker:
         if reached is None:
             return [], 0
         self._follow_the_tree()
-        found: dict[tuple[str, int], RemoteChange] = {}
-        for target in self._targets(importer, source, path):
-            for change in self._changes_of(target):
-                found.setdefault((change.path, change.line), change)
-        return sorted(found.values(), key=lambda c: (c.path, c.line)), len(path) - len(reached[1])
+        target, rest = reached
+        changes = (change for each in self._targets(target) for change in self._changes_of(each))
+        return _by_place(changes), len(path) - len(rest)
 
     def _follow_the_tree(self) -> None:
         """The memos below hold for one look at the tree (see project_index.ProjectIndex._refresh)."""
@@ -113,18 +111,17 @@ class Linker:
             self._tracing.clear()
             self._generation = generation
 
-    def _targets(self, importer: str, source: ImportSource, path: tuple[str, ...], depth: int = 0) -> Iterator[Target]:
-        """The module-level names whose changes the read can see: the one reached, and through a
+    def _targets(self, target: Target, depth: int = 0) -> Iterator[Target]:
+        """The module-level names whose changes a read of `target` can see: itself, and through a
         re-export the one it copies (whose changes in place it shares)."""
-        reached = self._reach(importer, source, path)
-        if reached is None or depth > _MAX_DEPTH:
-            return
-        target, _ = reached
         yield target
+        if depth >= _MAX_DEPTH:
+            return
         summary = self.index.summary(target.path)
         copied = summary.imports.get(target.name) if summary is not None else None
-        if copied is not None:  # a re-export: the object is the imported one
-            for inner in self._targets(target.path, copied, (), depth + 1):
+        reached = self._reach(target.path, copied, ()) if copied is not None else None
+        if reached is not None:  # a re-export: the object is the imported one
+            for inner in self._targets(reached[0], depth + 1):
                 yield Target(inner.path, inner.name, rebinding_seen=False)
 
     def _reach(self, importer: str, source: ImportSource, path: tuple[str, ...]) -> Optional[tuple[Target, tuple[str, ...]]]:
@@ -212,8 +209,7 @@ class Linker:
         if name in summary.imports:
             changes, _ = self.changes_reaching(path, summary.imports[name], (attribute,) if attribute else ())
             return changes
-        own = {(c.path, c.line): c for c in self._changes_of(Target(path, name, rebinding_seen=True))}
-        return sorted(own.values(), key=lambda c: (c.path, c.line))
+        return _by_place(self._changes_of(Target(path, name, rebinding_seen=True)))
 
     # -- what changes it --------------------------------------------------------------------------
 
@@ -304,15 +300,16 @@ class Linker:
         self._tracing[key] = traces
         return traces
 
-    def _callee(self, path: str, summary: ModuleSummary, call: CallFact) -> Optional[tuple[str, str]]:
-        """The project module and module-level name a call reaches (`model.softmax` -> model.py, softmax)."""
+    def _callee(
+        self, path: str, summary: ModuleSummary, call: CallFact, exact: bool = False
+    ) -> Optional[tuple[str, str]]:
+        """The project module and module-level name a call reaches (`model.softmax` -> model.py,
+        softmax; `model.Trainer.fit` -> model.py, Trainer, unless `exact`: the name itself is called)."""
         if call.name in summary.definitions and not call.path:
             return path, call.name
         source = summary.imports.get(call.name)
-        if source is None:
-            return None
-        reached = self._reach(path, source, call.path)
-        if reached is None:
+        reached = self._reach(path, source, call.path) if source is not None else None
+        if reached is None or (exact and reached[1]):
             return None
         return reached[0].path, reached[0].name
 
@@ -328,19 +325,18 @@ class Linker:
                 if summary is None:
                     continue
                 for call in summary.calls:
-                    if self._call_reaches(caller, summary, call, path, function):
+                    if self._callee(caller, summary, call, exact=True) == (path, function):
                         found.append((caller, call))
         self._callers[key] = found
         return found
 
-    def _call_reaches(self, caller: str, summary: ModuleSummary, call: CallFact, path: str, function: str) -> bool:
-        if caller == path and call.name == function and not call.path:
-            return call.name in summary.definitions
-        source = summary.imports.get(call.name)
-        if source is None:
-            return False
-        reached = self._reach(caller, source, call.path)
-        return reached is not None and reached[0].path == path and reached[0].name == function and not reached[1]
+
+def _by_place(changes: Iterable[RemoteChange]) -> list[RemoteChange]:
+    """One change per place (the first found), in file and line order."""
+    found: dict[tuple[str, int], RemoteChange] = {}
+    for change in changes:
+        found.setdefault((change.path, change.line), change)
+    return sorted(found.values(), key=lambda c: (c.path, c.line))
 
 
 def _inside(function: Optional[str], name: str) -> bool:

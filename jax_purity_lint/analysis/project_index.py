@@ -22,6 +22,7 @@ import time
 from typing import Callable, Iterable, Iterator, Optional
 
 from .. import __version__
+from ..code_fingerprint import code_fingerprint
 from ..source import project_files
 from ..source.atomic_write import write_atomically
 from ..source.decoding import decode_source
@@ -77,13 +78,11 @@ def names_in(text: bytes) -> dict[str, list[str]]:
 
 
 class ProjectIndex:
-    """One per process and tree state (see `shared_index`). `overrides`: summaries of sources not
-    read from disk (an editor's unsaved buffer, the file being analysed), by absolute path."""
+    """One per process (see `shared_index`); what it learns of the tree is refreshed every few seconds."""
 
     def __init__(self) -> None:
         self._summaries: dict[str, tuple[Stat, Optional[ModuleSummary]]] = {}
         self._texts: dict[str, tuple[Stat, Optional[bytes]]] = {}
-        self.overrides: dict[str, ModuleSummary] = {}
         self.summaries_built = 0  # parsed here, not read from a cache (for the benchmark and tests)
         self._recording: Optional[set[Question]] = None
         self._name_indexes: dict[tuple[str, ...], dict[str, dict[str, frozenset[str]]]] = {}
@@ -177,7 +176,7 @@ class ProjectIndex:
         return [
             path
             for path, found in names.items()
-            if path in self.overrides or word in found[kind] or (kind == "changes" and "*" in found[kind])
+            if word in found[kind] or (kind == "changes" and "*" in found[kind])
         ]
 
     def _names(self, folder: str) -> dict[str, dict[str, frozenset[str]]]:
@@ -189,7 +188,7 @@ class ProjectIndex:
             return known
         root = project_files.project_root(folder)
         index_path = self._names_path(root)
-        key = f"{NAMES_FORMAT}|{__version__}|{_code_fingerprint()}"  # another version's index is not read
+        key = f"{NAMES_FORMAT}|{__version__}|{code_fingerprint()}"  # another version's index is not read
         kept = (_read_json(index_path) if index_path is not None else None) or {}
         stored = kept.get("files", {}) if kept.get("key") == key else {}
         fresh: dict[str, dict] = {}
@@ -217,7 +216,7 @@ class ProjectIndex:
         if self.cache_folder is None:
             return None
         digest = hashlib.blake2b(data, digest_size=20)
-        digest.update(f"|{SUMMARY_FORMAT}|{__version__}|{_code_fingerprint()}".encode())
+        digest.update(f"|{SUMMARY_FORMAT}|{__version__}|{code_fingerprint()}".encode())
         name = digest.hexdigest()
         return os.path.join(self.cache_folder, "summaries", name[:2], f"{name[2:]}.json")
 
@@ -225,8 +224,6 @@ class ProjectIndex:
 
     def summary(self, path: str) -> Optional[ModuleSummary]:
         path = os.path.abspath(path)
-        if path in self.overrides:
-            return self.overrides[path]
         stat = _stat(path)
         if stat is None:
             return None
@@ -234,8 +231,16 @@ class ProjectIndex:
         if known is not None and known[0] == stat:
             return known[1]
         text = self._text(path)
-        summary = None if text is None else self._cached_or_built(path, text)
-        self._summaries[path] = (stat, summary)
+        if text is None:
+            self._summaries[path] = (stat, None)
+            return None
+        entry = self._entry_path(text)
+        kept = _read_summary(entry) if entry is not None else None
+        if kept is not None:
+            self._summaries[path] = (stat, kept)
+            return kept
+        summary = summarise_bytes(text)
+        self._keep(path, stat, summary, entry)
         return summary
 
     def line_at(self, path: str, order: int) -> int:
@@ -256,7 +261,7 @@ class ProjectIndex:
         path = os.path.abspath(path)
         data = self._text(path)
         stat = _stat(path)
-        if data is None or stat is None or path in self.overrides:
+        if data is None or stat is None:
             return
         known = self._summaries.get(path)
         if known is not None and known[0] == stat:
@@ -269,25 +274,14 @@ class ProjectIndex:
                 return  # an editor's buffer, not the file
         except (UnicodeDecodeError, SyntaxError, LookupError):
             return
-        summary = build()
+        self._keep(path, stat, build(), entry)
+
+    def _keep(self, path: str, stat: Stat, summary: Optional[ModuleSummary], entry: Optional[str]) -> None:
+        """A summary made here: memoised, and kept on disk if there is a cache folder."""
         self.summaries_built += 1
         self._summaries[path] = (stat, summary)
-        if entry is not None:
-            _store(entry, json.dumps(summary.to_json()), self.cache_folder)
-
-    def _cached_or_built(self, path: str, data: bytes) -> Optional[ModuleSummary]:
-        entry = self._entry_path(data)
-        if entry is not None:
-            try:
-                with open(entry, encoding="utf-8") as handle:
-                    return ModuleSummary.from_json(json.load(handle))
-            except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):  # a broken entry: a miss
-                pass
-        summary = summarise_bytes(data)
-        self.summaries_built += 1
         if summary is not None and entry is not None:
             _store(entry, json.dumps(summary.to_json()), self.cache_folder)
-        return summary
 
     def _text(self, path: str) -> Optional[bytes]:
         stat = _stat(path)
@@ -303,6 +297,15 @@ class ProjectIndex:
             data = None
         self._texts[path] = (stat, data)
         return data
+
+
+def _read_summary(entry: str) -> Optional[ModuleSummary]:
+    """A kept summary, or None for a missing entry or one of another shape (a miss)."""
+    try:
+        with open(entry, encoding="utf-8") as handle:
+            return ModuleSummary.from_json(json.load(handle))
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
 
 
 def summarise_bytes(data: bytes) -> Optional[ModuleSummary]:
@@ -373,22 +376,6 @@ def _stat(path: str) -> Optional[Stat]:
     except OSError:
         return None
     return (info.st_mtime_ns, info.st_size)
-
-
-_FINGERPRINT: list[str] = []
-
-
-def _code_fingerprint() -> str:
-    """A hash of the analysis code that summaries come from: an edited collector invalidates them."""
-    if not _FINGERPRINT:
-        digest = hashlib.blake2b(digest_size=12)
-        folder = os.path.dirname(os.path.abspath(__file__))
-        for name in sorted(os.listdir(folder)):
-            if name.endswith(".py"):
-                with open(os.path.join(folder, name), "rb") as handle:
-                    digest.update(name.encode() + handle.read())
-        _FINGERPRINT.append(digest.hexdigest())
-    return _FINGERPRINT[0]
 
 
 def _store(entry: str, text: str, cache_folder: Optional[str]) -> None:

@@ -98,6 +98,17 @@ class Resolver:
             return self.qualify(resolved.scope, bindings[0].value, depth + 1)
         return None
 
+    def factory_of(self, scope: Scope, name: str) -> Optional[str]:
+        """For `rng.normal()` / `logger.info()` read in `scope`, with `rng = np.random.default_rng(0)`
+        bound outside it: the qualified name of the call that made the object ("numpy.random.default_rng")."""
+        resolved = self.resolve(scope, name)
+        if resolved is None or resolved.scope is scope:
+            return None
+        binding = self.binding_at(resolved, None)
+        if binding is None or binding.kind is not BindingKind.ASSIGNMENT or not isinstance(binding.value, cst.Call):
+            return None
+        return self.qualify(resolved.scope, binding.value.func)
+
     # -- functions, classes and instances ---------------------------------------------------------
 
     def self_method(self, scope: Scope, name: str) -> Optional[Scope]:

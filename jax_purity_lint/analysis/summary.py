@@ -24,7 +24,7 @@ from .scopes import BindingKind, EffectKind, Scope, ScopeKind
 from .sites import SiteFinder, TraceSite
 from .state import Change, StateModel
 
-SUMMARY_FORMAT = 3  # bump when the fields change: cached summaries of another format are not read
+SUMMARY_FORMAT = 4  # bump when the fields change: cached summaries of another format are not read
 
 ImportSource = tuple[int, str, Optional[str]]  # (relative level, module, name): see Binding.imported
 
@@ -70,7 +70,6 @@ class HelperFact:
 class ModuleSummary:
     imports: Mapping[str, ImportSource]  # module-level names bound by imports only, and from where
     definitions: frozenset[str]  # module-level functions and classes
-    names: frozenset[str]  # every module-level name (an attribute other modules may import)
     changes: tuple[ChangeFact, ...]
     calls: tuple[CallFact, ...]
     # Module-level names whose code traces (a jitted function, a function holding a trace site), and
@@ -84,7 +83,6 @@ class ModuleSummary:
             "format": SUMMARY_FORMAT,
             "imports": {name: list(source) for name, source in self.imports.items()},
             "definitions": sorted(self.definitions),
-            "names": sorted(self.names),
             "changes": [dataclasses.astuple(change) for change in self.changes],
             "calls": [[c.name, list(c.path), c.function, c.order, c.in_loop] for c in self.calls],
             "tracing": sorted(self.tracing),
@@ -101,16 +99,12 @@ class ModuleSummary:
         return cls(
             imports={name: (int(s[0]), str(s[1]), s[2]) for name, s in data["imports"].items()},
             definitions=frozenset(data["definitions"]),
-            names=frozenset(data["names"]),
             changes=tuple(ChangeFact(*fields) for fields in data["changes"]),
             calls=tuple(CallFact(c[0], tuple(c[1]), c[2], c[3], c[4]) for c in data["calls"]),
             tracing=frozenset(data["tracing"]),
             site_orders=tuple((function, int(order)) for function, order in data["site_orders"]),
             helpers={name: tuple(HelperFact(*f) for f in facts) for name, facts in data["helpers"].items()},
         )
-
-
-EMPTY_SUMMARY = ModuleSummary({}, frozenset(), frozenset(), (), ())
 
 
 def summarise_module(module: cst.Module) -> ModuleSummary:
@@ -140,7 +134,7 @@ def summarise(
     applied_calls: frozenset[int],
 ) -> ModuleSummary:
     module = resolver.module
-    imports = _imports(module)
+    imports = import_sources(module)
     definitions = frozenset(
         name
         for name, bindings in module.bindings.items()
@@ -157,30 +151,28 @@ def summarise(
     return ModuleSummary(
         imports=imports,
         definitions=definitions,
-        names=frozenset(module.bindings),
         changes=tuple(changes),
         calls=tuple(_calls(resolver, scopes, imports.keys() | definitions)),
         tracing=frozenset(_tracing_names(sites)),
-        helpers=_helpers(resolver, module, definitions | imports.keys()),
+        helpers=_helpers(resolver, module, definitions),
         site_orders=tuple(
             sorted({(qualified_name(s.scope), s.order) for s in sites if _traces_at_once(s, applied_calls)}, key=_site_key)
         ),
     )
 
 
-def _helpers(resolver: Resolver, module: Scope, not_state: set[str]) -> dict[str, tuple[HelperFact, ...]]:
+def _helpers(resolver: Resolver, module: Scope, definitions: frozenset[str]) -> dict[str, tuple[HelperFact, ...]]:
     """For each module-level function: the prints and the reads of module-level names of its own body
     (comprehensions included; a nested def runs only if called, and is left out). A print under an
     `if` is left out: it may be switched off (`if verbose:`) for the calls traced code makes."""
     found: dict[str, tuple[HelperFact, ...]] = {}
-    imported = _imported_names(resolver)
     for scope in module.children:
         if scope.kind is not ScopeKind.FUNCTION:
             continue
         facts: dict[tuple, HelperFact] = {}
         for inner in _body_scopes(scope):
             for effect in inner.effects:
-                fact = _helper_fact(resolver, inner, effect, not_state - imported)
+                fact = _helper_fact(resolver, inner, effect, definitions)
                 if fact is not None:
                     facts.setdefault((fact.kind, fact.what, fact.attribute), fact)
         if facts:
@@ -195,13 +187,14 @@ def _body_scopes(scope: Scope) -> Iterator[Scope]:
             yield from _body_scopes(child)
 
 
-def _helper_fact(resolver: Resolver, scope: Scope, effect, not_state: set[str]) -> Optional[HelperFact]:
-    """`not_state`: module-level functions and classes (definitions, not state)."""
+def _helper_fact(resolver: Resolver, scope: Scope, effect, definitions: frozenset[str]) -> Optional[HelperFact]:
+    """`definitions`: module-level functions and classes (not state)."""
     if effect.kind is EffectKind.CALL and effect.call is not None and not effect.branch:
         func = effect.call.func
         qualified = resolver.qualify(scope, func) or ""
         method = func.attr.value if isinstance(func, cst.Attribute) else None
-        factory = _logger_factory(resolver, scope, func)
+        receiver = func.value if isinstance(func, cst.Attribute) else None
+        factory = resolver.factory_of(scope, receiver.value) if isinstance(receiver, cst.Name) else None
         if jax_api.is_print_like(qualified, factory, method):
             return HelperFact("print", qualified or f"{func.value.value}.{method}", None, effect.order)  # type: ignore[union-attr]
         return None
@@ -210,27 +203,9 @@ def _helper_fact(resolver: Resolver, scope: Scope, effect, not_state: set[str]) 
     resolved = resolver.resolve(scope, effect.root)
     if resolved is None or not resolved.is_global:
         return None
-    if effect.root in not_state:
+    if effect.root in definitions:
         return None  # a function or class of the module: a definition, not state
     return HelperFact("read", effect.root, effect.path[0] if effect.path else None, effect.order)
-
-
-def _imported_names(resolver: Resolver) -> set[str]:
-    module = resolver.module
-    return {name for name, bindings in module.bindings.items() if bindings and all(b.kind is BindingKind.IMPORT for b in bindings)}
-
-
-def _logger_factory(resolver: Resolver, scope: Scope, func: cst.BaseExpression) -> Optional[str]:
-    """For `logger.info(...)` with `logger = logging.getLogger(...)` at module level: "logging.getLogger"."""
-    if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
-        return None
-    resolved = resolver.resolve(scope, func.value.value)
-    if resolved is None or not resolved.is_global:
-        return None
-    binding = resolver.binding_at(resolved, None)
-    if binding is None or binding.kind is not BindingKind.ASSIGNMENT or not isinstance(binding.value, cst.Call):
-        return None
-    return resolver.qualify(resolved.scope, binding.value.func)
 
 
 def _traces_at_once(site: TraceSite, applied_calls: frozenset[int]) -> bool:
@@ -265,7 +240,8 @@ def _top_level_name(scope: Scope) -> Optional[str]:
     return scope.name if scope.kind is not ScopeKind.MODULE else None
 
 
-def _imports(module: Scope) -> dict[str, ImportSource]:
+def import_sources(module: Scope) -> dict[str, ImportSource]:
+    """The module-level names bound by imports only, all of one source, and that source."""
     found = {}
     for name, bindings in module.bindings.items():
         sources = {b.imported for b in bindings if b.kind is BindingKind.IMPORT}

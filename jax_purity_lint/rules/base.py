@@ -13,9 +13,10 @@ import libcst as cst
 from ..analysis import jax_api
 from ..analysis.cache_life import CacheLives, Reach
 from ..analysis.linking import HelperEffect, Linker, RemoteChange
+from ..analysis.summary import import_sources
 from ..analysis.reachability import TraceContext
 from ..analysis.resolution import Resolved, Resolver
-from ..analysis.scopes import BindingKind, Effect, EffectKind, Scope, ScopeKind
+from ..analysis.scopes import Effect, EffectKind, Scope, ScopeKind
 from ..analysis.state import Change, StateModel
 
 if TYPE_CHECKING:  # the rewrites import the rules, never the other way round at import time
@@ -76,6 +77,7 @@ class RuleContext:
     # Per traced scope: the (if statement, arm) pairs that run only outside traces, found once.
     _outside_traces: dict[int, set[tuple[int, int]]] = field(default_factory=dict, repr=False)
     _helper_effects: dict[int, list[HelperEffect]] = field(default_factory=dict, repr=False)
+    _imports: Optional[dict] = field(default=None, repr=False)  # summary.import_sources of the module
 
     def helper_effects(self, call: cst.Call) -> list[HelperEffect]:
         """What a call of a function imported from another project module does while traced (its
@@ -94,34 +96,31 @@ class RuleContext:
 
     def _imported_source(self, func: cst.BaseExpression):
         """(name, where it was imported from, attributes after it) for `utils.log(...)`, `log(...)`."""
-        if self.linker is None or self.module_path is None:
-            return None
         path: list[str] = []
         while isinstance(func, cst.Attribute):
             path.append(func.attr.value)
             func = func.value
         if not isinstance(func, cst.Name):
             return None
-        bindings = self.resolver.module.bindings.get(func.value, [])
-        sources = {b.imported for b in bindings}
-        if not bindings or any(b.kind is not BindingKind.IMPORT for b in bindings) or len(sources) != 1:
-            return None
-        imported = sources.pop()
+        imported = self._import_source(func.value)
         return None if imported is None else (func.value, imported, tuple(reversed(path)))
+
+    def _import_source(self, name: str):
+        """Where module-level `name` was imported from, when the project's other modules are followed."""
+        if self.linker is None or self.module_path is None:
+            return None
+        if self._imports is None:
+            self._imports = import_sources(self.resolver.module)
+        return self._imports.get(name)
 
     def remote_changes(self, name: str, path: tuple[str, ...]) -> tuple[list[RemoteChange], int]:
         """Changes, made anywhere in the project, of what module-level `name.path...` reaches when
         `name` is bound by an import of a project module (analysis/linking.py), and how many
         attributes of `path` lead to that state; no changes otherwise."""
-        if self.linker is None or self.module_path is None:
-            return [], 0
-        bindings = self.resolver.module.bindings.get(name, [])
-        sources = {b.imported for b in bindings}
-        if not bindings or any(b.kind is not BindingKind.IMPORT for b in bindings) or len(sources) != 1:
-            return [], 0
-        source = sources.pop()
+        source = self._import_source(name)
         if source is None:
             return [], 0
+        assert self.linker is not None and self.module_path is not None
         return self.linker.changes_reaching(self.module_path, source, path)
 
     def runs_only_outside_traces(self, scope: Scope, effect: Effect) -> bool:

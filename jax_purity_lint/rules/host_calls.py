@@ -22,24 +22,8 @@ def qualified_calls(context: RuleContext) -> Iterator[tuple[Scope, object, objec
         qualified = resolver.qualify(scope, call.func)
         factory = None
         if qualified is None and isinstance(call.func, cst.Attribute) and isinstance(call.func.value, cst.Name):
-            factory = _global_factory(context, scope, call.func.value.value)
+            factory = resolver.factory_of(scope, call.func.value.value)
         yield scope, trace, effect, qualified or "", factory
-
-
-def _global_factory(context: RuleContext, scope: Scope, name: str) -> Optional[str]:
-    """For `rng.normal()` with `rng = np.random.default_rng(0)` outside the trace: "numpy.random.default_rng"."""
-    resolver = context.resolver
-    resolved = resolver.resolve(scope, name)
-    if resolved is None or resolved.scope is scope:
-        return None
-    binding = resolver.binding_at(resolved, None)
-    if binding is None or binding.kind is not BindingKind.ASSIGNMENT or not isinstance(binding.value, cst.Call):
-        return None
-    return resolver.qualify(resolved.scope, binding.value.func)
-
-
-def print_like(qualified: str, factory: Optional[str], method: Optional[str]) -> bool:
-    return jax_api.is_print_like(qualified, factory, method)
 
 
 def host_random(qualified: str, factory: Optional[str]) -> bool:

@@ -5,6 +5,7 @@ from typing import Iterator
 
 import libcst as cst
 
+from ..analysis import jax_api
 from .base import (
     Evidence,
     Finding,
@@ -16,7 +17,7 @@ from .base import (
     through,
     where_traced,
 )
-from .host_calls import print_like, qualified_calls, switched_off
+from .host_calls import qualified_calls, switched_off
 
 
 class TraceTimePrint(Rule):
@@ -89,7 +90,7 @@ class TraceTimePrint(Rule):
         for scope, trace, effect, qualified, factory in qualified_calls(context):
             call = effect.call
             method = call.func.attr.value if isinstance(call.func, cst.Attribute) else None
-            if not print_like(qualified, factory, method) or switched_off(context, scope, effect):
+            if not jax_api.is_print_like(qualified, factory, method) or switched_off(context, scope, effect):
                 continue
             shown = qualified or f"{call.func.value.value}.{method}"  # type: ignore[union-attr]
 

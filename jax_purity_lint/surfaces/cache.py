@@ -17,13 +17,13 @@ another key, counts as a miss and is overwritten. A cache that cannot be written
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 from pathlib import Path
 from typing import Any, Optional
 
 from .. import __version__
+from ..code_fingerprint import code_fingerprint
 from ..source.atomic_write import write_atomically
 from ..diagnostics import Diagnostic, TraceSite
 from .check import FileResult, check_file
@@ -33,9 +33,6 @@ from .notebooks import NotebookTraceSite
 CACHE_FOLDER_NAME = ".jpl_cache"
 ENTRY_FORMAT = 2  # bump when the layout of an entry changes
 SITE_TYPES = {cls.__name__: cls for cls in (TraceSite, NotebookTraceSite)}
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-# Subpackages that never feed a `check` result: the runtime checker (`confirm`) and the rewrites (`fix`).
-NOT_FEEDING_CHECK = frozenset({"runtime", "rewrites"})
 # Config fields that decide which files are checked, not what a file's result is.
 FILE_SELECTION_FIELDS = frozenset({"exclude", "extend_exclude", "source"})
 
@@ -76,21 +73,6 @@ class CachePerProject:
         if folder not in self.caches:
             self.caches[folder] = ResultCache(folder)
         return self.caches[folder].check(path, config)
-
-
-@functools.lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """A hash of the package's own sources: an edited rule in a development checkout, whose
-    version has not changed, must not be answered with results of the old code. The surfaces
-    that only run after `check` (confirm, fix) are left out; anything new is counted."""
-    digest = hashlib.blake2b(digest_size=16)
-    for source in sorted(PACKAGE_ROOT.rglob("*.py")):
-        relative = source.relative_to(PACKAGE_ROOT)
-        if relative.parts[0] in NOT_FEEDING_CHECK:
-            continue
-        digest.update(relative.as_posix().encode())
-        digest.update(source.read_bytes())
-    return digest.hexdigest()
 
 
 def configuration_key(config: Config) -> str:
