@@ -3,6 +3,7 @@ trace) and which function that is, in every form of application."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Iterator, Optional
@@ -32,6 +33,17 @@ class Transform:
     qualified: str
     static_argnums: tuple[int, ...] = ()
     static_argnames: tuple[str, ...] = ()
+    # A project-defined wrapper that hands its argument to `qualified` (`def compiled(fn): return
+    # jax.jit(fn)`), as the site spells it: messages name it.
+    via: Optional[str] = None
+    # For a wrapper: it returns what `qualified` returns (or the function itself), so what it makes
+    # is called like the function; `fix` follows calls only through such wrappers.
+    wrapper_returns_it: bool = False
+
+    @property
+    def spelled(self) -> str:
+        """How messages name the transformation, quoted: "`jax.jit`", "`compiled`, a `jax.jit` wrapper,"."""
+        return f"`{self.qualified}`" if self.via is None else f"`{self.via}`, a `{self.qualified}` wrapper,"
 
     @property
     def state_aware(self) -> bool:
@@ -67,6 +79,7 @@ class SiteFinder:
         self.applied_calls = applied_calls
         self.caching = jax_api.COMPILE_AND_CACHE | jit_functions
         self.state_aware = jax_api.STATE_AWARE | state_aware
+        self._wrappers: dict[int, Optional[Transform]] = {}  # by id of the wrapper's scope
 
     def _qualify(self, scope: Scope, expr: cst.BaseExpression) -> Optional[str]:
         qualified = self.resolver.qualify(scope, expr)
@@ -90,13 +103,124 @@ class SiteFinder:
                     return _with_options(inner, expr)
             elif callee in self.caching and not positional and not _passes_function_by_keyword(expr):
                 return _with_options(Transform(callee), expr)
+            factory = self._defined_function(scope, expr.func)
+            if factory is not None and factory.kind is BindingKind.FUNCTION:
+                return self._factory_product(factory.scope, depth)
         if isinstance(expr, cst.Name):
             resolved = self.resolver.resolve(scope, expr.value)
             if resolved is not None and len(resolved.bindings) == 1:
                 binding = resolved.bindings[0]
                 if binding.kind is BindingKind.ASSIGNMENT and isinstance(binding.value, cst.Call):
                     return self.caching_transform(resolved.scope, binding.value, depth + 1)
+            defined = self._defined_function(scope, expr)
+            if defined is not None:
+                return self._wrapper_transform(defined, expr.value, depth)
         return None
+
+    # -- project-defined jit wrappers -------------------------------------------------------------
+
+    def _defined_function(self, scope: Scope, expr: cst.BaseExpression):
+        """The one def or class `expr` (a name) is bound to in this module, else None."""
+        if not isinstance(expr, cst.Name):
+            return None
+        resolved = self.resolver.resolve(scope, expr.value)
+        if resolved is None or len(resolved.bindings) != 1:
+            return None
+        binding = resolved.bindings[0]
+        if binding.kind in (BindingKind.FUNCTION, BindingKind.CLASS) and binding.scope is not None:
+            return binding
+        return None
+
+    def _wrapper_transform(self, binding, spelled: str, depth: int) -> Optional[Transform]:
+        """`compiled` for `def compiled(fn): return jax.jit(fn)`, or a class whose `__init__` does
+        `self._fn = jax.jit(fn)`: a function that hands its first argument to a caching
+        transformation traces that argument once and caches it, as the transformation does."""
+        if binding.kind is BindingKind.CLASS:
+            function = self.resolver.methods(binding.scope, "__init__")
+            skip = 1
+        else:
+            function, skip = binding.scope, 1 if binding.scope.self_name is not None else 0
+        if function is None:
+            return None
+        inner = self._wraps_first_argument(function, skip, depth)
+        if inner is None:
+            return None
+        # A class makes an object of its own, whatever its `__init__` returns.
+        returns_it = inner.wrapper_returns_it and binding.kind is BindingKind.FUNCTION
+        return dataclasses.replace(inner, via=spelled, wrapper_returns_it=returns_it)
+
+    def _factory_product(self, factory: Scope, depth: int) -> Optional[Transform]:
+        """`@compile_step()` where `compile_step` returns a nested jit wrapper (`def deco(fn): return
+        jax.jit(fn, ...)`; `return deco`): the decorator it makes is that wrapper."""
+        for name in sorted(factory.returned_names):
+            for binding in factory.bindings.get(name, []):
+                if binding.kind is BindingKind.FUNCTION and binding.scope is not None:
+                    inner = self._wraps_first_argument(binding.scope, 0, depth)
+                    if inner is not None:
+                        return dataclasses.replace(inner, via=factory.name)
+        return None
+
+    def _wraps_first_argument(self, function: Scope, skip: int, depth: int) -> Optional[Transform]:
+        """The caching transformation `function`'s first positional parameter (after `skip`) is handed
+        to somewhere in its body: `jax.jit(fn, ...)`, another wrapper `compiled(fn)`, or a jitted
+        inner function calling `fn`."""
+        key = id(function)
+        if key in self._wrappers:
+            return self._wrappers[key]
+        self._wrappers[key] = None  # a recursion ends here
+        node = function.node
+        found: Optional[Transform] = None
+        if isinstance(node, cst.FunctionDef) and depth <= _MAX_DEPTH:
+            positional = [*node.params.posonly_params, *node.params.params][skip:]
+            if positional:
+                found = self._hands_on(function, positional[0].name.value, depth + 1)
+        self._wrappers[key] = found
+        return found
+
+    def _hands_on(self, function: Scope, parameter: str, depth: int) -> Optional[Transform]:
+        for inner in _own_functions(function):
+            for effect in inner.effects:
+                if effect.kind is not EffectKind.CALL or effect.call is None:
+                    continue
+                call = effect.call
+                transform = self._applied(inner, call, depth)
+                argument = _function_argument(call)
+                if transform is not None and self._is_parameter(inner, argument, function, parameter):
+                    calls_like_it = inner is function and _returns_only(function, call, parameter) and (
+                        transform.via is None and transform.qualified in jax_api.CALL_PRESERVING or transform.wrapper_returns_it
+                    )
+                    return dataclasses.replace(transform, wrapper_returns_it=calls_like_it)
+            if inner is not function and inner.kind is ScopeKind.FUNCTION and inner.parent is not None:
+                # `@jax.jit def run(*args): return fn(*args)`: the jitted inner function traces `fn`.
+                calls_it = any(
+                    effect.kind is EffectKind.CALL and effect.call is not None
+                    and self._is_parameter(inner, effect.call.func, function, parameter)
+                    for effect in inner.effects
+                )
+                if calls_it:
+                    for decorator in inner.decorators:
+                        transform = self.caching_transform(inner.parent, decorator.decorator, depth)
+                        if transform is not None:
+                            return transform
+        return None
+
+    def _applied(self, scope: Scope, call: cst.Call, depth: int) -> Optional[Transform]:
+        qualified = self._qualify(scope, call.func)
+        if qualified in self.caching:
+            return _with_options(Transform(qualified), call)
+        if isinstance(call.func, (cst.Call, cst.Name)):
+            return self.caching_transform(scope, call.func, depth)
+        return None
+
+    def _is_parameter(self, scope: Scope, expr: Optional[cst.BaseExpression], function: Scope, parameter: str) -> bool:
+        if not isinstance(expr, cst.Name) or expr.value != parameter:
+            return False
+        resolved = self.resolver.resolve(scope, parameter)
+        return (
+            resolved is not None
+            and resolved.scope is function
+            and all(b.kind is BindingKind.ARGUMENT for b in resolved.bindings)
+        )
 
     # -- sites ------------------------------------------------------------------------------------
 
@@ -320,6 +444,50 @@ def _literal_strings(expr: cst.BaseExpression) -> list[str]:
     if isinstance(expr, (cst.Tuple, cst.List)):
         return [v for e in expr.elements for v in _literal_strings(e.value)]
     return []
+
+
+def _returns_only(function: Scope, call: cst.Call, parameter: str) -> bool:
+    """Every `return` of `function`'s own body returns `call`, or the parameter itself (`if not
+    enabled: return fn`), and the body cannot end without one."""
+    node = function.node
+    if not isinstance(node, cst.FunctionDef):
+        return False
+    returns = _ReturnFinder()
+    node.body.visit(returns)
+    body = node.body.body
+    ends_with_return = bool(body) and isinstance(body[-1], cst.SimpleStatementLine) and any(
+        isinstance(statement, cst.Return) for statement in body[-1].body
+    )
+    return ends_with_return and all(
+        value is call or (isinstance(value, cst.Name) and value.value == parameter) for value in returns.values
+    )
+
+
+class _ReturnFinder(cst.CSTVisitor):
+    """The values of the return statements of one function body, nested functions and classes left out."""
+
+    def __init__(self) -> None:
+        self.values: list[Optional[cst.BaseExpression]] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.values.append(node.value)
+
+
+def _own_functions(function: Scope) -> Iterator[Scope]:
+    """`function` and the functions, lambdas and comprehensions nested in it (not classes)."""
+    yield function
+    for child in function.children:
+        if child.kind is not ScopeKind.CLASS:
+            yield from _own_functions(child)
 
 
 def _made_in_loop(function: Scope) -> bool:

@@ -79,6 +79,8 @@ class UseFinder:
     def _if_call_preserving(self, transform: Optional[Transform]) -> Optional[str]:
         if transform is None or not is_call_preserving(transform.qualified, self.view.settings.jit_functions):
             return None
+        if transform.via is not None and not transform.wrapper_returns_it:
+            return None  # a project's wrapper that may do more than jit: its calls are not followed
         return transform.qualified
 
     def decorator_uses(self, function: cst.FunctionDef) -> tuple[list[Use], list[cst.CSTNode]]:

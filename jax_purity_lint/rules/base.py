@@ -336,7 +336,7 @@ def function_name(scope: Scope) -> str:
 
 def where_traced(scope: Scope, trace: TraceContext, place_of: PlaceOf) -> str:
     """"`f` (traced by `jax.jit` at line 9)" or "`helper`, reached from `f` (traced by ...) via `helper()`"."""
-    site = f"traced by `{trace.site.transform.qualified}` at {place_of(trace.site.node)}"
+    site = f"traced by {trace.site.transform.spelled} at {place_of(trace.site.node)}"
     entry = function_name(trace.entry)
     if trace.is_entry or function_name(scope) == entry and not trace.path:
         return f"`{entry}` ({site})"
