@@ -323,6 +323,7 @@ class ScopeCollector:
     def visit_Return(self, node: cst.Return) -> None:
         assert self.scope is not None
         value = node.value
+        self.scope.returned_values.append(value)
         elements = [e.value for e in value.elements] if isinstance(value, (cst.Tuple, cst.List)) else [value]
         self.scope.returned_names.update(e.value for e in elements if isinstance(e, cst.Name))
 

@@ -110,6 +110,7 @@ class Scope:
     param_annotations: dict[str, cst.BaseExpression] = field(default_factory=dict)
     packed_params: set[str] = field(default_factory=set)  # `*args`, `**kwargs`: built afresh for every call
     returned_names: set[str] = field(default_factory=set)  # names returned whole: `return state` / `return out, state`
+    returned_values: list[Optional[cst.BaseExpression]] = field(default_factory=list)  # of each `return` (None: bare)
     # Where the scope's object is made (a def, lambda or comprehension runs) within its parent.
     loop: Optional[int] = None  # the outermost loop statement of the parent around it
     branch: tuple[tuple[int, int], ...] = ()

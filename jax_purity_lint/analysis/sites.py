@@ -104,32 +104,28 @@ class SiteFinder:
             elif callee in self.caching and not positional and not _passes_function_by_keyword(expr):
                 return _with_options(Transform(callee), expr)
             factory = self._defined_function(scope, expr.func)
-            if factory is not None and factory.kind is BindingKind.FUNCTION:
-                return self._factory_product(factory.scope, depth)
+            if factory is not None:
+                return self._factory_product(factory, depth)
         if isinstance(expr, cst.Name):
             resolved = self.resolver.resolve(scope, expr.value)
-            if resolved is not None and len(resolved.bindings) == 1:
-                binding = resolved.bindings[0]
-                if binding.kind is BindingKind.ASSIGNMENT and isinstance(binding.value, cst.Call):
-                    return self.caching_transform(resolved.scope, binding.value, depth + 1)
-            defined = self._defined_function(scope, expr)
-            if defined is not None:
-                return self._wrapper_transform(defined, expr.value, depth)
+            binding = resolved.bindings[0] if resolved is not None and len(resolved.bindings) == 1 else None
+            if binding is None:
+                return None
+            if binding.kind is BindingKind.ASSIGNMENT and isinstance(binding.value, cst.Call):
+                return self.caching_transform(resolved.scope, binding.value, depth + 1)
+            if binding.kind in (BindingKind.FUNCTION, BindingKind.CLASS) and binding.scope is not None:
+                return self._wrapper_transform(binding, expr.value, depth)
         return None
 
     # -- project-defined jit wrappers -------------------------------------------------------------
 
-    def _defined_function(self, scope: Scope, expr: cst.BaseExpression):
-        """The one def or class `expr` (a name) is bound to in this module, else None."""
-        if not isinstance(expr, cst.Name):
-            return None
-        resolved = self.resolver.resolve(scope, expr.value)
+    def _defined_function(self, scope: Scope, expr: cst.BaseExpression) -> Optional[Scope]:
+        """The one def of this module `expr` (a name) is bound to, else None."""
+        resolved = self.resolver.resolve(scope, expr.value) if isinstance(expr, cst.Name) else None
         if resolved is None or len(resolved.bindings) != 1:
             return None
         binding = resolved.bindings[0]
-        if binding.kind in (BindingKind.FUNCTION, BindingKind.CLASS) and binding.scope is not None:
-            return binding
-        return None
+        return binding.scope if binding.kind is BindingKind.FUNCTION else None
 
     def _wrapper_transform(self, binding, spelled: str, depth: int) -> Optional[Transform]:
         """`compiled` for `def compiled(fn): return jax.jit(fn)`, or a class whose `__init__` does
@@ -183,9 +179,8 @@ class SiteFinder:
                 if effect.kind is not EffectKind.CALL or effect.call is None:
                     continue
                 call = effect.call
-                transform = self._applied(inner, call, depth)
-                argument = _function_argument(call)
-                if transform is not None and self._is_parameter(inner, argument, function, parameter):
+                transform = self.applied_transform(inner, call, depth)
+                if transform is not None and self._is_parameter(inner, _function_argument(call), function, parameter):
                     calls_like_it = inner is function and _returns_only(function, call, parameter) and (
                         transform.via is None and transform.qualified in jax_api.CALL_PRESERVING or transform.wrapper_returns_it
                     )
@@ -202,14 +197,6 @@ class SiteFinder:
                         transform = self.caching_transform(inner.parent, decorator.decorator, depth)
                         if transform is not None:
                             return transform
-        return None
-
-    def _applied(self, scope: Scope, call: cst.Call, depth: int) -> Optional[Transform]:
-        qualified = self._qualify(scope, call.func)
-        if qualified in self.caching:
-            return _with_options(Transform(qualified), call)
-        if isinstance(call.func, (cst.Call, cst.Name)):
-            return self.caching_transform(scope, call.func, depth)
         return None
 
     def _is_parameter(self, scope: Scope, expr: Optional[cst.BaseExpression], function: Scope, parameter: str) -> bool:
@@ -294,7 +281,7 @@ class SiteFinder:
             return all(t.self_mode is SelfMode.FROZEN for t in self.targets(site.scope, expr, site.order))
         return False
 
-    def applied_transform(self, scope: Scope, call: cst.Call) -> Optional[Transform]:
+    def applied_transform(self, scope: Scope, call: cst.Call, depth: int = 0) -> Optional[Transform]:
         """The caching transformation `call` hands a function to, with its options: `jax.jit(f, ...)`,
         `partial(jax.jit, ...)(f)`, `jax.jit(static_argnames=...)(f)`, `my_jit(f)` with
         `my_jit = partial(jax.jit, ...)`, aliases and configured jit functions alike. `fix` asks this
@@ -303,7 +290,7 @@ class SiteFinder:
         if qualified in self.caching:
             transform: Optional[Transform] = _with_options(Transform(qualified), call)
         elif isinstance(call.func, cst.Call) or (isinstance(call.func, cst.Name) and qualified is None):
-            transform = self.caching_transform(scope, call.func)
+            transform = self.caching_transform(scope, call.func, depth)
         else:
             transform = None
         return transform if transform is not None and _function_argument(call) is not None else None
@@ -452,34 +439,13 @@ def _returns_only(function: Scope, call: cst.Call, parameter: str) -> bool:
     node = function.node
     if not isinstance(node, cst.FunctionDef):
         return False
-    returns = _ReturnFinder()
-    node.body.visit(returns)
     body = node.body.body
     ends_with_return = bool(body) and isinstance(body[-1], cst.SimpleStatementLine) and any(
         isinstance(statement, cst.Return) for statement in body[-1].body
     )
     return ends_with_return and all(
-        value is call or (isinstance(value, cst.Name) and value.value == parameter) for value in returns.values
+        value is call or (isinstance(value, cst.Name) and value.value == parameter) for value in function.returned_values
     )
-
-
-class _ReturnFinder(cst.CSTVisitor):
-    """The values of the return statements of one function body, nested functions and classes left out."""
-
-    def __init__(self) -> None:
-        self.values: list[Optional[cst.BaseExpression]] = []
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_Return(self, node: cst.Return) -> None:
-        self.values.append(node.value)
 
 
 def _own_functions(function: Scope) -> Iterator[Scope]:
