@@ -810,9 +810,44 @@ class CacheLives:
                 return timeline.sees(function, change.order, change.loop, change.branch, helper)
             if change.scope.parent is maker and change.scope.kind is ScopeKind.FUNCTION:
                 return timeline.sees_calls_of(function, change.scope, helper)
+            calls = self._classmethod_calls(change.scope, maker)
+            if calls:
+                return _combined(timeline.sees(function, c.order, c.loop, c.branch, helper) for c in calls)
         return Reach.UNKNOWN
-        if change.scope is maker:
-            return timeline.sees(function, change.order, change.loop, change.branch, helper)
-        if change.scope.parent is maker and change.scope.kind is ScopeKind.FUNCTION:
-            return timeline.sees_calls_of(function, change.scope, helper)
-        return Reach.UNKNOWN
+
+    def _classmethod_calls(self, method: Scope, maker: Scope) -> Optional[list]:
+        """`Config.configure(3.0)`: the calls of classmethod `method` of a class made by `maker`, when
+        every call of a method of that name in the module is one of them, in `maker`'s own code (None
+        otherwise: called elsewhere, or through `cls.`/`self.`/a variable, at times not followed)."""
+        cls = method.parent
+        if cls is None or cls.kind is not ScopeKind.CLASS or cls.parent is not maker:
+            return None
+        if "classmethod" not in method.decorator_names():
+            return None
+        calls = []
+        for scope in _scopes_within(self.facts.resolver.module):
+            for effect in scope.effects:
+                if effect.kind is not EffectKind.CALL or effect.call is None:
+                    continue
+                func = effect.call.func
+                if not isinstance(func, cst.Attribute) or func.attr.value != method.name:
+                    continue
+                if scope is not maker or effect.root != cls.name or effect.path != (method.name,):
+                    return None
+                calls.append(effect)
+        return calls
+
+
+def _scopes_within(scope: Scope) -> Iterator[Scope]:
+    yield scope
+    for child in scope.children:
+        yield from _scopes_within(child)
+
+
+def _combined(reaches: Iterator["Reach"]) -> "Reach":
+    """Seen if any of several changes is seen; not seen only if none can be."""
+    found = set(reaches)
+    for reach in (Reach.SEEN, Reach.UNKNOWN):
+        if reach in found:
+            return reach
+    return Reach.NOT_SEEN

@@ -202,6 +202,8 @@ class ScopeCollector:
             scope.params.append(param.name.value)
             if param.annotation is not None:
                 scope.param_annotations[param.name.value] = param.annotation.annotation
+            if param.default is not None:
+                scope.param_defaults[param.name.value] = param.default
             scope.add_binding(
                 Binding(param.name.value, BindingKind.ARGUMENT, param.name, self.order, (), False)
             )

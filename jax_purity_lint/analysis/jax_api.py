@@ -211,10 +211,17 @@ PRINT_FUNCTIONS = frozenset(
         "logging.exception",
         "logging.critical",
         "logging.log",
+        "tqdm.tqdm.write",
     }
 )
 LOGGER_FACTORIES = frozenset({"logging.getLogger", "logging.get_logger", "absl.logging"})
 LOGGER_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
+# Progress bars draw on the terminal: `pbar.update(1)` in a loop body advances the bar once per trace.
+PROGRESS_BAR_FACTORIES = frozenset(
+    {"tqdm.tqdm", "tqdm.trange", "tqdm.auto.tqdm", "tqdm.auto.trange", "tqdm.notebook.tqdm",
+     "tqdm.notebook.trange", "tqdm.std.tqdm", "tqdm.rich.tqdm"}
+)
+PROGRESS_BAR_METHODS = frozenset({"update", "set_description", "set_description_str", "set_postfix", "set_postfix_str", "write"})
 
 HOST_RANDOMNESS_PREFIXES = ("numpy.random.", "random.", "secrets.", "uuid.")
 HOST_RANDOMNESS_FUNCTIONS = frozenset(
@@ -260,13 +267,16 @@ def is_call_preserving(qualified: str, jit_functions: frozenset[str] = frozenset
 
 
 def is_print_like(qualified: str, factory: Optional[str] = None, method: Optional[str] = None) -> bool:
-    """`print`, `logging.info`, `absl.logging.info`, or `logger.info` on a logger made by a factory."""
+    """`print`, `logging.info`, `absl.logging.info`, `logger.info` on a logger made by a factory, or
+    `pbar.update()` on a tqdm progress bar."""
     if qualified in PRINT_FUNCTIONS:
         return True
     if qualified.startswith("logging.") and qualified.rsplit(".", 1)[-1] in LOGGER_METHODS:
         return True
     if qualified.startswith("absl.logging.") and qualified.rsplit(".", 1)[-1] in LOGGER_METHODS:
         return True
+    if factory in PROGRESS_BAR_FACTORIES:
+        return method in PROGRESS_BAR_METHODS
     return factory in LOGGER_FACTORIES and method in LOGGER_METHODS
 
 

@@ -77,6 +77,7 @@ def analyse_module(module: cst.Module, settings: Settings) -> ModuleAnalysis:
     )
     sites = finder.find(collected.all_scopes)
     traced = Reachability(resolver).traced_scopes(sites) if sites else {}
+    sites = [s for s in sites if not (s.fresh_per_call and s.scope in traced)]  # within another trace
     first_site_order = min((site.order for site in sites), default=0)
     # State is only worth sweeping when something is traced.
     state = StateModel(resolver, collected.all_scopes if traced else [], first_site_order, collected.loop_ends)

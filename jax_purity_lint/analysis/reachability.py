@@ -39,6 +39,12 @@ class Reachability:
 
     def traced_scopes(self, sites: list[TraceSite]) -> dict[Scope, TraceContext]:
         traced: dict[Scope, TraceContext] = {}
+        # A loop body made per call is a root only where no other site traces the function running it.
+        self._follow([s for s in sites if not s.fresh_per_call], traced)
+        self._follow([s for s in sites if s.fresh_per_call and s.scope not in traced], traced)
+        return traced
+
+    def _follow(self, sites: list[TraceSite], traced: dict[Scope, TraceContext]) -> None:
         queue: deque[tuple[Scope, TraceContext]] = deque()
         for site in sites:
             for target in site.targets:
@@ -52,7 +58,6 @@ class Reachability:
                 if callee not in traced:
                     path = context.path + (step,) if step else context.path
                     queue.append((callee, TraceContext(context.site, context.entry, path, mode, instance)))
-        return traced
 
     def _callees(
         self, scope: Scope, context: TraceContext
@@ -70,6 +75,11 @@ class Reachability:
                 yield from self._read_callees(scope, context, effect.root, effect.path, effect.order)
             elif effect.kind is EffectKind.CALL and effect.call is not None and effect.root and not effect.path:
                 yield from self._construction_callees(scope, effect.root, effect.order)
+            elif effect.kind is EffectKind.MUTATOR_CALL and effect.root is not None and effect.detail:
+                # `Stats.update(x)`, `buffer.add(x)`: a method of the module's own class, though named
+                # like a container's (the collector records the call as a possible mutation, not a read).
+                path = effect.path + (effect.detail,)
+                yield from self._read_callees(scope, context, effect.root, path, effect.order)
 
     def _host_callback_arguments(self, scope: Scope) -> set[int]:
         """Nodes passed to `jax.debug.callback` and friends: they run on the host at run time."""

@@ -121,6 +121,17 @@ class Resolver:
             return method
         return None
 
+    def cls_method(self, scope: Scope, name: str) -> Optional[Scope]:
+        """If `name` read in `scope` is the `cls` parameter of an enclosing classmethod, its class."""
+        resolved = self.resolve(scope, name)
+        if resolved is None or resolved.scope.kind is not ScopeKind.FUNCTION or len(resolved.bindings) != 1:
+            return None
+        method = resolved.scope
+        cls = method.enclosing_class
+        if cls is None or not method.params or method.params[0] != name:
+            return None
+        return cls if "classmethod" in method.decorator_names() else None
+
     def class_of_binding(self, binding: Optional[Binding]) -> Optional[Scope]:
         if binding is not None and binding.kind is BindingKind.CLASS:
             return binding.scope

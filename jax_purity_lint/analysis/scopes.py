@@ -109,6 +109,7 @@ class Scope:
     decorators: list[cst.Decorator] = field(default_factory=list)
     param_annotations: dict[str, cst.BaseExpression] = field(default_factory=dict)
     packed_params: set[str] = field(default_factory=set)  # `*args`, `**kwargs`: built afresh for every call
+    param_defaults: dict[str, cst.BaseExpression] = field(default_factory=dict)  # made once, when the def runs
     returned_names: set[str] = field(default_factory=set)  # names returned whole: `return state` / `return out, state`
     returned_values: list[Optional[cst.BaseExpression]] = field(default_factory=list)  # of each `return` (None: bare)
     # Where the scope's object is made (a def, lambda or comprehension runs) within its parent.

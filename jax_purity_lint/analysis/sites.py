@@ -65,6 +65,10 @@ class TraceSite:
     targets: list[Target] = field(default_factory=list)
     compile_and_cache: bool = True
     order: int = 0  # position in the module, to tell set-up before any site from later changes
+    # A loop body made afresh by each call of the function that runs the loop: traced anew per call,
+    # yet run once per trace where the eager loop runs it per iteration (a print or an append in it
+    # differs within one call). Only a root where nothing else traces the function running the loop.
+    fresh_per_call: bool = False
 
 
 class SiteFinder:
@@ -219,7 +223,7 @@ class SiteFinder:
             for effect in scope.effects:
                 if effect.kind is EffectKind.CALL and effect.call is not None:
                     site = self._call_site(scope, effect.call, effect.order)
-                    if site is not None and not self._traces_fresh_function_once(site, effect.in_loop):
+                    if site is not None and (site.fresh_per_call or not self._traces_fresh_function_once(site, effect.in_loop)):
                         sites.append(site)
         return sites
 
@@ -327,9 +331,12 @@ class SiteFinder:
                     elements = functions.elements if isinstance(functions, (cst.List, cst.Tuple)) else [functions]
                     for element in elements:
                         expr = element.value if isinstance(element, cst.BaseElement) else element
-                        targets.extend(t for t in self.targets(scope, expr, order) if _long_lived(t.scope))
-            if targets:
-                return TraceSite(call, Transform(qualified), scope, targets, False, order)
+                        targets.extend(self.targets(scope, expr, order))
+            lasting = [t for t in targets if _long_lived(t.scope)]
+            if lasting:
+                return TraceSite(call, Transform(qualified), scope, lasting, False, order)
+            if targets and qualified in jax_api.LOOP_BODIES and scope.kind is ScopeKind.FUNCTION:
+                return TraceSite(call, Transform(qualified), scope, targets, False, order, fresh_per_call=True)
         return None
 
     # -- which function an expression denotes ----------------------------------------------------

@@ -22,6 +22,7 @@ AMBIGUOUS_MUTATORS = frozenset({"update", "add"})
 CONTAINER_FACTORIES = frozenset(
     {"dict", "set", "collections.defaultdict", "collections.OrderedDict", "collections.Counter", "defaultdict", "OrderedDict", "Counter"}
 )
+_SEQUENCE_FACTORIES = frozenset({"list", "collections.deque", "bytearray"})
 INITIALISERS = frozenset({"__init__", "__post_init__", "setup", "__new__", "__setstate__"})
 
 
@@ -136,6 +137,8 @@ class StateModel:
             return False  # the module's own `next(...)`, not the builtin that advances an iterator
         if effect.detail == "ref":
             return False  # `ref[...] = v` updates a JAX Ref, which jit carries out of the trace
+        if effect.kind is EffectKind.MUTATOR_CALL and self._calls_own_method(scope, effect):
+            return False  # `buffer.add(x)` runs the class's `add`: its own effects are what change
         if effect.kind is not EffectKind.MUTATOR_CALL or effect.detail not in AMBIGUOUS_MUTATORS:
             return True
         assert effect.root is not None
@@ -147,7 +150,37 @@ class StateModel:
             return False
         resolved = self.resolver.resolve(scope, effect.root)
         binding = self.resolver.binding_at(resolved, None) if resolved else None
+        if binding is not None and binding.kind is BindingKind.ARGUMENT:
+            return self.mutable_default(resolved.scope, effect.root) is not None  # type: ignore[union-attr]
         return binding is not None and self._is_container(resolved.scope, binding.value)  # type: ignore[union-attr]
+
+    def _calls_own_method(self, scope: Scope, effect: Effect) -> bool:
+        """`Stats.update(x)`, `buffer.add(x)`, `self.append(x)`: the receiver is a class of the module, an
+        instance of one, or `self`, and its class defines the method called."""
+        if effect.path or effect.root is None or not effect.detail:
+            return False
+        method = self.resolver.self_method(scope, effect.root)
+        if method is not None:
+            cls = method.enclosing_class
+        else:
+            resolved = self.resolver.resolve(scope, effect.root)
+            binding = self.resolver.binding_at(resolved, None) if resolved else None
+            cls = self.resolver.class_of_binding(binding) or (
+                self.resolver.instance_class(resolved.scope, binding) if resolved else None
+            )
+        return cls is not None and self.resolver.methods(cls, effect.detail) is not None
+
+    def mutable_default(self, function: Scope, name: str) -> Optional[cst.BaseExpression]:
+        """`cache={}` in `def lookup(x, cache={})`: a container made once, when the def runs, and shared
+        by every call that does not pass `cache`, so it outlives calls as a global does."""
+        default = function.param_defaults.get(name)
+        if default is None or function.parent is None:
+            return None
+        if isinstance(default, (cst.List, cst.ListComp)) or self._is_container(function.parent, default):
+            return default
+        if isinstance(default, cst.Call) and self.resolver.qualify(function.parent, default.func) in _SEQUENCE_FACTORIES:
+            return default
+        return None
 
     def _is_container(self, scope: Scope, value: Optional[cst.BaseExpression]) -> bool:
         if isinstance(value, (cst.Dict, cst.Set, cst.DictComp, cst.SetComp)):
@@ -175,6 +208,13 @@ class StateModel:
         if method is not None and method.enclosing_class is not None:
             if effect.path and method.name not in INITIALISERS:
                 self._add_attribute(method.enclosing_class, effect.path[0], change)
+            return
+        cls = self.resolver.cls_method(scope, effect.root)
+        if cls is not None:  # `cls.count += 1` in a classmethod: the class's attribute, seen as `Stats.count`
+            if effect.path:
+                self._add_attribute(cls, effect.path[0], change)
+                if cls.parent is self.module:
+                    self._add_global(cls.name, change)
             return
         resolved = self.resolver.resolve(scope, effect.root)
         if resolved is None:

@@ -55,6 +55,8 @@ def build_global_write(context: RewriteContext, group: Group) -> Draft:
     problems: list[str] = []
     if group.code == "JPL102":
         problems.append(DESIGN_DECISION)
+        if any(d.finding.variant == "default" for d in group.diagnostics):
+            return _advice(context, group)  # a default argument's object: no global to thread
         if "." in state and first.function != "" and _is_method(view, first):
             return _advice(context, group)
     seeds = _functions(view, group.diagnostics)

@@ -344,6 +344,12 @@ def where_traced(scope: Scope, trace: TraceContext, place_of: PlaceOf) -> str:
     return f"`{function_name(scope)}`, reached from `{entry}` ({site}){via},"
 
 
+def run_unit(trace: TraceContext) -> str:
+    """What a trace serves many of, so that a trace-time effect is not repeated: "call", or, in the body
+    of a loop primitive (run once per trace, where the eager loop runs it at every iteration), "iteration"."""
+    return "iteration" if trace.site.transform.qualified in jax_api.LOOP_BODIES else "call"
+
+
 def first_remote_change(changes: list[RemoteChange], relative_to: str) -> str:
     """"main.py, line 9 (attribute `LR` assigned)": the first change, in the first file."""
     import os

@@ -10,7 +10,7 @@ class GlobalRebinding(Rule):
     """
     ## What it does
     Flags traced code that rebinds a module-level name (`global n; n += 1`) or a class attribute
-    (`Model.calls += 1`).
+    (`Model.calls += 1`, or `cls.calls += 1` in a classmethod that traced code calls).
 
     ## Why is this bad?
     The assignment runs once, while the function is traced. Later calls replay the compiled program
@@ -62,6 +62,8 @@ class GlobalRebinding(Rule):
     INVALID = [
         "import jax\nn = 0\n@jax.jit\ndef f(x):\n    global n\n    n += 1  # expect: JPL101\n    return x\n",
         "import jax\nclass Model:\n    calls = 0\n@jax.jit\ndef f(x):\n    Model.calls += 1  # expect: JPL101\n    return x\n",
+        "import jax\nclass Stats:\n    calls = 0\n    @classmethod\n    def bump(cls):\n        cls.calls += 1  # expect: JPL101\n"
+        "@jax.jit\ndef f(x):\n    Stats.bump()\n    return x\n",
     ]
     # `fix` on an example, and what it writes (tests/test_rule_registry.py runs each).
     FIX_EXAMPLES = [
@@ -91,12 +93,16 @@ class GlobalRebinding(Rule):
         for scope, trace, effect in traced_effects(context, EffectKind.ATTR_STORE):
             if effect.root is None or not effect.path:
                 continue
-            resolved = context.resolver.resolve(scope, effect.root)
-            if resolved is None or not resolved.is_global:
-                continue
-            if context.resolver.class_of_binding(context.resolver.binding_at(resolved, None)) is None:
-                continue
-            state = dotted(effect.root, effect.path)
+            cls = context.resolver.cls_method(scope, effect.root)
+            if cls is not None:
+                state = dotted(cls.name, effect.path)  # `cls.count` in a classmethod of `Stats`: `Stats.count`
+            else:
+                resolved = context.resolver.resolve(scope, effect.root)
+                if resolved is None or not resolved.is_global:
+                    continue
+                if context.resolver.class_of_binding(context.resolver.binding_at(resolved, None)) is None:
+                    continue
+                state = dotted(effect.root, effect.path)
 
             def render(place_of, scope=scope, trace=trace, state=state) -> str:
                 return (

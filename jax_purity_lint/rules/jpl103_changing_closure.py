@@ -10,6 +10,7 @@ from .base import (
     Rule,
     RuleContext,
     first_change,
+    run_unit,
     owner_is_traced,
     traced_effects,
     where_traced,
@@ -136,10 +137,14 @@ class ChangingClosure(Rule):
 
     def _finding(self, node, scope, trace, name, verb, changes) -> Finding:
         def render(place_of) -> str:
-            because = f", which is {first_change(changes, place_of)}" if changes else ""
+            if verb == "reads":
+                because = f", which is {first_change(changes, place_of)}" if changes else ""
+                why = "the trace captures it once and the compiled function never sees later changes"
+            else:
+                because = ""
+                why = f"this runs once, while tracing, with tracers, and later {run_unit(trace)}s do not repeat it"
             return (
-                f"{where_traced(scope, trace, place_of)} {verb} closure variable `{name}`{because}; "
-                f"the trace captures it once and the compiled function never sees later changes. "
+                f"{where_traced(scope, trace, place_of)} {verb} closure variable `{name}`{because}; {why}. "
                 f"Pass `{name}` in as an argument and return its new value"
             )
 

@@ -102,6 +102,8 @@ class ArgumentMutation(Rule):
                 continue  # `v["a"] += 1` on a hijax nnx Variable: a ref update jit carries out
             if _stateful_annotation(context, scope, effect.root):
                 continue  # `metrics: nnx.Variable`: a reference type whose updates jit carries out
+            if context.state.mutable_default(scope, effect.root) is not None:
+                continue  # `seen=[]`: the shared default object is JPL102's finding
             if effect.root in scope.returned_names:
                 continue  # mutated and returned: the caller rebinds from the result, explicit state
             state = dotted(effect.root, effect.path)

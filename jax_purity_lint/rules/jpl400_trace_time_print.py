@@ -13,6 +13,7 @@ from .base import (
     Rule,
     RuleContext,
     calls_of_helpers_elsewhere,
+    run_unit,
     remote_place,
     through,
     where_traced,
@@ -23,7 +24,10 @@ from .host_calls import qualified_calls, switched_off
 class TraceTimePrint(Rule):
     """
     ## What it does
-    Flags `print`, `logging` calls and writes to `sys.stdout`/`sys.stderr` in traced code. A call under
+    Flags `print`, `logging` calls, writes to `sys.stdout`/`sys.stderr` and a tqdm progress bar's
+    `update()`/`set_postfix()`/`write()` in traced code, loop bodies included: a `lax.fori_loop`,
+    `lax.scan` or `lax.while_loop` body defined inside a plain function is traced anew at every call
+    of that function, but runs once per trace where the eager loop runs it at every iteration. A call under
     `if verbose:` in a helper is not reported when every call of the helper in traced code passes a
     falsy literal for `verbose` (or relies on a falsy default). A call of a function of another module
     of the project that prints (itself or through the functions it calls, outside any `if`) is
@@ -73,6 +77,8 @@ class TraceTimePrint(Rule):
     EVIDENCE = Evidence.OUTPUT
     INVALID = [
         "import jax\n@jax.jit\ndef f(x):\n    print('x =', x)  # expect: JPL400\n    return x\n",
+        "import jax\ndef run(n):\n    def body(i, acc):\n        print('step', i)  # expect: JPL400\n        return acc + i\n"
+        "    return jax.lax.fori_loop(0, n, body, 0)\n",
     ]
     # `fix` on an example, and what it writes (tests/test_rule_registry.py runs each).
     FIX_EXAMPLES = [
@@ -95,11 +101,12 @@ class TraceTimePrint(Rule):
             shown = qualified or f"{call.func.value.value}.{method}"  # type: ignore[union-attr]
 
             def render(place_of, scope=scope, trace=trace, shown=shown) -> str:
+                unit = run_unit(trace)
                 return (
                     f"{where_traced(scope, trace, place_of)} calls `{shown}`, which runs once, while tracing: "
-                    f"later calls print nothing, and a traced value prints as a tracer, not its value. Use "
-                    f"`jax.debug.print(\"... {{}}\", value)` to print at every call (keep it if the trace-time "
-                    f"output is intended)"
+                    f"later {unit}s print nothing, and a traced value prints as a tracer, not its value. Use "
+                    f"`jax.debug.print(\"... {{}}\", value)` to print at every {unit} (keep it "
+                    f"if the trace-time output is intended)"
                 )
 
             yield self.finding(effect.node, scope, trace, shown, render)
