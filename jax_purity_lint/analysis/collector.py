@@ -500,7 +500,11 @@ def named_parameters(params: cst.Parameters) -> list[cst.Param]:
 
 
 def _is_ref_update(target: cst.Subscript) -> bool:
+    """`ref[...] = v`, or any store into a name ending in `_ref` (Pallas kernels' convention for their
+    refs: `o_scratch_ref[:, k] = v`): a Ref update, not a Python container's."""
     elements = target.slice
+    if isinstance(target.value, cst.Name) and target.value.value.endswith("_ref"):
+        return True
     return (
         len(elements) == 1
         and isinstance(elements[0].slice, cst.Index)

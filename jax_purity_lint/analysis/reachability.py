@@ -36,6 +36,7 @@ class TraceContext:
 class Reachability:
     def __init__(self, resolver: Resolver) -> None:
         self.resolver = resolver
+        self._host_parameters: dict[int, set[str]] = {}  # by id of a function's scope
 
     def traced_scopes(self, sites: list[TraceSite]) -> dict[Scope, TraceContext]:
         traced: dict[Scope, TraceContext] = {}
@@ -89,7 +90,58 @@ class Reachability:
                 qualified = self.resolver.qualify(scope, effect.call.func)
                 if qualified in jax_api.HOST_CALLBACKS:
                     nodes.update(id(arg.value) for arg in effect.call.args)
+                else:
+                    nodes.update(self._handed_to_a_host_callback(scope, effect.call))
         return nodes
+
+    def _handed_to_a_host_callback(self, scope: Scope, call: cst.Call) -> Iterator[int]:
+        """Arguments of `_callback(cond, _update_tqdm)` where the module's `_callback` hands that
+        parameter to `jax.debug.callback` (GPJax's progress bar): they too run on the host."""
+        if not isinstance(call.func, cst.Name):
+            return
+        resolved = self.resolver.resolve(scope, call.func.value)
+        binding = self.resolver.binding_at(resolved, None) if resolved else None
+        if binding is None or binding.kind is not BindingKind.FUNCTION or binding.scope is None:
+            return
+        function = binding.scope
+        host_only = self._host_parameters.get(id(function))
+        if host_only is None:
+            host_only = self._host_parameters[id(function)] = self._host_callback_parameters(function)
+        if not host_only:
+            return
+        positional = [a for a in call.args if a.keyword is None]
+        for index, arg in enumerate(positional):
+            if arg.star:
+                return
+            if index < len(function.params) and function.params[index] in host_only:
+                yield id(arg.value)
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value in host_only:
+                yield id(arg.value)
+
+    def _host_callback_parameters(self, function: Scope) -> set[str]:
+        """Parameters of `function` given as the callable of a host callback in it (or in a function
+        nested in it) and never called directly."""
+        handed: set[str] = set()
+        called: set[str] = set()
+        stack = [function]
+        while stack:
+            scope = stack.pop()
+            stack.extend(scope.children)
+            for effect in scope.effects:
+                if effect.kind is not EffectKind.CALL or effect.call is None:
+                    continue
+                call = effect.call
+                if isinstance(call.func, cst.Name):
+                    called.add(call.func.value)
+                if self.resolver.qualify(scope, call.func) not in jax_api.HOST_CALLBACKS or not call.args:
+                    continue
+                first = call.args[0].value
+                if isinstance(first, cst.Name) and first.value in function.params:
+                    resolved = self.resolver.resolve(scope, first.value)
+                    if resolved is not None and resolved.scope is function:
+                        handed.add(first.value)
+        return handed - called
 
     def _read_callees(
         self, scope: Scope, context: TraceContext, root: str, path: tuple[str, ...], order: int

@@ -3,7 +3,9 @@ from __future__ import annotations
 import os
 from typing import Iterator, Optional
 
-from ..analysis.scopes import EffectKind, ScopeKind
+import libcst as cst
+
+from ..analysis.scopes import BindingKind, EffectKind, ScopeKind
 from .base import (
     GroupBy,
     Finding,
@@ -32,7 +34,10 @@ class MutableGlobalRead(Rule):
     rebound before any later call (a notebook's "section 2" redefining the function), made afresh after
     the change (in a loop, or by a factory called again), or first called after the change (set-up at
     import time, a setter the module calls before any jitted call). A change made by a function that
-    the module never calls itself is reported: others may call it at any time.
+    the module never calls itself is reported: others may call it at any time, unless that function
+    builds the site itself after the change, and the change is the global's only one, to a value made
+    of constants alone (a test's `global BATCH; BATCH = len(jax.devices()) * PER_DEVICE` above its
+    `jax.jit(gen_data)`): every run sets the same value again.
 
     State imported from another module of the project counts too ([more](../projects.md)): `config.LR`
     read after `import config` is reported when any module of the project changes it after something
@@ -136,6 +141,8 @@ class MutableGlobalRead(Rule):
                 and not c.before_tracing(trace.site.order, context.resolver.module)
                 and context.change_reaches(trace, c, scope)
             ]
+            if changes and _settled_before_the_site(context, trace, effect.root, changes):
+                continue
             if not changes:
                 remote = self._changed_in_another_module(context, scope, trace, effect)
                 if remote is not None:
@@ -215,6 +222,71 @@ def _pass_it_in(scope, trace, argument: str) -> str:
     if scope.kind is ScopeKind.MODULE:
         return "pass it in as an argument"
     return f"pass it in as an argument: {call_with_extra_argument(trace, argument)}"
+
+
+def _settled_before_the_site(context: RuleContext, trace, name: str, changes) -> bool:
+    """`global BATCH_SIZE; BATCH_SIZE = len(jax.devices()) * PER_DEVICE` in a test function, then
+    `jax.jit(gen_data)` built and called below it in the same function: the global's only change, made
+    before the site, to a value that no argument, local or changing global feeds, so every run of the
+    function sets the same value again and no trace of this site sees another."""
+    every = context.state.changes_of_global(name, None)
+    if len(every) != 1 or len(changes) != 1 or every[0] is not changes[0]:
+        return False
+    change = every[0]
+    function = change.scope
+    if function.kind is not ScopeKind.FUNCTION or not change.rebinds or change.in_loop or change.branch:
+        return False
+    if trace.site.scope is not function or trace.site.order <= change.order:
+        return False
+    binding = next((b for b in function.bindings.get(name, []) if b.node is change.node), None)
+    if binding is None or binding.kind is not BindingKind.ASSIGNMENT or binding.value is None:
+        return False
+    return _made_of_constants(context, function, binding.value)
+
+
+def _made_of_constants(context: RuleContext, scope, value: cst.BaseExpression) -> bool:
+    """Every name the expression reads is a builtin or a module-level name that never changes."""
+    names = _NamesRead()
+    value.visit(names)
+    if names.opaque:
+        return False
+    for name in names.found:
+        resolved = context.resolver.resolve(scope, name)
+        if resolved is None:
+            continue  # a builtin
+        if not resolved.is_global or context.state.changes_of_global(name, None):
+            return False
+    return True
+
+
+class _NamesRead(cst.CSTVisitor):
+    """The names an expression reads (not attribute names or keywords); lambdas and comprehensions,
+    which bind names of their own, make it opaque."""
+
+    def __init__(self) -> None:
+        self.found: set[str] = set()
+        self.opaque = False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.found.add(node.value)
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        self.opaque = True
+        return False
+
+    def visit_ListComp(self, node) -> bool:
+        self.opaque = True
+        return False
+
+    visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_ListComp
 
 
 def _is_method_of_instance(context: RuleContext, name: str, attribute: str) -> bool:

@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..analysis.cache_life import Reach
+import libcst as cst
+
 from ..analysis.scopes import EffectKind
 from .base import (
     Finding,
@@ -10,6 +12,7 @@ from .base import (
     Rule,
     RuleContext,
     first_change,
+    if_statements,
     run_unit,
     owner_is_traced,
     traced_effects,
@@ -129,10 +132,10 @@ class ChangingClosure(Rule):
                 looped = context.state.closure_loop_binding(resolved.scope, effect.root)
                 if looped is not None and context.reach(trace, looped, scope) is Reach.SEEN:
                     changes.append(looped)  # bound by a loop that runs again after a call traced it
-                if not changes:
-                    continue
+                if not changes or all(_bounded_fill(trace, c.scope, c.branch, effect.root) for c in changes):
+                    continue  # only guarded fills change it: they stop at the same point, as eagerly
                 yield self._finding(effect.node, scope, trace, effect.root, "reads", changes)
-            else:
+            elif not _overwritten_scratch(trace, resolved, effect) and not _bounded_fill(trace, scope, effect.branch, effect.root):
                 yield self._finding(effect.node, scope, trace, effect.root, "mutates", None)
 
     def _finding(self, node, scope, trace, name, verb, changes) -> Finding:
@@ -149,6 +152,41 @@ class ChangingClosure(Rule):
             )
 
         return self.finding(node, scope, trace, name, render, variant=verb)
+
+
+def _overwritten_scratch(trace, resolved, effect) -> bool:
+    """`locations[axis] = i` in a loop body made per call, on a list its maker never reads after the
+    loop: every iteration overwrites the slot before using it, eagerly as in the one traced run, and
+    nothing outside sees the leftover. (An append accumulates; a read after the loop sees the count.)"""
+    if not trace.site.fresh_per_call or effect.kind is not EffectKind.ITEM_STORE:
+        return False
+    owner = resolved.scope
+    after = trace.site.order if trace.site.scope is owner else -1
+    return not any(
+        e.kind is EffectKind.READ and e.root == resolved.name and e.order > after for e in owner.effects
+    )
+
+
+def _bounded_fill(trace, scope, branch, name) -> bool:
+    """`if len(shapes) < n: shapes.append(...)` in a loop body made per call: a fill guarded by a test
+    of the container itself stops at the same point whether the body runs once (traced) or at every
+    iteration (eager), as numpyro's scan records its carry shapes."""
+    if not trace.site.fresh_per_call or not branch:
+        return False
+    tests = {id(statement): statement.test for statement in if_statements(scope.node)}
+    for statement, _arm in branch:
+        test = tests.get(statement)
+        if test is not None and _reads_name(test, name):
+            return True
+    return False
+
+
+def _reads_name(node: cst.CSTNode, name: str) -> bool:
+    if isinstance(node, cst.Name):
+        return node.value == name
+    if isinstance(node, cst.Attribute):
+        return _reads_name(node.value, name)
+    return any(_reads_name(child, name) for child in node.children)
 
 
 def _outermost_untraced(context: RuleContext, scope, trace):

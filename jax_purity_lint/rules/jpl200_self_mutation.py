@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..analysis.scopes import EffectKind
+import libcst as cst
+
+from ..analysis import jax_api
+from ..analysis.scopes import BindingKind, EffectKind, Scope
 from ..analysis.sites import SelfMode
 from ..analysis.state import describe_effect
 from .base import (
@@ -12,6 +15,7 @@ from .base import (
     Rule,
     RuleContext,
     dotted,
+    if_statements,
     self_method,
     traced_effects,
     where_traced,
@@ -39,6 +43,11 @@ class SelfMutation(Rule):
     ## What it does
     Flags traced methods that assign, update or delete an attribute of `self` (`self.n += 1`,
     `setattr(self, ...)`, `del self.x`, `self.a.b = ...`).
+
+    A compiled helper built on first use is not reported: `self._fn = f` under `if self._fn is None:`
+    (or `if not hasattr(self, "_fn"):`) where `f` is a function the method makes (a nested def, a
+    lambda, `jax.jit(...)`). Eager or traced, the first call stores it and later calls reuse it. A
+    value cached that way (`self._offset = x * 0.5`) is still reported: under jit it is a tracer.
 
     ## Why is this bad?
     `jax.jit(counter.count)` runs `count` once, while tracing: the attribute is updated once, with a
@@ -114,7 +123,12 @@ class SelfMutation(Rule):
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         kinds = (EffectKind.ATTR_STORE, EffectKind.ITEM_STORE, EffectKind.MUTATOR_CALL)
+        lazy: dict[int, set[int]] = {}
         for scope, trace, effect, method in self_mutations(context, kinds, container=False):
+            if id(scope) not in lazy:
+                lazy[id(scope)] = _lazily_cached_functions(context, scope)
+            if id(effect.node) in lazy[id(scope)]:
+                continue  # `if self._fn is None: self._fn = jax.jit(...)`: the same helper eagerly, set once
             state = dotted("self", effect.path)
             how = describe_effect(effect)
 
@@ -126,3 +140,68 @@ class SelfMutation(Rule):
                 )
 
             yield self.finding(effect.node, scope, trace, state, render)
+
+
+def _lazily_cached_functions(context: RuleContext, scope: Scope) -> set[int]:
+    """The targets of `self.X = f` under `if self.X is None:` (or `if not hasattr(self, "X"):`) where `f`
+    is a function the method makes (a nested def, a lambda, `jax.jit(...)` of one): a compiled helper
+    built on first use. Eager or traced, the first call stores it and later calls reuse it; a function
+    object is no tracer (repro on the maxtext pattern: the same results jitted and eager)."""
+    self_name = scope.self_name
+    targets: set[int] = set()
+    if self_name is None:
+        return targets
+    for statement in if_statements(scope.node):
+        attribute = _unset_attribute(statement.test, self_name)
+        if attribute is None or not isinstance(statement.body, cst.IndentedBlock):
+            continue
+        for line in statement.body.body:
+            if not isinstance(line, cst.SimpleStatementLine):
+                continue
+            for small in line.body:
+                if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+                    continue
+                target = small.targets[0].target
+                if _is_self_attribute(target, self_name, attribute) and _makes_function(context, scope, small.value):
+                    targets.add(id(target))
+    return targets
+
+
+def _unset_attribute(test: cst.BaseExpression, self_name: str) -> str | None:
+    """"X" for `self.X is None` and `not hasattr(self, "X")`."""
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        comparison = test.comparisons[0]
+        if isinstance(comparison.operator, cst.Is) and isinstance(comparison.comparator, cst.Name):
+            left = test.left
+            if comparison.comparator.value == "None" and isinstance(left, cst.Attribute):
+                if isinstance(left.value, cst.Name) and left.value.value == self_name:
+                    return left.attr.value
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        call = test.expression
+        if isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value == "hasattr":
+            args = [a.value for a in call.args]
+            if len(args) == 2 and isinstance(args[0], cst.Name) and args[0].value == self_name:
+                if isinstance(args[1], cst.SimpleString):
+                    return args[1].evaluated_value if isinstance(args[1].evaluated_value, str) else None
+    return None
+
+
+def _is_self_attribute(target: cst.BaseExpression, self_name: str, attribute: str) -> bool:
+    return (
+        isinstance(target, cst.Attribute)
+        and isinstance(target.value, cst.Name)
+        and target.value.value == self_name
+        and target.attr.value == attribute
+    )
+
+
+def _makes_function(context: RuleContext, scope: Scope, value: cst.BaseExpression) -> bool:
+    if isinstance(value, cst.Lambda):
+        return True
+    if isinstance(value, cst.Name):
+        bindings = scope.bindings.get(value.value, [])
+        return len(bindings) == 1 and bindings[0].kind is BindingKind.FUNCTION
+    if isinstance(value, cst.Call):
+        qualified = context.resolver.qualify(scope, value.func)
+        return qualified is not None and jax_api.canonical(qualified) in jax_api.COMPILE_AND_CACHE
+    return False

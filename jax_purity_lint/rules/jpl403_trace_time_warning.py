@@ -82,6 +82,8 @@ class TraceTimeWarning(Rule):
         for scope, trace, effect, qualified, _factory in qualified_calls(context):
             if qualified not in WARNING_FUNCTIONS or switched_off(context, scope, effect):
                 continue
+            if trace.site.fresh_per_call:
+                continue  # traced at every call, it warns once per call; Python's filter shows eager repeats once
 
             def render(place_of, scope=scope, trace=trace, qualified=qualified) -> str:
                 return (
