@@ -32,7 +32,7 @@ import libcst as cst
 from . import jax_api
 from .collector import MUTATING_METHODS, attribute_chain, named_parameters
 from .resolution import Resolver
-from .scopes import Binding, BindingKind, EffectKind, Scope, ScopeKind, branches_exclude
+from .scopes import Binding, BindingKind, EffectKind, Scope, ScopeKind, branches_exclude, scope_and_nested
 
 # Whether a decorator expression, read in a scope, is a transformation that keeps no other reference.
 DecoratorTest = Callable[[Scope, cst.BaseExpression], bool]
@@ -264,7 +264,7 @@ class ScopeTimeline:
                 self._act(value, made, holders, pending, position)
                 continue
             name, value = event.item  # type: ignore[misc]
-            self._act(value, set(holders.get(name, ())), holders, pending, position)
+            self._act(value, _live_at(holders.get(name, ()), name, event, copy), holders, pending, position)
         self._end = position + 1
         self._held_at_end = {id(g) for held in holders.values() for g in held}
         # A method or class body reads names whenever it runs: what those names ever held is not followed.
@@ -377,10 +377,7 @@ class ScopeTimeline:
         cached = self._inner_reads.get(id(function))
         if cached is None:
             names: set[str] = set()
-            stack = [function]
-            while stack:
-                inner = stack.pop()
-                stack.extend(inner.children)
+            for inner in scope_and_nested(function):
                 for effect in inner.effects:
                     if effect.kind is EffectKind.READ and effect.root is not None:
                         resolved = self.resolver.resolve(inner, effect.root)
@@ -388,6 +385,20 @@ class ScopeTimeline:
                             names.add(effect.root)
             cached = self._inner_reads[id(function)] = sorted(names)
         return cached
+
+
+def _live_at(held, name: str, event: "_Event", copy: int) -> set[Generation]:
+    """What a read of `name` can see: all it may hold, except objects older than a `def name` made in
+    this run of the code (this loop iteration) in an arm that holds the read too: when the read runs,
+    that def has run and replaced them (`for eqn in ...: if ...: def body(...); lax.scan(body, ...)`)."""
+    held = set(held)
+    enclosing = [
+        g for g in held if g.copy == copy and g.scope.name == name and set(g.branch) <= set(event.branch)
+    ]
+    if not enclosing:
+        return held
+    latest = max(g.made_at for g in enclosing)
+    return {g for g in held if g.made_at >= latest}
 
 
 def _products(function: Scope) -> list[Scope]:
@@ -825,7 +836,7 @@ class CacheLives:
         if "classmethod" not in method.decorator_names():
             return None
         calls = []
-        for scope in _scopes_within(self.facts.resolver.module):
+        for scope in scope_and_nested(self.facts.resolver.module):
             for effect in scope.effects:
                 if effect.kind is not EffectKind.CALL or effect.call is None:
                     continue
@@ -836,12 +847,6 @@ class CacheLives:
                     return None
                 calls.append(effect)
         return calls
-
-
-def _scopes_within(scope: Scope) -> Iterator[Scope]:
-    yield scope
-    for child in scope.children:
-        yield from _scopes_within(child)
 
 
 def _combined(reaches: Iterator["Reach"]) -> "Reach":

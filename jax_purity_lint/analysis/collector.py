@@ -448,6 +448,15 @@ class ScopeCollector:
                 self._effect(
                     EffectKind.MUTATOR_CALL, receiver_root.value, receiver_path, node, detail=func.attr.value, call=node
                 )
+        elif _is_object_setattr(func) and node.args:
+            # `object.__setattr__(self, "n", v)`: how frozen dataclasses and equinox modules set fields.
+            target_root, target_path, _ = attribute_chain(node.args[0].value)
+            if target_root is not None:
+                attr = _string_value(node.args[1].value) if len(node.args) > 1 else None
+                self._effect(
+                    EffectKind.ATTR_STORE, target_root.value, target_path + ((attr,) if attr else ("?",)), node,
+                    detail="setattr",
+                )
         elif isinstance(func, cst.Name) and node.args:
             first = node.args[0].value
             if func.value in ("setattr", "delattr"):
@@ -509,6 +518,15 @@ def _is_ref_update(target: cst.Subscript) -> bool:
         len(elements) == 1
         and isinstance(elements[0].slice, cst.Index)
         and isinstance(elements[0].slice.value, cst.Ellipsis)
+    )
+
+
+def _is_object_setattr(func: cst.BaseExpression) -> bool:
+    return (
+        isinstance(func, cst.Attribute)
+        and func.attr.value in ("__setattr__", "__delattr__")
+        and isinstance(func.value, cst.Name)
+        and func.value.value == "object"
     )
 
 

@@ -46,6 +46,8 @@ class Transformation:
     ``per_device``: the function runs once per device (pmap), so output it makes is repeated.
     ``retraced_per_call``: one trace of the body serves every element of one call, but each call
     traces it again (`lax.map`, `lax.associative_scan` on jax 0.10): nothing is cached across calls.
+    ``copies_arguments``: module arguments are copied before the function sees them, with jit disabled
+    too (equinox's filter transforms), so `object.__setattr__` on an argument is lost in both modes.
     """
 
     qualified: str
@@ -59,6 +61,7 @@ class Transformation:
     call_preserving: bool = False
     per_device: bool = False
     retraced_per_call: bool = False
+    copies_arguments: bool = False
 
     @property
     def caches_by_identity(self) -> bool:
@@ -93,8 +96,11 @@ TRANSFORMATIONS: tuple[Transformation, ...] = (
     Transformation("jax.experimental.pjit.pjit", _CACHING, _FUNCTION, aliases=("jax.pjit",), call_preserving=True),
     Transformation("jax.make_jaxpr", _CACHING, _TRACE_ONLY),
     Transformation("jax.eval_shape", _CACHING, _IMMEDIATE, run_at_once=True),
-    Transformation("equinox.filter_jit", _CACHING, _FUNCTION, aliases=("eqx.filter_jit",), call_preserving=True),
-    Transformation("equinox.filter_pmap", _CACHING, _FUNCTION, per_device=True),
+    Transformation(
+        "equinox.filter_jit", _CACHING, _FUNCTION, aliases=("eqx.filter_jit",), call_preserving=True,
+        copies_arguments=True,
+    ),
+    Transformation("equinox.filter_pmap", _CACHING, _FUNCTION, per_device=True, copies_arguments=True),
     Transformation(
         "flax.nnx.jit",
         _CACHING,
@@ -176,6 +182,8 @@ CALL_PRESERVING = _named(lambda record: record.call_preserving)
 
 # Loop primitives traced afresh at every call: a change between two calls reaches the second one.
 RETRACED_EVERY_CALL = _named(lambda record: record.retraced_per_call)
+
+COPIES_ARGUMENTS = _named(lambda record: record.copies_arguments)
 
 # The function runs once per device: a print in it prints once per device.
 RUNS_PER_DEVICE = _named(lambda record: record.per_device)

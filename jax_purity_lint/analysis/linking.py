@@ -12,7 +12,8 @@ A change counts only if a cached trace can see it, as within a module (cache_lif
 before the code that could trace has run is set-up. Across modules the order of execution is known
 only coarsely, so a change is set-up when it is not in a loop, no call of the project's code comes
 before it in its function (or module code), and its function, if any, is itself called only from
-such places. Anything else is reported: a setter nobody in the project calls may be called by anyone.
+such places, or is a hook Python runs while a class statement runs (`__init_subclass__`). Anything
+else is reported: a setter nobody in the project calls may be called by anyone.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from typing import Iterable, Iterator, Optional, Protocol
 from .summary import CallFact, ChangeFact, ImportSource, ModuleSummary
 
 _MAX_DEPTH = 4  # re-exports and callers followed: deeper chains are rare and are reported as live
+# Methods Python calls while a class statement runs (flax registers every nnx Module type from
+# `__init_subclass__`): a registry they fill is filled as the modules defining the classes load.
+_ANY = object()  # every change of a name, whatever attribute it touches
+_CLASS_CREATION_HOOKS = frozenset({"__init_subclass__", "__set_name__"})
 
 
 class ModuleIndex(Protocol):
@@ -100,8 +105,16 @@ class Linker:
             return [], 0
         self._follow_the_tree()
         target, rest = reached
-        changes = (change for each in self._targets(target) for change in self._changes_of(each))
+        wanted = self._attribute_read(target, rest[0] if rest else None)
+        changes = (change for each in self._targets(target) for change in self._changes_of(each, wanted))
         return _by_place(changes), len(path) - len(rest)
+
+    def _attribute_read(self, target: Target, attribute: Optional[str]) -> object:
+        """Which changes a read sees: of a class or function of the project, only its rebinding or a
+        change of the attribute read (`isinstance(x, Module)` reads the same class object whatever its
+        attributes hold); of any other object, every change (_ANY)."""
+        summary = self.index.summary(target.path)
+        return attribute if summary is not None and target.name in summary.definitions else _ANY
 
     def _follow_the_tree(self) -> None:
         """The memos below hold for one look at the tree (see project_index.ProjectIndex._refresh)."""
@@ -209,16 +222,20 @@ class Linker:
         if name in summary.imports:
             changes, _ = self.changes_reaching(path, summary.imports[name], (attribute,) if attribute else ())
             return changes
-        return _by_place(self._changes_of(Target(path, name, rebinding_seen=True)))
+        target = Target(path, name, rebinding_seen=True)
+        return _by_place(self._changes_of(target, self._attribute_read(target, attribute)))
 
     # -- what changes it --------------------------------------------------------------------------
 
-    def _changes_of(self, target: Target) -> Iterator[RemoteChange]:
+    def _changes_of(self, target: Target, attribute: object = _ANY) -> Iterator[RemoteChange]:
+        """`attribute`: keep only the changes of that attribute (None: of the name itself), or _ANY."""
         for path in self.index.files_changing(target.path, target.name):
             summary = self.index.summary(path)
             if summary is None:
                 continue
             for change in summary.changes:
+                if attribute is not _ANY and change.attribute != attribute:
+                    continue
                 if path == target.path and change.function is None:
                     continue  # the module's own code changing its own global runs while it is imported,
                     # before any importer can call (and trace) anything
@@ -256,6 +273,8 @@ class Linker:
             return False
         if function is None:
             return True  # module code, before any call of the project's code: import-time set-up
+        if function.rsplit(".", 1)[-1] in _CLASS_CREATION_HOOKS:
+            return True  # runs as a class statement runs: when the modules defining subclasses load
         callers = self._callers_of(path, function)
         return bool(callers) and all(
             self._runs_first(caller, call.function, call.order, call.in_loop, depth + 1) for caller, call in callers

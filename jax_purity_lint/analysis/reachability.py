@@ -10,7 +10,7 @@ import libcst as cst
 
 from . import jax_api
 from .resolution import Resolver
-from .scopes import BindingKind, EffectKind, Scope, ScopeKind
+from .scopes import BindingKind, EffectKind, Scope, ScopeKind, scope_and_nested
 from .sites import SelfMode, TraceSite
 
 _CONSTRUCTION_METHODS = ("__init__", "__post_init__")
@@ -124,10 +124,7 @@ class Reachability:
         nested in it) and never called directly."""
         handed: set[str] = set()
         called: set[str] = set()
-        stack = [function]
-        while stack:
-            scope = stack.pop()
-            stack.extend(scope.children)
+        for scope in scope_and_nested(function):
             for effect in scope.effects:
                 if effect.kind is not EffectKind.CALL or effect.call is None:
                     continue

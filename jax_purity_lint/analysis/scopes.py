@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Optional
+from typing import Iterator, Optional
 
 import libcst as cst
 
@@ -144,3 +144,12 @@ class Scope:
 
     def add_binding(self, binding: Binding) -> None:
         self.bindings.setdefault(binding.name, []).append(binding)
+
+
+def scope_and_nested(scope: Scope) -> Iterator[Scope]:
+    """`scope`, then every scope nested in it, at any depth."""
+    stack = [scope]
+    while stack:
+        inner = stack.pop()
+        stack.extend(inner.children)
+        yield inner

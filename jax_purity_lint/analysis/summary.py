@@ -122,7 +122,8 @@ def summarise_collected(
     """The summary from a module's collected scopes (the analysis of the module itself has them: its
     summary costs no second parse). Sites are found with no configured jit functions, so a summary
     is the same whichever configuration the module was analysed under."""
-    sites = SiteFinder(resolver, frozenset(), frozenset(), applied_calls).find(scopes)
+    # A loop body made per call is traced anew by every call: no cache another module's change could reach.
+    sites = [s for s in SiteFinder(resolver, frozenset(), frozenset(), applied_calls).find(scopes) if not s.fresh_per_call]
     return summarise(resolver, scopes, loop_ends, sites, applied_calls)
 
 

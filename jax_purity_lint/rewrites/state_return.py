@@ -20,6 +20,7 @@ from typing import Optional, Union
 
 import libcst as cst
 
+from ..analysis import jax_api
 from ..diagnostics import Diagnostic
 from .access import matching_paths
 from .context import RewriteContext
@@ -153,6 +154,12 @@ def build_closure_write(context: RewriteContext, group: Group) -> Draft:
     problems = list(threader.problems)
     if owner is None:
         problems.append(f"cannot find the function that owns `{name}`")
+    if mutated and any(d.site is not None and d.site.transform in jax_api.LOOP_BODIES for d in group.diagnostics):
+        # Threaded through a loop, it becomes part of the carry, whose structure cannot change.
+        problems.append(
+            f"`{name}` would travel in the loop's carry, which must keep its structure: a container that "
+            f"grows cannot; return what each iteration records as the loop's output (`scan`'s `ys`) instead"
+        )
     return _draft(context, group, threader, thread, problems)
 
 

@@ -30,6 +30,8 @@ def self_mutations(context: RuleContext, kinds, *, container: bool):
     for scope, trace, effect in traced_effects(context, *kinds):
         if trace.self_mode not in LOST_SELF_MODES or trace.state_aware:
             continue
+        if trace.self_mode is SelfMode.ARGUMENT and trace.site.transform.qualified in jax_api.COPIES_ARGUMENTS:
+            continue  # `@eqx.filter_jit` on a method: `self` is a copy, eagerly too; the change is lost in both
         method = self_method(context, scope, effect)
         if method is None:
             continue
@@ -42,7 +44,11 @@ class SelfMutation(Rule):
     """
     ## What it does
     Flags traced methods that assign, update or delete an attribute of `self` (`self.n += 1`,
-    `setattr(self, ...)`, `del self.x`, `self.a.b = ...`).
+    `setattr(self, ...)`, `object.__setattr__(self, ...)`, `del self.x`, `self.a.b = ...`), whatever
+    the class: a flax nnx module whose method is compiled with plain `jax.jit` counts (only `nnx.jit`
+    carries nnx state out of the trace). Under equinox's filter transforms a `self` that arrives as an
+    argument (`@eqx.filter_jit` on the method) is a copy, eagerly too, so its changes are lost in both
+    modes and not reported; a bound method held by reference (`eqx.filter_jit(model.__call__)`) is.
 
     A compiled helper built on first use is not reported: `self._fn = f` under `if self._fn is None:`
     (or `if not hasattr(self, "_fn"):`) where `f` is a function the method makes (a nested def, a
