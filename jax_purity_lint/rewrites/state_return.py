@@ -175,6 +175,8 @@ def _owned_here(view: ModuleView, use: Use, owner, name: str) -> Optional[str]:
 
 def build_argument_return(context: RewriteContext, group: Group) -> Draft:
     view = context.view
+    if any(d.finding.variant == "helper" for d in group.diagnostics):
+        return _advice(context, group)  # changed by a helper: both functions' signatures would change
     threader = context.threader()
     seeds = _functions(view, group.diagnostics)
     if not seeds or not isinstance(seeds[0], cst.FunctionDef):

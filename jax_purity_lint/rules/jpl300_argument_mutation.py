@@ -5,7 +5,7 @@ from typing import Iterator
 import libcst as cst
 
 from ..analysis import jax_api
-from ..analysis.scopes import BindingKind, EffectKind
+from ..analysis.scopes import BindingKind, EffectKind, ScopeKind
 from ..analysis.state import describe_effect
 from .base import Finding, FixAvailability, Rule, RuleContext, dotted, function_name, traced_effects, where_traced
 
@@ -25,6 +25,9 @@ class ArgumentMutation(Rule):
     ## What it does
     Flags a jitted function that changes one of its own arguments in place:
     `state["step"] += 1`, `params.append(p)`, `config.lr = ...`.
+
+    A helper the jitted function hands its argument to counts too (`preprocess(batch)` doing
+    `batch["image"] = ...`), reported in the helper; `fix` gives advice only there.
 
     `**kwargs` (and `*args`) are built afresh for every call: `kwargs.pop("dt")` changes nothing the
     caller holds, so it is not reported; `kwargs["cfg"]["lr"] = 1.0` (a caller's dict inside it) is.
@@ -118,6 +121,70 @@ class ArgumentMutation(Rule):
                 )
 
             yield self.finding(effect.node, scope, trace, state, render)
+        yield from self._mutated_by_helpers(context)
+
+    def _mutated_by_helpers(self, context: RuleContext) -> Iterator[Finding]:
+        """`step(batch)` jitted calls `preprocess(batch)`, which does `batch["image"] = ...`: the
+        helper changes the caller's argument as surely as the jitted function would."""
+        for scope, trace, effect in traced_effects(context, *_MUTATIONS):
+            if trace.is_entry or scope.kind is not ScopeKind.FUNCTION or effect.root not in scope.params:
+                continue
+            if not trace.site.compile_and_cache or trace.state_aware or effect.root == scope.self_name:
+                continue
+            if any(b.kind is not BindingKind.ARGUMENT for b in scope.bindings.get(effect.root, [])):
+                continue  # rebound to a copy somewhere in the helper
+            if not context.state.is_mutation(scope, effect) or effect.root in scope.returned_names:
+                continue
+            if context.state.mutable_default(scope, effect.root) is not None:
+                continue
+            entry = trace.entry
+            passed = _entry_argument_passed(context, entry, scope, effect.root)
+            if passed is None:
+                continue
+            argument, call = passed
+            state = dotted(effect.root, effect.path)
+            how = describe_effect(effect)
+
+            def render(place_of, scope=scope, trace=trace, state=state, how=how, argument=argument, call=call) -> str:
+                return (
+                    f"{where_traced(scope, trace, place_of)} mutates `{state}` in place ({how}), which is "
+                    f"`{argument}`, the argument of `{function_name(trace.entry)}` passed to it at "
+                    f"{place_of(call)}; under jit it changes a copy, so the caller's `{argument}` is left as "
+                    f"it was. Return the new value instead, from `{function_name(scope)}` and from "
+                    f"`{function_name(trace.entry)}`"
+                )
+
+            yield self.finding(effect.node, scope, trace, state, render, variant="helper")
+
+
+def _entry_argument_passed(context: RuleContext, entry, helper, parameter: str):
+    """(the entry's argument, the call) when the traced entry calls `helper` handing it one of its
+    own arguments, not rebound, as `parameter`; None otherwise."""
+    index = helper.params.index(parameter)
+    for effect in entry.effects:
+        call = effect.call
+        if effect.kind is not EffectKind.CALL or call is None or not isinstance(call.func, cst.Name):
+            continue
+        resolved = context.resolver.resolve(entry, call.func.value)
+        binding = context.resolver.binding_at(resolved, None) if resolved else None
+        if binding is None or binding.scope is not helper:
+            continue
+        positional = [a for a in call.args if a.keyword is None]
+        if any(a.star for a in call.args):
+            continue
+        chosen = [a.value for a in call.args if a.keyword is not None and a.keyword.value == parameter]
+        if not chosen and index < len(positional):
+            chosen = [positional[index].value]
+        if not chosen or not isinstance(chosen[0], cst.Name):
+            continue
+        name = chosen[0].value
+        bindings = entry.bindings.get(name, [])
+        if not bindings or any(b.kind is not BindingKind.ARGUMENT for b in bindings):
+            continue
+        if name in entry.packed_params or name in entry.returned_names or name == entry.self_name:
+            continue
+        return name, call
+    return None
 
 
 def _changes_the_packed_object(effect) -> bool:
