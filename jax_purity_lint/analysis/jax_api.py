@@ -229,7 +229,9 @@ PROGRESS_BAR_FACTORIES = frozenset(
     {"tqdm.tqdm", "tqdm.trange", "tqdm.auto.tqdm", "tqdm.auto.trange", "tqdm.notebook.tqdm",
      "tqdm.notebook.trange", "tqdm.std.tqdm", "tqdm.rich.tqdm"}
 )
-PROGRESS_BAR_METHODS = frozenset({"update", "set_description", "set_description_str", "set_postfix", "set_postfix_str", "write"})
+PROGRESS_BAR_METHODS = frozenset(
+    {"update", "set_description", "set_description_str", "set_postfix", "set_postfix_str", "write"}
+)
 
 HOST_RANDOMNESS_PREFIXES = ("numpy.random.", "random.", "secrets.", "uuid.")
 HOST_RANDOMNESS_FUNCTIONS = frozenset(

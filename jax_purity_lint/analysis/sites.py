@@ -223,7 +223,9 @@ class SiteFinder:
             for effect in scope.effects:
                 if effect.kind is EffectKind.CALL and effect.call is not None:
                     site = self._call_site(scope, effect.call, effect.order)
-                    if site is not None and (site.fresh_per_call or not self._traces_fresh_function_once(site, effect.in_loop)):
+                    if site is None:
+                        continue
+                    if site.fresh_per_call or not self._traces_fresh_function_once(site, effect.in_loop):
                         sites.append(site)
         return sites
 

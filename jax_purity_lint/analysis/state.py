@@ -178,8 +178,9 @@ class StateModel:
             return None
         if isinstance(default, (cst.List, cst.ListComp)) or self._is_container(function.parent, default):
             return default
-        if isinstance(default, cst.Call) and self.resolver.qualify(function.parent, default.func) in _SEQUENCE_FACTORIES:
-            return default
+        if isinstance(default, cst.Call):
+            if self.resolver.qualify(function.parent, default.func) in _SEQUENCE_FACTORIES:
+                return default
         return None
 
     def _is_container(self, scope: Scope, value: Optional[cst.BaseExpression]) -> bool:

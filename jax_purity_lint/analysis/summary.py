@@ -123,7 +123,8 @@ def summarise_collected(
     summary costs no second parse). Sites are found with no configured jit functions, so a summary
     is the same whichever configuration the module was analysed under."""
     # A loop body made per call is traced anew by every call: no cache another module's change could reach.
-    sites = [s for s in SiteFinder(resolver, frozenset(), frozenset(), applied_calls).find(scopes) if not s.fresh_per_call]
+    found = SiteFinder(resolver, frozenset(), frozenset(), applied_calls).find(scopes)
+    sites = [s for s in found if not s.fresh_per_call]
     return summarise(resolver, scopes, loop_ends, sites, applied_calls)
 
 

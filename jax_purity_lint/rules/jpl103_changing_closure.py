@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..analysis.cache_life import Reach
 import libcst as cst
 
+from ..analysis.cache_life import Reach
 from ..analysis.scopes import EffectKind
 from .base import (
     Finding,
@@ -13,8 +13,8 @@ from .base import (
     RuleContext,
     first_change,
     if_statements,
-    run_unit,
     owner_is_traced,
+    run_unit,
     traced_effects,
     where_traced,
 )
@@ -135,7 +135,11 @@ class ChangingClosure(Rule):
                 if not changes or all(_bounded_fill(trace, c.scope, c.branch, effect.root) for c in changes):
                     continue  # only guarded fills change it: they stop at the same point, as eagerly
                 yield self._finding(effect.node, scope, trace, effect.root, "reads", changes)
-            elif not _overwritten_scratch(trace, resolved, effect) and not _bounded_fill(trace, scope, effect.branch, effect.root):
+            elif _overwritten_scratch(trace, resolved, effect) or _bounded_fill(
+                trace, scope, effect.branch, effect.root
+            ):
+                continue  # in a loop body made per call: the same end state traced or eager
+            else:
                 yield self._finding(effect.node, scope, trace, effect.root, "mutates", None)
 
     def _finding(self, node, scope, trace, name, verb, changes) -> Finding:
