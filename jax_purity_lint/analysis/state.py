@@ -222,6 +222,12 @@ class StateModel:
             return
         if not resolved.is_global:
             self.closure_changes.setdefault((id(resolved.scope), effect.root), []).append(change)
+            local = self.resolver.binding_at(resolved, effect.order if resolved.scope is scope else None)
+            instance_class = self.resolver.instance_class(resolved.scope, local)
+            if instance_class is not None and effect.path and effect.kind is EffectKind.ATTR_STORE:
+                # `obj = Model(); ...; obj.target = 0.0` in a function: the object's attribute changes
+                # from outside its class, which a method it compiled in `__init__` reads frozen.
+                self._add_attribute(instance_class, effect.path[0], change)
             return
         binding = self.resolver.binding_at(resolved, None)
         cls = self.resolver.class_of_binding(binding)

@@ -25,7 +25,7 @@ class StaleSelfRead(Rule):
     ## What it does
     Flags a traced method that reads `self.attr` when `self` is frozen into the trace (a bound method
     passed to `jax.jit`, a `static_argnums=0` method, or a module-level object) and another method of
-    the class changes `attr`.
+    the class changes `attr`, or code using an instance does (`obj = Model(); ...; obj.target = 0.0`).
 
     Opt-in: on public repositories nearly every flag was an attribute set only during set-up
     (`__init__`, `load_params()`, before any traced call) or a method wrapped afresh at every call;
