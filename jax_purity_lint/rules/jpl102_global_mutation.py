@@ -107,7 +107,7 @@ class GlobalMutation(Rule):
                     yield self._finding(effect, scope, trace, dotted(cls.name, effect.path), owner="class")
                 continue
             resolved = resolver.resolve(scope, effect.root)
-            if resolved is not None and _shared_default(context, resolved, effect):
+            if resolved is not None and _shared_default(context, resolved):
                 yield self._finding(effect, scope, trace, dotted(effect.root, effect.path), owner="default")
                 continue
             if resolved is None or not resolved.is_global:
@@ -141,8 +141,8 @@ class GlobalMutation(Rule):
         return self.finding(effect.node, scope, trace, state, render, variant=owner)
 
 
-def _shared_default(context: RuleContext, resolved, effect) -> bool:
-    """The effect changes a parameter's mutable default (`cache={}`), not rebound before it."""
+def _shared_default(context: RuleContext, resolved) -> bool:
+    """The effect changes a parameter's mutable default (`cache={}`), a name the function never rebinds."""
     function = resolved.scope
     if function.kind is not ScopeKind.FUNCTION or context.state.mutable_default(function, resolved.name) is None:
         return False
