@@ -24,9 +24,9 @@ from typing import Iterable, Iterator, Optional, Protocol
 from .summary import CallFact, ChangeFact, ImportSource, ModuleSummary
 
 _MAX_DEPTH = 4  # re-exports and callers followed: deeper chains are rare and are reported as live
+_ANY = object()  # every change of a name, whatever attribute it touches
 # Methods Python calls while a class statement runs (flax registers every nnx Module type from
 # `__init_subclass__`): a registry they fill is filled as the modules defining the classes load.
-_ANY = object()  # every change of a name, whatever attribute it touches
 _CLASS_CREATION_HOOKS = frozenset({"__init_subclass__", "__set_name__"})
 
 

@@ -6,6 +6,7 @@ import libcst as cst
 
 from ..analysis import jax_api
 from ..analysis.scopes import BindingKind, EffectKind, Scope
+from ..analysis.tree import dotted_name
 from ..analysis.sites import SelfMode
 from ..analysis.state import describe_effect
 from .base import (
@@ -168,7 +169,7 @@ def _lazily_cached_functions(context: RuleContext, scope: Scope) -> set[int]:
                 if not isinstance(small, cst.Assign) or len(small.targets) != 1:
                     continue
                 target = small.targets[0].target
-                if _is_self_attribute(target, self_name, attribute) and _makes_function(context, scope, small.value):
+                if dotted_name(target) == f"{self_name}.{attribute}" and _makes_function(context, scope, small.value):
                     targets.add(id(target))
     return targets
 
@@ -177,11 +178,10 @@ def _unset_attribute(test: cst.BaseExpression, self_name: str) -> str | None:
     """"X" for `self.X is None` and `not hasattr(self, "X")`."""
     if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
         comparison = test.comparisons[0]
-        if isinstance(comparison.operator, cst.Is) and isinstance(comparison.comparator, cst.Name):
-            left = test.left
-            if comparison.comparator.value == "None" and isinstance(left, cst.Attribute):
-                if isinstance(left.value, cst.Name) and left.value.value == self_name:
-                    return left.attr.value
+        if isinstance(comparison.operator, cst.Is) and dotted_name(comparison.comparator) == "None":
+            owner, _, attribute = dotted_name(test.left).rpartition(".")
+            if owner == self_name:
+                return attribute
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
         call = test.expression
         if isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value == "hasattr":
@@ -190,15 +190,6 @@ def _unset_attribute(test: cst.BaseExpression, self_name: str) -> str | None:
                 if isinstance(args[1], cst.SimpleString):
                     return args[1].evaluated_value if isinstance(args[1].evaluated_value, str) else None
     return None
-
-
-def _is_self_attribute(target: cst.BaseExpression, self_name: str, attribute: str) -> bool:
-    return (
-        isinstance(target, cst.Attribute)
-        and isinstance(target.value, cst.Name)
-        and target.value.value == self_name
-        and target.attr.value == attribute
-    )
 
 
 def _makes_function(context: RuleContext, scope: Scope, value: cst.BaseExpression) -> bool:
