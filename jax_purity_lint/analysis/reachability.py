@@ -12,6 +12,7 @@ from . import jax_api
 from .resolution import Resolver
 from .scopes import BindingKind, EffectKind, Scope, ScopeKind, scope_and_nested
 from .sites import SelfMode, TraceSite
+from .tree import argument_for
 
 _CONSTRUCTION_METHODS = ("__init__", "__post_init__")
 
@@ -109,15 +110,10 @@ class Reachability:
             host_only = self._host_parameters[id(function)] = self._host_callback_parameters(function)
         if not host_only:
             return
-        positional = [a for a in call.args if a.keyword is None]
-        for index, arg in enumerate(positional):
-            if arg.star:
-                return
-            if index < len(function.params) and function.params[index] in host_only:
-                yield id(arg.value)
-        for arg in call.args:
-            if arg.keyword is not None and arg.keyword.value in host_only:
-                yield id(arg.value)
+        for parameter in host_only:
+            passed = argument_for(call, function.params, parameter)
+            if passed is not None:
+                yield id(passed)
 
     def _host_callback_parameters(self, function: Scope) -> set[str]:
         """Parameters of `function` given as the callable of a host callback in it (or in a function

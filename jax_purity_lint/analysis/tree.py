@@ -19,6 +19,20 @@ def dotted_name(node: Optional[cst.CSTNode]) -> str:
     return ""
 
 
+def argument_for(call: cst.Call, params: list[str], parameter: str) -> Optional[cst.BaseExpression]:
+    """What `call` passes for `parameter` of a function with these parameters: the keyword argument of
+    that name, else the positional one at its index when no `*args`/`**kwargs` comes before it."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == parameter:
+            return arg.value
+    index = params.index(parameter)
+    positional = [arg for arg in call.args if arg.keyword is None]
+    for arg in positional[: index + 1]:
+        if arg.star:
+            return None
+    return positional[index].value if index < len(positional) else None
+
+
 def function_argument(call: cst.Call) -> Optional[cst.Arg]:
     """The argument holding the function a transformation is given: the first positional one, else one
     passed under a function keyword (`fun=`, `body_fun=`, ...); None behind `*args` or `**kwargs`,

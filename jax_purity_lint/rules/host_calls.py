@@ -9,6 +9,7 @@ import libcst as cst
 from ..analysis import jax_api
 from ..analysis.collector import named_parameters
 from ..analysis.scopes import BindingKind, EffectKind, Scope, ScopeKind
+from ..analysis.tree import argument_for
 from .base import RuleContext, if_statements, traced_effects
 
 
@@ -72,14 +73,8 @@ def _traced_calls_of(context: RuleContext, function: Scope) -> Iterator[cst.Call
 def _argument(call: cst.Call, function: Scope, flag: str, defaults) -> Optional[cst.BaseExpression]:
     if any(arg.star for arg in call.args):
         return None  # `f(*args)`: not known
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == flag:
-            return arg.value
-    positional = [arg.value for arg in call.args if arg.keyword is None]
-    index = function.params.index(flag)
-    if index < len(positional):
-        return positional[index]
-    return defaults.get(flag)
+    passed = argument_for(call, function.params, flag)
+    return passed if passed is not None else defaults.get(flag)
 
 
 def _falsy(expr: Optional[cst.BaseExpression]) -> bool:

@@ -7,6 +7,7 @@ import libcst as cst
 from ..analysis import jax_api
 from ..analysis.scopes import BindingKind, EffectKind, ScopeKind
 from ..analysis.state import describe_effect
+from ..analysis.tree import argument_for
 from .base import Finding, FixAvailability, Rule, RuleContext, dotted, function_name, traced_effects, where_traced
 
 _MUTATIONS = (EffectKind.ATTR_STORE, EffectKind.ITEM_STORE, EffectKind.MUTATOR_CALL)
@@ -160,7 +161,6 @@ class ArgumentMutation(Rule):
 def _entry_argument_passed(context: RuleContext, entry, helper, parameter: str):
     """(the entry's argument, the call) when the traced entry calls `helper` handing it one of its
     own arguments, not rebound, as `parameter`; None otherwise."""
-    index = helper.params.index(parameter)
     for effect in entry.effects:
         call = effect.call
         if effect.kind is not EffectKind.CALL or call is None or not isinstance(call.func, cst.Name):
@@ -169,15 +169,12 @@ def _entry_argument_passed(context: RuleContext, entry, helper, parameter: str):
         binding = context.resolver.binding_at(resolved, None) if resolved else None
         if binding is None or binding.scope is not helper:
             continue
-        positional = [a for a in call.args if a.keyword is None]
         if any(a.star for a in call.args):
             continue
-        chosen = [a.value for a in call.args if a.keyword is not None and a.keyword.value == parameter]
-        if not chosen and index < len(positional):
-            chosen = [positional[index].value]
-        if not chosen or not isinstance(chosen[0], cst.Name):
+        passed = argument_for(call, helper.params, parameter)
+        if not isinstance(passed, cst.Name):
             continue
-        name = chosen[0].value
+        name = passed.value
         bindings = entry.bindings.get(name, [])
         if not bindings or any(b.kind is not BindingKind.ARGUMENT for b in bindings):
             continue
