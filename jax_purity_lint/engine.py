@@ -1,7 +1,9 @@
-"""From source text to a file analysis: prefilter, parse, analyse, run the rules, locate the findings.
+"""From source text to a file analysis: decode, prefilter, then (diagnosis.py) parse, analyse, run the
+rules, locate the findings.
 
 `analyse_file` returns the one result every surface reads (`FileAnalysis`: the tree, the module's
-analysis, each finding with its node and its diagnostic); `analyze_source` is its diagnostics only."""
+analysis, each finding with its node and its diagnostic); `analyze_source` is its diagnostics only.
+This module imports no libcst: a file the prefilter turns away costs only the prefilter."""
 
 from __future__ import annotations
 
@@ -10,24 +12,23 @@ import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
-import libcst as cst
-
-from .analysis import ModuleAnalysis, analyse_module
-from .analysis.linking import Linker
-from .analysis.project_index import shared_index
-from .analysis.summary import summarise_collected
-from .diagnostics import Diagnostic, TraceSite
-from .rules import ANALYSIS_FAILURE_CODE, RULES_BY_CODE, Finding, RuleContext
-from .rules.base import function_name
+from .codes import ANALYSIS_FAILURE_CODE
+from .diagnostics import Diagnostic
 from .settings import DEFAULT_SETTINGS, Settings
 from .source.decoding import decode_source
-from .source.deep_stack import raised_by, retry_deep, with_native_stack
+from .source.deep_stack import raised_by
 from .source.gc_pause import collector_paused
-from .source.parsing import ParsedModule, parse
-from .source.preflight import PythonVerdict, python_verdict, text_problem
+from .source.preflight import python_verdict, text_problem
 from .source.prefilter import might_trace, names_a_transformation
+
+if TYPE_CHECKING:  # the libcst stage (diagnosis.py) is imported only for a file that reaches it
+    import libcst as cst
+
+    from .analysis import ModuleAnalysis
+    from .rules import Finding
+    from .source.parsing import ParsedModule
 
 # How a message names a line: "line 9"; a notebook says "cell 3, line 2".
 PlaceOfLine = Callable[[int], str]
@@ -134,29 +135,9 @@ def analyse_file(
     except Exception as error:  # the last line of defence: a bug of ours must not take flake8 down
         text = source if isinstance(source, str) else ""
         try:
-            return FileAnalysis(text, failure=_failure_from(error, "analyse"))
+            return FileAnalysis(text, failure=failure_from(error, "analyse"))
         except Exception:  # even describing it failed
             return FileAnalysis(text, failure=analysis_failure(f"internal error {type(error).__name__}"))
-
-
-def project_linker() -> Linker:
-    """One per process: the project's summaries, read once, serve every file of a run."""
-    if not _LINKERS:
-        _LINKERS.append(Linker(shared_index()))
-    return _LINKERS[0]
-
-
-_LINKERS: list[Linker] = []
-
-
-def _remember_summary(module_path: str, source: str, parsed: ParsedModule, analysis: ModuleAnalysis) -> None:
-    """Other modules of the project may ask for this one's summary: made now from its analysis, it
-    costs no second parse (analysis/project_index.py)."""
-    shared_index().remember(
-        module_path,
-        source,
-        lambda: summarise_collected(analysis.resolver, analysis.scopes, analysis.loop_ends, analysis.finder.applied_calls),
-    )
 
 
 def _module_path(filename: str) -> Optional[str]:
@@ -195,8 +176,10 @@ def _analyze(
         return FileAnalysis(source)  # nothing in it can be a transformation: libcst's parse would be wasted
     if python.too_deep is not None:  # libcst would crash the process (SIGSEGV) or take minutes
         return FileAnalysis(source, failure=analysis_failure(python.too_deep.reason, python.too_deep.line))
+    from .diagnosis import parse_and_diagnose  # here, not above: importing libcst costs 0.2 s
+
     with collector_paused():  # see gc_pause.py: collections would traverse the whole libcst tree
-        analysis = _parse_and_diagnose(source, settings, python, place, module_path)
+        analysis = parse_and_diagnose(source, settings, python, place, module_path)
         if not keep_tree:
             # A tree still alive when the collector resumes is traversed by it, generation after
             # generation: let it go here, while the collector is paused, unless the caller reads it.
@@ -204,35 +187,7 @@ def _analyze(
     return analysis
 
 
-def _parse_and_diagnose(
-    source: str, settings: Settings, python: PythonVerdict, place: PlaceOfLine, module_path: Optional[str] = None
-) -> FileAnalysis:
-    try:
-        parsed = retry_deep(lambda: with_native_stack(lambda: parse(source, python.tree)))
-    except cst.ParserSyntaxError as error:
-        return FileAnalysis(source, failure=syntax_failure(error, python.syntax_error))
-    except Exception as error:
-        return FileAnalysis(source, failure=_failure_from(error, "parse"))
-    try:
-        asked: list[tuple[str, str, str]] = []
-        analysis, findings = retry_deep(lambda: diagnose(parsed, settings, place, module_path, asked))
-        if module_path is not None:
-            _remember_summary(module_path, source, parsed, analysis)
-    except Exception as error:
-        return FileAnalysis(source, parsed, failure=_failure_from(error, "analyse"))
-    return FileAnalysis(source, parsed, analysis, tuple(findings), dependencies=tuple(sorted(set(asked))))
-
-
-def syntax_failure(error: cst.ParserSyntaxError, python_error: Optional[SyntaxError]) -> Diagnostic:
-    """Python's own message and position when it also rejects the file: libcst's tokenizer errors
-    all say `@ 1:1`, while Python names the unclosed bracket or string and its line."""
-    if python_error is not None and python_error.lineno:
-        message = f"it is not valid Python: {python_error.msg}"
-        return analysis_failure(message, python_error.lineno, (python_error.offset or 1) - 1)
-    return analysis_failure(f"libcst cannot parse it: {_first_line(str(error))}", error.raw_line, error.raw_column)
-
-
-def _failure_from(error: Exception, stage: str) -> Diagnostic:
+def failure_from(error: Exception, stage: str) -> Diagnostic:
     """JPL001 for an exception: resource limits are the file's doing, anything else is a bug of ours."""
     if raised_by(error, RecursionError):
         return analysis_failure(f"it is too deeply nested to {stage} (RecursionError)")
@@ -249,7 +204,7 @@ def describe_exception(error: BaseException) -> str:
     name = type(error).__name__
     try:
         plain = all(isinstance(arg, (str, int, float)) for arg in error.args)
-        text = _first_line(str(error))[:200] if plain and error.args else ""
+        text = first_line(str(error))[:200] if plain and error.args else ""
     except Exception:
         text = ""
     return f"{name}: {text}" if text else name
@@ -278,75 +233,6 @@ def analyze_path(path: Path, settings: Optional[Settings] = None) -> list[Diagno
     return analyze_source(data, str(path), settings)
 
 
-def diagnose(
-    parsed: ParsedModule,
-    settings: Settings,
-    place: PlaceOfLine = line_place,
-    module_path: Optional[str] = None,
-    dependencies: Optional[list[tuple[str, str, str]]] = None,
-) -> tuple[ModuleAnalysis, list[LocatedFinding]]:
-    """`module_path`: the module's file, to follow state imported from its project's other modules.
-    `dependencies` gets the questions asked of them (see FileAnalysis.dependencies)."""
-    analysis = analyse_module(parsed.module, settings)
-    if not analysis.traced:
-        return analysis, []
-    context = RuleContext(
-        analysis.resolver,
-        analysis.state,
-        analysis.traced,
-        analysis.hijax,
-        analysis.lives,
-        linker=project_linker() if module_path is not None else None,
-        module_path=module_path,
-    )
-    with shared_index().recording() as asked:
-        findings = [
-            finding
-            for rule in RULES_BY_CODE.values()
-            for finding in rule().check(context)
-            if not context.never_runs(finding.context, finding.scope)
-            and (rule.NEEDS_REUSE is None or context.cache_reused(finding.context, runs=rule.NEEDS_REUSE == "run"))
-        ]
-    if dependencies is not None:
-        dependencies.extend(asked)
-    if not findings:
-        return analysis, []
-    # Positions cost a second pass over the tree: only files with findings pay for it.
-    return analysis, _locate(findings, parsed.positions(), place)
-
-
-def _locate(findings: Iterable[Finding], positions, place: PlaceOfLine) -> list[LocatedFinding]:
-    def place_of(node: cst.CSTNode) -> str:
-        return place(positions[node].start.line)
-
-    unique: dict[tuple[int, str], LocatedFinding] = {}
-    for finding in findings:
-        start = positions[finding.node].start
-        site_node = finding.context.site.node
-        site = TraceSite(
-            line=positions[site_node].start.line,
-            col=positions[site_node].start.column,
-            transform=finding.context.site.transform.qualified,
-            function=function_name(finding.context.entry),
-        )
-        diagnostic = Diagnostic(
-            code=finding.code,
-            line=start.line,
-            col=start.column,
-            message=finding.render(place_of),
-            function=function_name(finding.scope),
-            state=finding.state,
-            site=site,
-            path=finding.context.path,
-            related=finding.related,
-        )
-        located = LocatedFinding(finding, diagnostic, RULES_BY_CODE[finding.code].group_key(finding))
-        key = (diagnostic.line, diagnostic.code)
-        if key not in unique or diagnostic.col < unique[key].col:
-            unique[key] = located
-    return sorted(unique.values(), key=LocatedFinding.sort_key)
-
-
 def analysis_failure(reason: str, line: int = 1, col: int = 0) -> Diagnostic:
     return Diagnostic(
         code=ANALYSIS_FAILURE_CODE,
@@ -359,5 +245,5 @@ def analysis_failure(reason: str, line: int = 1, col: int = 0) -> Diagnostic:
     )
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else "syntax error"

@@ -13,14 +13,22 @@ pyproject table is read even then.
 from __future__ import annotations
 
 import ast
-from typing import Any, ClassVar, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Optional, Sequence, Union
 
 from . import __version__
-from .diagnostics import Diagnostic
-from .engine import analysis_failure, analyze_source, describe_exception
-from .surfaces.cache import default_cache_folder, use_summary_cache
+from .source.prefilter import may_hold_a_site
+from .surfaces.cache_folder import default_cache_folder, use_summary_cache
 from .surfaces.config import Config, ConfigError, could_name_our_codes, enabled_by_layers
 from .surfaces.project import Overrides, Project
+
+if TYPE_CHECKING:
+    from .diagnostics import Diagnostic
+
+# An editor runs flake8 once per save, in a new process: what this module imports is paid on every
+# save, for every file. The engine (and, through it, libcst) is imported only for a file that passes
+# the prefilter (source/prefilter.py); configuration and that check are all a file without a trace
+# site costs. A file that passes is checked again by the engine: a substring search and a walk of
+# CPython's tree, small beside the libcst parse that follows.
 
 
 class JaxPurityPlugin:
@@ -73,7 +81,7 @@ class JaxPurityPlugin:
         # flake8 iterates this outside its own plugin guard: anything raised here aborts the whole
         # run with a traceback, so even a failure to join the lines becomes JPL001.
         config = self._configuration()
-        if isinstance(config, Diagnostic):
+        if not isinstance(config, Config):
             yield config.line, config.col, config.as_flake8(), type(self)
             return
         for diagnostic in self._diagnostics(config):
@@ -85,18 +93,22 @@ class JaxPurityPlugin:
         try:
             return self.project.config_for(self.filename)
         except ConfigError as error:
-            return analysis_failure(f"its configuration is invalid ({error}); correct it to lint this file")
+            return _failure(f"its configuration is invalid ({error}); correct it to lint this file")
         except Exception as error:
-            return analysis_failure(f"internal error {describe_exception(error)}")
+            return _internal_error(error)
 
     def _diagnostics(self, config: Config) -> list[Diagnostic]:
         try:
             source = "".join(self.lines)
+            if not may_hold_a_site(source, self.tree, config.settings):  # the engine's prefilter, before loading it
+                return []
+            from .engine import analyze_source
+
             # The other modules' summaries are kept where `check` keeps its results, for the next save.
             use_summary_cache(default_cache_folder(config))
             return analyze_source(source, self.filename, config.settings, python_tree=self.tree)
         except Exception as error:
-            return [analysis_failure(f"internal error {describe_exception(error)}")]
+            return [_internal_error(error)]
 
     def enabled(self, code: str, config: Config) -> bool:
         """The pyproject's select/ignore, then flake8's: flake8's option wins at equal length."""
@@ -118,3 +130,15 @@ def _names(values: Any) -> list[str]:
     if isinstance(values, str):
         values = values.split(",")
     return [value.strip() for value in values or () if value and value.strip()]
+
+
+def _failure(reason: str) -> Diagnostic:
+    from .engine import analysis_failure  # only on the way out: a file that fails loads the engine
+
+    return analysis_failure(reason)
+
+
+def _internal_error(error: Exception) -> Diagnostic:
+    from .engine import describe_exception
+
+    return _failure(f"internal error {describe_exception(error)}")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from jax_purity_lint.diagnostics import OPT_IN_CODES
+from jax_purity_lint.codes import OPT_IN_CODES
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jax_purity_lint.diagnostics import OPT_IN_CODES
+from jax_purity_lint.codes import OPT_IN_CODES
 
 from markers import FIXTURES, expected_findings, fixture_files
 
@@ -135,6 +135,30 @@ def test_unparsable_file_does_not_crash_flake8(tmp_path):
     result = run_flake8("broken.py", cwd=tmp_path)
     assert "crashed" not in result.stderr and "Traceback" not in result.stderr
     assert "E999" in result.stdout
+
+
+def test_an_editor_save_of_a_file_without_a_site_loads_neither_the_engine_nor_libcst(tmp_path):
+    """flake8 runs once per save in a fresh process: what the plugin imports is paid each time. A
+    file without a trace site costs the configuration and the prefilter only (the on-save figures
+    of docs/performance.md); a file with a site loads the engine and libcst, and is reported."""
+    (tmp_path / "plain.py").write_text("import os\n\nprint(os.getcwd())\n")
+    (tmp_path / "jax_no_site.py").write_text('import jax\n"""jax.jit it later."""\nx = jax.numpy.ones(3)\n')
+    (tmp_path / "site.py").write_text("import jax\ng = []\n@jax.jit\ndef f(x):\n    g.append(x)\n    return x\n")
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('loaded:', 'jax_purity_lint.engine' in sys.modules, 'libcst' in sys.modules))\n"
+        "from flake8.main.cli import main\nmain(sys.argv[1:])\n"
+    )
+
+    def save(name: str) -> tuple[str, list[str]]:
+        result = subprocess.run([sys.executable, "-c", probe, "--isolated", name], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=300)
+        *reported, loaded = result.stdout.splitlines()
+        return loaded, [row["code"] for row in rows("\n".join(reported))]
+
+    assert save("plain.py") == ("loaded: False False", [])
+    assert save("jax_no_site.py") == ("loaded: False False", [])
+    assert save("site.py") == ("loaded: True True", ["JPL102"])
 
 
 def test_the_plugin_reuses_flake8s_tree_and_parses_with_libcst_only_files_that_need_it(monkeypatch):

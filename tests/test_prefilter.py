@@ -14,7 +14,8 @@ import libcst as cst
 import pytest
 
 from jax_purity_lint.analysis import analyse_module
-from jax_purity_lint.source.prefilter import might_trace, names_a_transformation
+from jax_purity_lint.engine import analyze_source
+from jax_purity_lint.source.prefilter import may_hold_a_site, might_trace, names_a_transformation
 from jax_purity_lint.settings import DEFAULT_SETTINGS, Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -26,7 +27,8 @@ def has_site(source: str, settings: Settings = DEFAULT_SETTINGS) -> bool:
 
 
 def kept(source: str, settings: Settings = DEFAULT_SETTINGS) -> bool:
-    return might_trace(source, settings) and names_a_transformation(ast.parse(source), settings)
+    """The prefilter as the flake8 plugin asks it, with CPython's tree at hand."""
+    return may_hold_a_site(source, ast.parse(source), settings)
 
 
 # -- files it rejects: they name JAX, and a transformation's name appears, but nothing is one -------
@@ -106,6 +108,20 @@ CASES = [
     pytest.param(f"{setup}\ng = []\ndef body(c, x):\n    g.append(x)\n    return c, x\n{call.format(f='body')}\n", id=call)
     for setup, call in LOOP_SPELLINGS
 ]
+
+
+def test_what_the_flake8_plugin_turns_away_the_engine_reports_nothing_for():
+    """The plugin answers `may_hold_a_site` before it loads the engine: for every file where that is
+    False, the engine (given the same tree, as flake8 gives it) must return no diagnostic at all."""
+    sources = [*REJECTED.values(), *(path.read_text() for path in sorted(FIXTURES.glob("*.py"))),
+               *(path.read_text() for path in sorted(EXAMPLES.glob("*.py")))]
+    turned_away = 0
+    for source in sources:
+        tree = ast.parse(source)
+        if not may_hold_a_site(source, tree, DEFAULT_SETTINGS):
+            turned_away += 1
+            assert analyze_source(source, "m.py", DEFAULT_SETTINGS, python_tree=tree) == [], source
+    assert turned_away >= len(REJECTED)
 
 
 @pytest.mark.parametrize("source", CASES)

@@ -17,7 +17,7 @@ from jax_purity_lint.cli import main
 from jax_purity_lint.engine import analyse_file
 from jax_purity_lint.runtime.confirm import diagnoses_to_confirm
 from jax_purity_lint.surfaces import project as project_module
-from jax_purity_lint.surfaces.cache import CACHE_FOLDER_NAME
+from jax_purity_lint.surfaces.cache_folder import CACHE_FOLDER_NAME
 from jax_purity_lint.surfaces.config import Config
 from jax_purity_lint.surfaces.project import Overrides, Project
 

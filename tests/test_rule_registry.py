@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from jax_purity_lint.diagnostics import rule_modules
+from jax_purity_lint.codes import rule_modules
 from jax_purity_lint.engine import analyse_file
 from jax_purity_lint.rewrites.planner import fix_source, groups
 from jax_purity_lint.rules import ALL_RULES, RULES_BY_CODE, Evidence, FixAvailability

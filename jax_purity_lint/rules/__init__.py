@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import inspect
 
-from ..diagnostics import ANALYSIS_FAILURE_CODE, rule_modules
+from ..codes import ANALYSIS_FAILURE_CODE, rule_modules
 from .base import Evidence, Finding, FixAvailability, Rule, RuleContext
 
 

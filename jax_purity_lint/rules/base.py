@@ -210,7 +210,7 @@ class Rule:
     # constant draw repeats in every loop iteration), None where the first call already differs (a
     # tracer printed, leaked or lost).
     NEEDS_REUSE: ClassVar[Optional[str]] = None
-    # Off unless selected by its code (diagnostics.OPT_IN_CODES); the page says why.
+    # Off unless selected by its code (codes.OPT_IN_CODES); the page says why.
     OPT_IN: ClassVar[bool] = False
     # What `fix` can do (ruff's fix availability and title), and what to do by hand where it cannot:
     # the comment `fix --diff` writes above a finding no rewrite answers.

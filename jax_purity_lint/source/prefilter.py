@@ -18,8 +18,7 @@ import ast
 import collections
 import functools
 import re
-from dataclasses import dataclass
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Iterator, NamedTuple, Optional
 
 from ..settings import Settings
 from ..analysis import jax_api
@@ -83,8 +82,17 @@ def names_a_transformation(tree: ast.AST, settings: Settings) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class _TextMarker:
+def may_hold_a_site(source: str, tree: Optional[ast.AST], settings: Settings) -> bool:
+    """Both checks, for a caller that holds CPython's tree of `source` (flake8 does) and wants the
+    answer before loading the engine: False only when the engine would return no diagnostic. With a
+    tree, the preflight's text problems cannot arise (CPython's parser refuses null bytes and lone
+    surrogates), so the engine's only other outcome for such a file is nothing to report."""
+    if not might_trace(source, settings):
+        return False
+    return not isinstance(tree, ast.Module) or names_a_transformation(tree, settings)
+
+
+class _TextMarker(NamedTuple):  # not a dataclass: this module is imported on every flake8 run
     packages: tuple[str, ...]
     names: "re.Pattern[str]"
     lax_map: bool

@@ -5,12 +5,11 @@ configures which file is decided in project.py."""
 from __future__ import annotations
 
 import functools
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Optional, Sequence
 
-from ..diagnostics import ANALYSIS_FAILURE_CODE, opted_in, rule_modules
+from ..codes import ANALYSIS_FAILURE_CODE, opted_in, rule_modules
 from ..settings import Settings
 from .files import normalize_pattern
 
@@ -63,7 +62,7 @@ def enabled_by_layers(code: str, layers: Sequence[SelectionLayer]) -> bool:
     """As flake8 decides: the longest (most specific) matching select or ignore prefix wins; at equal
     length an ignore wins within a layer, and a later layer wins over an earlier one (so flake8's
     own options win over the pyproject's at equal length). An opt-in code also needs a selecting
-    prefix more specific than `JPL` in some layer (diagnostics.opted_in)."""
+    prefix more specific than `JPL` in some layer (codes.opted_in)."""
     best: tuple[int, int, int] = (-1, -1, -1)
     selected = False
     for rank, (select, ignore) in enumerate(layers):
@@ -83,6 +82,8 @@ class Table(NamedTuple):
 def read_table(pyproject: Path) -> Optional[Table]:
     """Our table in `pyproject`, or None if it has none. Both spellings in one file are an error:
     which of them would win is not obvious, so the user is asked to keep one."""
+    import tomllib  # here: a file without a pyproject.toml above it never needs the parser
+
     try:
         with open(pyproject, "rb") as handle:
             data = tomllib.load(handle)
