@@ -15,7 +15,8 @@ import pytest
 from jax_purity_lint.source import atomic_write
 
 from jax_purity_lint.surfaces import cache as cache_module
-from jax_purity_lint.surfaces.cache import CACHE_FOLDER_NAME, ResultCache
+from jax_purity_lint.surfaces.cache import ResultCache
+from jax_purity_lint.surfaces.cache_folder import CACHE_FOLDER_NAME
 from jax_purity_lint.surfaces.check import check_file, check_paths
 from jax_purity_lint.surfaces.config import Config, merge
 from markers import FIXTURES
@@ -89,6 +90,24 @@ def test_changed_content_misses_and_gets_the_new_result(project, tmp_path):
     bad.write_text(BAD, encoding="utf-8")  # back to the first content: its entry is still good
     assert [d.code for d in cache.check(bad, Config()).diagnostics] == ["JPL100"]
     assert cache.stats.hits == 1
+
+
+def test_the_same_text_in_two_packages_gets_each_its_own_result(tmp_path):
+    """`from . import config` names another module in each package: a result cached for one copy
+    must not be served for the other (it was, when entries were keyed by the bytes alone)."""
+    train = "import jax\nfrom . import config\n\n\n@jax.jit\ndef step(x):\n    return x * config.LR\n"
+    for package, config_text in (("a", "LR = 0.1\n\n\ndef set_lr(v):\n    global LR\n    LR = v\n"),
+                                 ("b", "LR = 0.1\n")):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+        (tmp_path / package / "config.py").write_text(config_text)
+        (tmp_path / package / "train.py").write_text(train)
+    for order in (("a", "b"), ("b", "a")):
+        cache = ResultCache(tmp_path / f"cache-{''.join(order)}")
+        found = {package: [d.code for d in cache.check(tmp_path / package / "train.py", Config()).diagnostics]
+                 for package in order}
+        assert found == {"a": ["JPL100"], "b": []}, order
+        assert cache.stats.hits == 0
 
 
 @pytest.mark.parametrize(

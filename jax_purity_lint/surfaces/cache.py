@@ -1,7 +1,7 @@
 """`check`'s results cached per file content (as ruff's cache does), so that linting an unchanged
 tree again reads small JSON files instead of parsing every file.
 
-An entry is found by a hash of the file's bytes, the file's kind (its suffix) and a key of
+An entry is found by a hash of the file's bytes, the file's resolved path and a key of
 everything else a result depends on: the package version, a fingerprint of the linter's own code
 (a change to a rule, or a new rule, invalidates everything, even without a version bump), and the
 configuration that changes results (select, ignore, the settings). A changed file or configuration
@@ -26,11 +26,11 @@ from .. import __version__
 from ..code_fingerprint import code_fingerprint
 from ..source.atomic_write import write_atomically
 from ..diagnostics import Diagnostic, TraceSite
+from .cache_folder import default_cache_folder, use_summary_cache
 from .check import FileResult, check_file
 from .config import Config
 from .notebooks import NotebookTraceSite
 
-CACHE_FOLDER_NAME = ".jpl_cache"
 ENTRY_FORMAT = 2  # bump when the layout of an entry changes
 SITE_TYPES = {cls.__name__: cls for cls in (TraceSite, NotebookTraceSite)}
 # Config fields that decide which files are checked, not what a file's result is.
@@ -51,13 +51,6 @@ class CacheStats:
     hits: int = 0
     misses: int = 0
     stores: int = 0
-
-
-def default_cache_folder(config: Config) -> Path:
-    """Beside the pyproject.toml the configuration came from (the project's root), else in the
-    working directory."""
-    root = config.source.parent if config.source is not None else Path.cwd()
-    return root / CACHE_FOLDER_NAME
 
 
 class CachePerProject:
@@ -146,7 +139,9 @@ class ResultCache:
         configuration = self._keys.get(config)
         if configuration is None:
             configuration = self._keys[config] = configuration_key(config)
-        return f"{configuration}|{path.suffix}|{digest}"
+        # The path, not only the bytes: the same text in two packages imports different modules
+        # (`from . import config`), and its findings name places in them.
+        return f"{configuration}|{Path(path).resolve()}|{digest}"
 
     def _entry_path(self, key: str) -> Path:
         name = hashlib.blake2b(key.encode(), digest_size=20).hexdigest()
@@ -192,14 +187,6 @@ class ResultCache:
             if not marker.exists():
                 _write_atomically(marker, text)
         self._folder_marked = True
-
-
-def use_summary_cache(folder: Path) -> None:
-    """The other modules' summaries (the project-wide analysis) are kept in the same folder as the
-    results; only for runs that cache (`--no-cache` writes nothing)."""
-    from ..analysis import cache_place  # no libcst: a run served from the cache stays light
-
-    cache_place.use(str(folder))
 
 
 def project_answers(questions) -> str:
