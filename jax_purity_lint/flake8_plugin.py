@@ -13,16 +13,19 @@ pyproject table is read even then.
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Optional, Sequence, Union
 
 from . import __version__
 from .source.prefilter import may_hold_a_site
-from .surfaces.cache_folder import default_cache_folder, use_summary_cache
+from .surfaces.cache_folder import default_cache_folder
 from .surfaces.config import Config, ConfigError, could_name_our_codes, enabled_by_layers
 from .surfaces.project import Overrides, Project
 
 if TYPE_CHECKING:
     from .diagnostics import Diagnostic
+    from .surfaces.cache import ResultCache
+    from .surfaces.check import FileResult
 
 # An editor runs flake8 once per save, in a new process: what this module imports is paid on every
 # save, for every file. The engine (and, through it, libcst) is imported only for a file that passes
@@ -41,6 +44,10 @@ class JaxPurityPlugin:
     # (as flake8-bugbear does for its B9 codes; flake8 itself runs every plugin whatever is selected).
     selected: ClassVar[tuple[str, ...]] = ()
     ignored: ClassVar[tuple[str, ...]] = ()
+    # --jpl-no-cache: neither the results cache nor the other modules' summaries are read or written.
+    no_cache: ClassVar[bool] = False
+    # The results cache of each project folder met, for the life of the process (each flake8 -j worker).
+    result_caches: ClassVar[dict[Path, "ResultCache"]] = {}
 
     def __init__(self, tree: ast.AST, lines: Sequence[str], filename: str) -> None:
         # flake8 has already parsed `tree`: the prefilter and the preflight use it instead of parsing
@@ -66,6 +73,13 @@ class JaxPurityPlugin:
             help="Extra transformations that carry module state in and out, like flax.nnx.jit. "
             "Replaces state-aware-functions of [tool.jax_purity_lint] in pyproject.toml.",
         )
+        option_manager.add_option(
+            "--jpl-no-cache",
+            action="store_true",
+            parse_from_config=True,
+            help="Neither read nor write jax-purity-lint's cache (.jpl_cache beside pyproject.toml): "
+            "results of unchanged files and the summaries of the modules they import.",
+        )
 
     @classmethod
     def parse_options(cls, options: Any) -> None:
@@ -74,6 +88,7 @@ class JaxPurityPlugin:
             state_aware_functions=_given(getattr(options, "jpl_state_aware_functions", None)),
         )
         cls.project = Project(overrides)
+        cls.no_cache = bool(getattr(options, "jpl_no_cache", False))
         cls.selected = _our_prefixes(options, "select", "extend_select")
         cls.ignored = _our_prefixes(options, "ignore", "extend_ignore")
 
@@ -102,13 +117,31 @@ class JaxPurityPlugin:
             source = "".join(self.lines)
             if not may_hold_a_site(source, self.tree, config.settings):  # the engine's prefilter, before loading it
                 return []
-            from .engine import analyze_source
-
-            # The other modules' summaries are kept where `check` keeps its results, for the next save.
-            use_summary_cache(default_cache_folder(config))
-            return analyze_source(source, self.filename, config.settings, python_tree=self.tree)
+            if self.no_cache:
+                return list(self._analyse(source, config).diagnostics)
+            # Results and the other modules' summaries are kept where `check` keeps its results: a
+            # file flake8 sees again unchanged (on opening it, over a tree, in pre-commit) is not
+            # parsed again, and a changed one reads its imports' summaries.
+            cache = self._result_cache(default_cache_folder(config))
+            path = Path(self.filename)
+            return list(cache.analyse_text(source, path, config, lambda: self._analyse(source, config)).diagnostics)
         except Exception as error:
             return [_internal_error(error)]
+
+    def _analyse(self, source: str, config: Config) -> FileResult:
+        from .engine import analyse_file
+        from .surfaces.check import FileResult
+
+        analysis = analyse_file(source, self.filename, config.settings, python_tree=self.tree, keep_tree=False)
+        return FileResult(Path(self.filename), tuple(analysis.diagnostics), dependencies=analysis.dependencies)
+
+    @classmethod
+    def _result_cache(cls, folder: Path) -> ResultCache:
+        from .surfaces.cache import ResultCache
+
+        if folder not in cls.result_caches:
+            cls.result_caches[folder] = ResultCache(folder)
+        return cls.result_caches[folder]
 
     def enabled(self, code: str, config: Config) -> bool:
         """The pyproject's select/ignore, then flake8's: flake8's option wins at equal length."""

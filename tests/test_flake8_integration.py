@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from jax_purity_lint.codes import OPT_IN_CODES
+from jax_purity_lint.surfaces.cache_folder import CACHE_FOLDER_NAME
 
 from markers import FIXTURES, expected_findings, fixture_files
 
@@ -137,28 +138,75 @@ def test_unparsable_file_does_not_crash_flake8(tmp_path):
     assert "E999" in result.stdout
 
 
+LOADED_PROBE = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('loaded:', 'jax_purity_lint.engine' in sys.modules, 'libcst' in sys.modules))\n"
+    "from flake8.main.cli import main\nmain(sys.argv[1:])\n"
+)
+APPENDING = "import jax\ng = []\n@jax.jit\ndef f(x):\n    g.append(x)\n    return x\n"
+ENGINE_AND_LIBCST, NEITHER = "loaded: True True", "loaded: False False"
+
+
+def flake8_probed(*args: str, cwd: Path) -> tuple[list[tuple[str, str, str]], str]:
+    """flake8's rows (path, line, code), and whether the engine and libcst were loaded."""
+    result = subprocess.run([sys.executable, "-c", LOADED_PROBE, *args], cwd=cwd, capture_output=True, text=True,
+                            timeout=300)
+    assert "Traceback" not in result.stderr, result.stderr
+    *reported, loaded = result.stdout.splitlines()
+    return [(row["path"], row["line"], row["code"]) for row in rows("\n".join(reported))], loaded
+
+
 def test_an_editor_save_of_a_file_without_a_site_loads_neither_the_engine_nor_libcst(tmp_path):
     """flake8 runs once per save in a fresh process: what the plugin imports is paid each time. A
     file without a trace site costs the configuration and the prefilter only (the on-save figures
     of docs/performance.md); a file with a site loads the engine and libcst, and is reported."""
     (tmp_path / "plain.py").write_text("import os\n\nprint(os.getcwd())\n")
     (tmp_path / "jax_no_site.py").write_text('import jax\n"""jax.jit it later."""\nx = jax.numpy.ones(3)\n')
-    (tmp_path / "site.py").write_text("import jax\ng = []\n@jax.jit\ndef f(x):\n    g.append(x)\n    return x\n")
-    probe = (
-        "import atexit, sys\n"
-        "atexit.register(lambda: print('loaded:', 'jax_purity_lint.engine' in sys.modules, 'libcst' in sys.modules))\n"
-        "from flake8.main.cli import main\nmain(sys.argv[1:])\n"
-    )
+    (tmp_path / "site.py").write_text(APPENDING)
+    assert flake8_probed("--isolated", "plain.py", cwd=tmp_path) == ([], NEITHER)
+    assert flake8_probed("--isolated", "jax_no_site.py", cwd=tmp_path) == ([], NEITHER)
+    assert flake8_probed("--isolated", "site.py", cwd=tmp_path) == ([("site.py", "5", "JPL102")], ENGINE_AND_LIBCST)
 
-    def save(name: str) -> tuple[str, list[str]]:
-        result = subprocess.run([sys.executable, "-c", probe, "--isolated", name], cwd=tmp_path,
-                                capture_output=True, text=True, timeout=300)
-        *reported, loaded = result.stdout.splitlines()
-        return loaded, [row["code"] for row in rows("\n".join(reported))]
 
-    assert save("plain.py") == ("loaded: False False", [])
-    assert save("jax_no_site.py") == ("loaded: False False", [])
-    assert save("site.py") == ("loaded: True True", ["JPL102"])
+def test_flake8_serves_an_unchanged_file_from_the_results_cache(tmp_path):
+    """A file flake8 sees again unchanged (on opening it, over a whole tree) is answered from
+    .jpl_cache without libcst; an edited file is analysed again."""
+    (tmp_path / "seed.py").write_text(APPENDING)
+    cold = flake8_probed("--isolated", "seed.py", cwd=tmp_path)
+    assert cold == ([("seed.py", "5", "JPL102")], ENGINE_AND_LIBCST)
+    assert (tmp_path / CACHE_FOLDER_NAME).is_dir()
+    assert flake8_probed("--isolated", "seed.py", cwd=tmp_path) == ([("seed.py", "5", "JPL102")], NEITHER)
+    (tmp_path / "seed.py").write_text("\n" + APPENDING)  # edited: the finding moves down a line
+    assert flake8_probed("--isolated", "seed.py", cwd=tmp_path) == ([("seed.py", "6", "JPL102")], ENGINE_AND_LIBCST)
+
+
+def test_a_cached_flake8_result_follows_the_other_modules_it_depends_on(tmp_path):
+    """train.py's finding depends on config.py, which flake8 is not even asked to check: changing
+    config.py changes train.py's result, cached or not."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "train.py").write_text("import jax\nfrom . import config\n\n\n@jax.jit\ndef step(x):\n    return x * config.LR\n")
+    changing = "LR = 0.1\n\n\ndef set_lr(value):\n    global LR\n    LR = value\n"
+    (package / "config.py").write_text(changing)
+    finding = [("pkg/train.py", "7", "JPL100")]
+    assert flake8_probed("--isolated", "pkg/train.py", cwd=tmp_path)[0] == finding
+    # Served from the cache: whether config.py still says the same is asked without libcst.
+    assert flake8_probed("--isolated", "pkg/train.py", cwd=tmp_path) == (finding, NEITHER)
+    (package / "config.py").write_text("LR = 0.1\n")
+    assert flake8_probed("--isolated", "pkg/train.py", cwd=tmp_path)[0] == []
+    (package / "config.py").write_text(changing)
+    assert flake8_probed("--isolated", "pkg/train.py", cwd=tmp_path)[0] == finding
+
+
+def test_jpl_no_cache_writes_nothing(tmp_path):
+    (tmp_path / "seed.py").write_text(APPENDING)
+    for _ in range(2):
+        assert flake8_probed("--isolated", "--jpl-no-cache", "seed.py", cwd=tmp_path) == (
+            [("seed.py", "5", "JPL102")], ENGINE_AND_LIBCST)
+    (tmp_path / "setup.cfg").write_text("[flake8]\njpl-no-cache = true\n")  # as a configuration option
+    assert flake8_probed("seed.py", cwd=tmp_path)[1] == ENGINE_AND_LIBCST
+    assert not (tmp_path / CACHE_FOLDER_NAME).exists()
 
 
 def test_the_plugin_reuses_flake8s_tree_and_parses_with_libcst_only_files_that_need_it(monkeypatch):

@@ -19,7 +19,7 @@ import json
 import os
 import re
 import time
-from typing import Callable, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional
 
 from .. import __version__
 from ..code_fingerprint import code_fingerprint
@@ -27,11 +27,15 @@ from ..source import project_files
 from ..source.atomic_write import write_atomically
 from ..source.decoding import decode_source
 from ..source.deep_stack import retry_deep, with_native_stack
-from ..source.parsing import ParsedModule, parse
 from ..source.preflight import python_verdict, text_problem
 from . import cache_place
-from .collector import MUTATING_METHODS, collect
-from .summary import SUMMARY_FORMAT, ModuleSummary, summarise_module
+from .container_methods import MUTATING_METHODS
+
+# Parsing and summarising need libcst; telling whether a cached result still holds (`answers`: module
+# lookups and the names index) does not, so a result served from a cache loads no libcst.
+if TYPE_CHECKING:
+    from ..source.parsing import ParsedModule
+    from .summary import ModuleSummary
 
 TREE_FRESH_SECONDS = 2.0
 Stat = tuple[int, int]  # (mtime_ns, size)
@@ -215,6 +219,8 @@ class ProjectIndex:
     def _entry_path(self, data: bytes) -> Optional[str]:
         if self.cache_folder is None:
             return None
+        from .summary import SUMMARY_FORMAT
+
         digest = hashlib.blake2b(data, digest_size=20)
         digest.update(f"|{SUMMARY_FORMAT}|{__version__}|{code_fingerprint()}".encode())
         name = digest.hexdigest()
@@ -301,6 +307,8 @@ class ProjectIndex:
 
 def _read_summary(entry: str) -> Optional[ModuleSummary]:
     """A kept summary, or None for a missing entry or one of another shape (a miss)."""
+    from .summary import ModuleSummary
+
     try:
         with open(entry, encoding="utf-8") as handle:
             return ModuleSummary.from_json(json.load(handle))
@@ -310,6 +318,8 @@ def _read_summary(entry: str) -> Optional[ModuleSummary]:
 
 def summarise_bytes(data: bytes) -> Optional[ModuleSummary]:
     """The summary of a module's bytes, or None when it cannot be decoded, parsed or analysed."""
+    from .summary import summarise_module
+
     parsed = _parsed(data)
     if parsed is None:
         return None
@@ -320,6 +330,8 @@ def summarise_bytes(data: bytes) -> Optional[ModuleSummary]:
 
 
 def _parsed(data: Optional[bytes]) -> Optional[ParsedModule]:
+    from ..source.parsing import parse
+
     if data is None:
         return None
     try:
@@ -336,6 +348,8 @@ def _parsed(data: Optional[bytes]) -> Optional[ParsedModule]:
 
 def _lines_by_order(data: Optional[bytes]) -> dict[int, int]:
     """Line of each binding and effect of the module, by its order (as the collector numbers them)."""
+    from .collector import collect
+
     parsed = _parsed(data)
     if parsed is None:
         return {}

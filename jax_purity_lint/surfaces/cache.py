@@ -20,7 +20,7 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .. import __version__
 from ..code_fingerprint import code_fingerprint
@@ -105,6 +105,10 @@ def content_digest(path: Path) -> Optional[str]:
         return None
 
 
+def text_digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
+
+
 class ResultCache:
     """A drop-in for `check_file`: `ResultCache(folder).check(path, config)`. Picklable, so the
     process pool of `check -j N` runs it in its workers."""
@@ -119,7 +123,7 @@ class ResultCache:
         before = content_digest(path)
         if before is None:  # unreadable: check_file reports why; nothing to key a result on
             return check_file(path, config)
-        key = self._entry_key(before, path, config)
+        key = self._entry_key("check", before, path, config)
         entry = self._entry_path(key)
         use_summary_cache(self.folder)
         cached = self._load(entry, key)
@@ -133,15 +137,32 @@ class ResultCache:
             self._store(entry, key, result)
         return result
 
+    def analyse_text(self, text: str, path: Path, config: Config, analyse: Callable[[], FileResult]) -> FileResult:
+        """For a caller that holds the text it was given (the flake8 plugin): the entry is keyed by
+        that text and `path`; `analyse()` computes the result on a miss. Its entries are apart from
+        `check`'s, whose diagnostics are filtered by the configuration and `# noqa` (flake8 filters
+        its own)."""
+        key = self._entry_key("text", text_digest(text), path, config)
+        entry = self._entry_path(key)
+        use_summary_cache(self.folder)
+        cached = self._load(entry, key)
+        if cached is not None:
+            self.stats.hits += 1
+            return FileResult(path, cached)
+        self.stats.misses += 1
+        result = analyse()
+        self._store(entry, key, result)
+        return result
+
     # -- keys --------------------------------------------------------------------------------------
 
-    def _entry_key(self, digest: str, path: Path, config: Config) -> str:
+    def _entry_key(self, kind: str, digest: str, path: Path, config: Config) -> str:
         configuration = self._keys.get(config)
         if configuration is None:
             configuration = self._keys[config] = configuration_key(config)
         # The path, not only the bytes: the same text in two packages imports different modules
         # (`from . import config`), and its findings name places in them.
-        return f"{configuration}|{Path(path).resolve()}|{digest}"
+        return f"{configuration}|{kind}|{Path(path).resolve()}|{digest}"
 
     def _entry_path(self, key: str) -> Path:
         name = hashlib.blake2b(key.encode(), digest_size=20).hexdigest()
