@@ -17,6 +17,7 @@ benchmarks/run.sh passes the corpus that way). Printed, each figure beside its t
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -115,7 +116,8 @@ def main() -> int:
     figures["check warm / per file"] = warm / per_file
 
     if args.plain_flake8:
-        alone = flake8_seconds(args.plain_flake8, projects)
+        # flake8 runs from the corpus folder: a path relative to here would not be found there.
+        alone = flake8_seconds(os.path.abspath(shutil.which(args.plain_flake8) or args.plain_flake8), projects)
         clear_caches(projects)
         with_cold = flake8_seconds(our_flake8(), projects)
         with_warm = flake8_seconds(our_flake8(), projects)
