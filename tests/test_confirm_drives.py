@@ -170,6 +170,27 @@ def test_a_hostile_test_suite_gets_a_verdict_with_its_reason_and_leaves_nothing_
     assert not processes_running("time.sleep(600)")  # the sleeper a test left was killed with the run
 
 
+def test_tests_that_cannot_be_collected_say_why(tmp_path: Path, monkeypatch) -> None:
+    """A test file importing a package that is not installed stops pytest before any test: the
+    verdict's reason names the import that failed, which is what the user has to fix."""
+    (tmp_path / "app.py").write_text(
+        "import jax\n\nscale = 1.0\n\n\n@jax.jit\ndef apply(x):\n    return x * scale\n\n\n"
+        "def set_scale(value):\n    global scale\n    scale = value\n"
+    )
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_app.py").write_text(
+        "import not_installed_anywhere\nimport app\n\n\ndef test_apply():\n    assert app.apply(1.0) == 1.0\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    report = confirm_file(tmp_path / "app.py", ConfirmOptions(pytest_args=("tests",), timeout=60))
+    (verdict,) = report.verdicts
+    assert verdict.verdict is Verdict.INCONCLUSIVE
+    assert verdict.reason == (
+        "the eager run itself fails: pytest running the tests: pytest stopped with status 2 (interrupted): "
+        "collecting tests/test_app.py failed: ModuleNotFoundError: No module named 'not_installed_anywhere'"
+    )
+
+
 def processes_running(text: str) -> list[str]:
     """Command lines of live processes that contain `text` (from /proc)."""
     found = []

@@ -31,6 +31,8 @@ class TestTracker:
         self.finder = finder
         self.outcomes: dict[str, str] = {}
         self.printed: dict[str, str] = {}  # what each test printed (pytest's capture of it)
+        # Why a test file could not be collected ("a missing dependency"): what the user must fix.
+        self.collection_errors: list[str] = []
 
     def _test_id(self, item) -> str:
         # The test file's path from where pytest runs, so the selection works whatever pytest's root is.
@@ -43,6 +45,11 @@ class TestTracker:
         if self.finder in sys.meta_path:
             sys.meta_path.remove(self.finder)
         sys.meta_path.insert(0, self.finder)
+
+    def pytest_collectreport(self, report) -> None:
+        if report.failed:
+            where = os.path.relpath(report.fspath) if getattr(report, "fspath", None) else "the tests"
+            self.collection_errors.append(f"collecting {where} failed: {error_line(report.longreprtext)}")
 
     def pytest_runtest_setup(self, item) -> None:
         self.recorder.current_test = self._test_id(item)
@@ -74,4 +81,18 @@ def run_tests(job: dict, code: CodeType, recorder, context) -> tuple[dict[str, s
     recorder.current_test = None
     problem = PYTEST_EXIT.get(int(status))
     printed = "".join(f"--- {test}\n{text}" for test, text in tracker.printed.items())
-    return tracker.outcomes, printed, None if problem is None else f"pytest stopped with status {int(status)} ({problem})"
+    if problem is None:
+        return tracker.outcomes, printed, None
+    stopped = f"pytest stopped with status {int(status)} ({problem})"
+    if tracker.collection_errors:
+        more = len(tracker.collection_errors) - 1
+        stopped += f": {tracker.collection_errors[0]}" + (f" (and {more} more)" if more else "")
+    return tracker.outcomes, printed, stopped
+
+
+def error_line(report_text: str) -> str:
+    """The line of pytest's report that names the error (`E   ModuleNotFoundError: ...`), else its last."""
+    lines = [line.strip() for line in report_text.splitlines() if line.strip()]
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    found = errors[-1] if errors else (lines[-1] if lines else "no detail")
+    return found[:200]
