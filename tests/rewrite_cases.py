@@ -23,6 +23,15 @@ UNTRACEABLE_STATE = {
     "an object with methods": "jpl100_global_optimizer_object.py",
 }
 
+# Diagnoses whose state belongs to the caller's object (a method run on the traced function's argument,
+# an attribute of a static argument):
+# moving it would change the caller's code, so `fix` gives advice only, by design.
+ADVICE_BY_DESIGN = {
+    "a method of a pytree argument": "jpl200_pytree_argument_method.py",
+    "a method of an annotated argument": "jpl200_annotated_argument_method.py",
+    "an attribute of a static argument": "jpl202_static_argument_changed.py",
+}
+
 
 @dataclass(frozen=True)
 class FixtureFix:

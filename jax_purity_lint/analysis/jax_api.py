@@ -201,6 +201,18 @@ HOST_CALLBACKS = frozenset(
     }
 )
 
+# Ways a class becomes a pytree that jit flattens and rebuilds (as a decorator, or called on the
+# class at module level): a traced function's argument of such a class is a copy inside the trace.
+PYTREE_REGISTRATIONS = frozenset(
+    {
+        "jax.tree_util.register_pytree_node_class",
+        "jax.tree_util.register_pytree_with_keys_class",
+        "jax.tree_util.register_dataclass",
+        "jax.tree_util.register_pytree_node",
+        "jax.tree_util.register_pytree_with_keys",
+    }
+)
+
 # Argument types whose in-place updates jit carries back out (JAX refs, flax nnx variables and modules).
 STATEFUL_ARGUMENT_PREFIXES = ("flax.nnx.", "jax.Ref", "jax.core.Ref", "jax.experimental.mutable_array")
 

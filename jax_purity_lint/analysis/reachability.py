@@ -38,6 +38,7 @@ class Reachability:
     def __init__(self, resolver: Resolver) -> None:
         self.resolver = resolver
         self._host_parameters: dict[int, set[str]] = {}  # by id of a function's scope
+        self._pytree_classes: Optional[list[Scope]] = None  # classes of the module registered as pytrees
 
     def traced_scopes(self, sites: list[TraceSite]) -> dict[Scope, TraceContext]:
         traced: dict[Scope, TraceContext] = {}
@@ -153,6 +154,9 @@ class Reachability:
         binding = resolver.binding_at(resolved, order if resolved.scope is scope else None)
         if binding is None:
             return
+        if path and binding.kind is BindingKind.ARGUMENT:
+            yield from self._argument_method_callees(scope, context, root, path[0])
+            return
         if not path:
             if binding.kind is BindingKind.FUNCTION and binding.scope is not None:
                 yield binding.scope, f"{root}()", None, None
@@ -172,6 +176,74 @@ class Reachability:
             found = resolver.methods(cls, path[0])
             if found is not None:
                 yield found, f"{root}.{path[0]}()", SelfMode.GLOBAL, root
+
+    def _argument_method_callees(
+        self, scope: Scope, context: TraceContext, root: str, method_name: str
+    ) -> Iterator[tuple[Scope, str, Optional[SelfMode], Optional[str]]]:
+        """`state.bump()` in the traced entry, on its own argument `state`, runs `bump` in the trace
+        with `self` being that argument: a copy rebuilt from its leaves (a static argument: the
+        caller's object, hashed and reused). Followed only where the class is known: the parameter's
+        annotation names a class of the module, or a single pytree class of the module defines the
+        method. In a helper, the same name may hold an object the entry made, so only the entry."""
+        if not context.is_entry or scope is not context.entry or root == scope.self_name:
+            return
+        if len(scope.bindings.get(root, [])) != 1 or root in scope.packed_params:
+            return  # rebound in the entry: no longer (only) the argument
+        cls = self._annotated_class(scope, root)
+        if cls is None and root not in scope.param_annotations:
+            cls = self._only_pytree_class_with(method_name)
+        if cls is None:
+            return
+        found = self.resolver.methods(cls, method_name)
+        if found is None or found.self_name is None:
+            return
+        yield found, f"{root}.{method_name}()", self._argument_mode(scope, context, root), None
+
+    def _annotated_class(self, function: Scope, parameter: str) -> Optional[Scope]:
+        annotation = function.param_annotations.get(parameter)
+        if isinstance(annotation, cst.SimpleString):
+            name = annotation.evaluated_value
+        elif isinstance(annotation, cst.Name):
+            name = annotation.value
+        else:
+            return None
+        if not isinstance(name, str) or function.parent is None:
+            return None
+        resolved = self.resolver.resolve(function.parent, name)
+        return self.resolver.class_of_binding(self.resolver.binding_at(resolved, None)) if resolved else None
+
+    def _only_pytree_class_with(self, method_name: str) -> Optional[Scope]:
+        if self._pytree_classes is None:
+            self._pytree_classes = list(self._registered_pytree_classes())
+        owners = [cls for cls in self._pytree_classes if self.resolver.methods(cls, method_name) is not None]
+        return owners[0] if len(owners) == 1 else None
+
+    def _registered_pytree_classes(self) -> Iterator[Scope]:
+        """Module-level classes made pytrees: `@register_pytree_node_class` (or a sibling) on the class,
+        or `register_pytree_node(Cls, ...)` called at module level."""
+        module = self.resolver.module
+        registered: set[str] = set()
+        for effect in module.effects:
+            call = effect.call
+            if effect.kind is EffectKind.CALL and call is not None and call.args:
+                first = call.args[0].value
+                if isinstance(first, cst.Name) and self.resolver.qualify(module, call.func) in jax_api.PYTREE_REGISTRATIONS:
+                    registered.add(first.value)
+        for name, bindings in module.bindings.items():
+            if len(bindings) != 1 or bindings[0].kind is not BindingKind.CLASS or bindings[0].scope is None:
+                continue
+            cls = bindings[0].scope
+            decorated = any(
+                self.resolver.qualify(module, d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator)
+                in jax_api.PYTREE_REGISTRATIONS
+                for d in cls.decorators
+            )
+            if decorated or name in registered:
+                yield cls
+
+    @staticmethod
+    def _argument_mode(entry: Scope, context: TraceContext, parameter: str) -> SelfMode:
+        return SelfMode.STATIC if is_static_parameter(entry, context, parameter) else SelfMode.ARGUMENT
 
     def _construction_callees(
         self, scope: Scope, root: str, order: int
@@ -193,3 +265,19 @@ class Reachability:
             found = resolver.methods(cls, "__call__")
             if found is not None:
                 yield found, f"{root}()", SelfMode.GLOBAL, root
+
+
+def call_position(entry: Scope, context: TraceContext, parameter: str) -> int:
+    """The position of `parameter` in a call of the compiled function (-1 when not positional)."""
+    position = entry.params.index(parameter) if parameter in entry.params else -1
+    if position >= 0 and entry.self_name is not None and context.self_mode is SelfMode.FROZEN:
+        position -= 1  # `jax.jit(obj.method)`: the bound `self` takes no position
+    return position
+
+
+def is_static_parameter(entry: Scope, context: TraceContext, parameter: str) -> bool:
+    """The transformation takes `parameter` of the traced entry as a static argument: the caller's
+    object itself reaches the trace, hashed, and a later call with the same object reuses the trace."""
+    transform = context.site.transform
+    position = call_position(entry, context, parameter)
+    return parameter in transform.static_argnames or (position >= 0 and position in transform.static_argnums)

@@ -28,6 +28,11 @@ from .view import FunctionNode, ModuleView, walk
 
 def build_stale_self_read(context: RewriteContext, group: Group) -> Draft:
     view = context.view
+    if any(d.variant == "static-argument" for d in group.diagnostics):
+        # `m.data` on a static argument: its callers would pass the attribute too; advice only.
+        from .advice import build_advice
+
+        return build_advice(context, group)
     threader = context.threader()
     problems: list[str] = []
     seeds: list[tuple[cst.FunctionDef, str]] = []

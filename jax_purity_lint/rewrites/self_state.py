@@ -79,7 +79,9 @@ class SelfStateRewrite:
         view = self.view
         first_method = view.function_of(self.group.first)
         owner = view.enclosing_class(first_method) if first_method is not None else None
-        if owner is None:
+        # A method run on the traced function's argument changes the caller's object: the state has to
+        # be returned by the traced function, a decision for the caller's code, not the class.
+        if owner is None or any(d.variant == "argument" for d in self.group.diagnostics):
             from .advice import build_advice
 
             return build_advice(self.context, self.group)

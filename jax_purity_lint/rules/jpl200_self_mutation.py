@@ -51,6 +51,12 @@ class SelfMutation(Rule):
     argument (`@eqx.filter_jit` on the method) is a copy, eagerly too, so its changes are lost in both
     modes and not reported; a bound method held by reference (`eqx.filter_jit(model.__call__)`) is.
 
+    A method the jitted function calls on one of its own arguments counts too (`step(state)` calling
+    `state.bump()`, where `bump` assigns `self.value`): jit rebuilds the argument from its leaves, so
+    the method changes a copy and the caller's object is left as it was. The call is followed when the
+    parameter's annotation names a class of the module, or when a single class of the module
+    registered as a pytree defines the method; `fix` gives advice only there.
+
     A compiled helper built on first use is not reported: `self._fn = f` under `if self._fn is None:`
     (or `if not hasattr(self, "_fn"):`) where `f` is a function the method makes (a nested def, a
     lambda, `jax.jit(...)`). Eager or traced, the first call stores it and later calls reuse it. A
@@ -140,13 +146,29 @@ class SelfMutation(Rule):
             how = describe_effect(effect)
 
             def render(place_of, scope=scope, trace=trace, state=state, how=how) -> str:
+                if trace.self_mode is SelfMode.ARGUMENT:
+                    consequence = (
+                        "under jit `self` is a copy rebuilt from the argument's leaves, so the caller's object "
+                        "is left as it was"
+                    )
+                else:
+                    consequence = "the update runs once, while tracing, and later calls neither repeat nor see it"
                 return (
-                    f"{where_traced(scope, trace, place_of)} mutates `{state}` ({how}); the update runs once, "
-                    f"while tracing, and later calls neither repeat nor see it. Make the state explicit: take it as an argument and return "
-                    f"`(output, new_state)`"
+                    f"{where_traced(scope, trace, place_of)} mutates `{state}` ({how}); {consequence}. Make the "
+                    f"state explicit: take it as an argument and return `(output, new_state)`"
                 )
 
-            yield self.finding(effect.node, scope, trace, state, render)
+            yield self.finding(effect.node, scope, trace, state, render, variant=_variant(trace, method))
+
+
+def _variant(trace, method: Scope) -> str:
+    """"argument" for a method run on an argument of the traced function (`step(state)` calling
+    `state.bump()`): the object is the caller's, so the state cannot move into the class alone."""
+    entry = trace.entry
+    if trace.self_mode is SelfMode.ARGUMENT and method is not entry:
+        if entry.self_name is None or entry.enclosing_class is not method.enclosing_class:
+            return "argument"
+    return ""
 
 
 def _lazily_cached_functions(context: RuleContext, scope: Scope) -> set[int]:

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..analysis.scopes import EffectKind
+import libcst as cst
+
+from ..analysis.reachability import call_position, is_static_parameter
+from ..analysis.scopes import BindingKind, EffectKind, Scope, scope_and_nested
 from ..analysis.sites import SelfMode
 from .base import (
     GroupBy,
@@ -26,6 +29,11 @@ class StaleSelfRead(Rule):
     Flags a traced method that reads `self.attr` when `self` is frozen into the trace (a bound method
     passed to `jax.jit`, a `static_argnums=0` method, or a module-level object) and another method of
     the class changes `attr`, or code using an instance does (`obj = Model(); ...; obj.target = 0.0`).
+
+    The same holds for a static argument of a plain function: `fast = jax.jit(get_data,
+    static_argnums=0)` where `get_data(m, x)` reads `m.data`, and the module changes `data` on an
+    object of its own class that it hands to `fast` (`m = Holder(1.0)`; `fast(m, x)`; `m.data = 5.0`).
+    `fix` gives advice only there.
 
     Opt-in: on public repositories nearly every flag was an attribute set only during set-up
     (`__init__`, `load_params()`, before any traced call) or a method wrapped afresh at every call;
@@ -123,6 +131,86 @@ class StaleSelfRead(Rule):
                 )
 
             yield self.finding(effect.node, scope, trace, state, render)
+        yield from self._static_argument_reads(context)
+
+    def _static_argument_reads(self, context: RuleContext) -> Iterator[Finding]:
+        """`fast = jax.jit(get_data, static_argnums=0)` with `get_data(m, x)` reading `m.data`, and code
+        changing `data` on an object it hands to `fast`: the object is hashed into the cache key, so a
+        later call with the same object replays the trace made with the old value."""
+        classes_passed: dict[tuple[int, str], list[Scope]] = {}
+        for scope, trace, effect in traced_effects(context, EffectKind.READ):
+            if not trace.is_entry or scope is not trace.entry or not trace.site.compile_and_cache:
+                continue
+            root = effect.root
+            if root is None or not effect.path or effect.detail == "metadata" or root == scope.self_name:
+                continue
+            if root not in scope.params or len(scope.bindings.get(root, [])) != 1:
+                continue
+            if not is_static_parameter(scope, trace, root):
+                continue
+            key = (id(trace.site.node), root)
+            if key not in classes_passed:
+                classes_passed[key] = _classes_handed_to(context, trace, call_position(scope, trace, root), root)
+            attribute = effect.path[0]
+            changed = [c for cls in classes_passed[key] for c in context.state.changed_attributes(cls).get(attribute, [])]
+            if not changed:
+                continue
+            state = f"{root}.{attribute}"
+
+            def render(place_of, scope=scope, trace=trace, state=state, changed=changed, root=root) -> str:
+                return (
+                    f"{where_traced(scope, trace, place_of)} reads `{state}`, which is "
+                    f"{first_change(changed, place_of)}, but `{root}` is a static argument: jit hashes the "
+                    f"object into its cache key, so a later call with the same object replays the trace made "
+                    f"with the old value. Pass `{state}` itself as a traced argument"
+                )
+
+            yield self.finding(effect.node, scope, trace, state, render, variant="static-argument")
+
+
+def _classes_handed_to(context: RuleContext, trace, position: int, parameter: str) -> list[Scope]:
+    """Classes of the module whose objects are passed as `parameter` to the compiled function: the
+    name bound to the site (`fast = jax.jit(...)`) called with `obj` made by `obj = Holder(...)`."""
+    resolver = context.resolver
+    holder = next(
+        (name for name, bindings in trace.site.scope.bindings.items()
+         if len(bindings) == 1 and bindings[0].kind is BindingKind.ASSIGNMENT and bindings[0].value is trace.site.node),
+        None,
+    )
+    if holder is None:
+        return []
+    classes: list[Scope] = []
+    for scope in scope_and_nested(resolver.module):
+        for effect in scope.effects:
+            call = effect.call
+            if effect.kind is not EffectKind.CALL or call is None or not isinstance(call.func, cst.Name):
+                continue
+            if call.func.value != holder:
+                continue
+            resolved = resolver.resolve(scope, holder)
+            if resolved is None or resolved.scope is not trace.site.scope:
+                continue
+            passed = _argument_at(call, position, parameter)
+            if not isinstance(passed, cst.Name):
+                continue
+            owner = resolver.resolve(scope, passed.value)
+            if owner is None:
+                continue
+            binding = resolver.binding_at(owner, effect.order if owner.scope is scope else None)
+            cls = resolver.instance_class(owner.scope, binding)
+            if cls is not None and cls not in classes:
+                classes.append(cls)
+    return classes
+
+
+def _argument_at(call: cst.Call, position: int, keyword: str):
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    if any(a.star for a in call.args) or not 0 <= position < len(positional):
+        return None
+    return positional[position].value
 
 
 def _own_scopes(method) -> set:
