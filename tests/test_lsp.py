@@ -324,3 +324,27 @@ def test_the_editor_configurations_in_the_docs_parse_and_run_the_server():
     assert [server["command"], *server["args"]] == ["jax-purity-lint", "server"]
     assert "jax-purity-lint" in helix["language"][0]["language-servers"]
     assert page.count('{ "jax-purity-lint", "server" }') == 2  # the two Neovim configurations
+
+
+@in_server
+async def test_another_modules_unsaved_buffer_is_read_in_place_of_its_file(client, folder):
+    """`config.py` on disk only binds `LR`; its open buffer adds a setter that rebinds it. `train.py`
+    (jitted `step` reading `config.LR`) gets the JPL100 while the buffer is open, unsaved, and loses
+    it when the buffer is closed without saving. The file on disk is never written."""
+    disk_config = "LR = 0.1\n"
+    (folder / "config.py").write_text(disk_config)
+    train = folder / "train.py"
+    train_text = "import jax\n\nimport config\n\n\n@jax.jit\ndef step(x):\n    return x * config.LR\n"
+    train.write_text(train_text)
+    assert codes(await open_document(client, train, train_text)) == []
+
+    setter = disk_config + "\n\ndef set_lr(value):\n    global LR\n    LR = value\n"
+    config_uri = (folder / "config.py").as_uri()
+    await open_document(client, folder / "config.py", setter)
+    found = await kept_diagnostics(client, train.as_uri(), lambda ds: [d.code for d in ds] == ["JPL100"])
+    assert "config.LR" in found[0].message and found[0].range.start.line == 7
+
+    client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=config_uri)))
+    await kept_diagnostics(client, train.as_uri(), lambda ds: ds == [])
+    assert (folder / "config.py").read_text() == disk_config
+    client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=train.as_uri())))

@@ -154,6 +154,21 @@ def test_summaries_are_cached_by_content_and_rebuilt_when_it_changes(tmp_path):
     assert changed is not None and changed.changes == () and second.summaries_built == 1
 
 
+def test_an_editors_buffer_is_read_in_place_of_the_file_until_dropped(tmp_path):
+    write(tmp_path, {"pyproject.toml": "", "config.py": "LR = 0.1\n"})
+    path = str(tmp_path / "config.py")
+    index = ProjectIndex()
+    assert index.summary(path).changes == ()
+    assert index.use_buffer(path, "LR = 0.1\n") is False  # the same text as the file: nothing new
+    setter = "LR = 0.1\n\n\ndef set_lr(v):\n    global LR\n    LR = v\n"
+    assert index.use_buffer(path, setter) is True
+    assert [c.function for c in index.summary(path).changes] == ["set_lr"]
+    assert index.use_buffer(path, setter) is False
+    assert index.drop_buffer(path) is True
+    assert index.summary(path).changes == ()
+    assert (tmp_path / "config.py").read_text() == "LR = 0.1\n"
+
+
 def test_a_summary_round_trips_through_json():
     source = (
         "import jax\nfrom . import state\nfrom .state import CFG\n\n\n@jax.jit\ndef f(x):\n    return x\n\n\n"

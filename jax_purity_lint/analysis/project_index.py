@@ -93,6 +93,41 @@ class ProjectIndex:
         self._lines: dict[str, tuple[Optional[Stat], dict[int, int]]] = {}
         self.generation = 0  # counts the times the tree was looked at afresh (linking.Linker's memos follow it)
         self._looked_at = time.monotonic()
+        # An editor's unsaved buffers (the language server's open documents), read in place of the
+        # files: another module's summary follows what is typed, not what was last saved.
+        self._buffers: dict[str, bytes] = {}
+
+    def use_buffer(self, path: str, text: str) -> bool:
+        """Read `text` for the file at `path` until `drop_buffer(path)`; True when other modules now
+        read something new (the text differs from the buffer before it, or from the file)."""
+        path, data = os.path.abspath(path), text.encode("utf-8")
+        before = self._buffers[path] if path in self._buffers else _file_bytes(path)
+        self._buffers[path] = data
+        if before == data:
+            return False
+        self._forget_tree()
+        return True
+
+    def drop_buffer(self, path: str) -> bool:
+        """The file at `path` is read from disk again (its editor closed it); True when that differs
+        from the buffer."""
+        path = os.path.abspath(path)
+        data = self._buffers.pop(path, None)
+        if data is None or data == _file_bytes(path):
+            return False
+        self._forget_tree()
+        return True
+
+    def _forget_tree(self) -> None:
+        self._name_indexes.clear()
+        self.generation += 1
+
+    def _stat(self, path: str) -> Optional[Stat]:
+        """The file's (mtime, size), or for a buffer a stand-in that changes with its content."""
+        data = self._buffers.get(path)
+        if data is not None:
+            return (-1, int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big"))
+        return _stat(path)
 
     def use_cache_folder(self, folder: Optional[str]) -> None:
         """Where summaries and the names index are kept on disk from now on (None: nowhere)."""
@@ -198,7 +233,7 @@ class ProjectIndex:
         fresh: dict[str, dict] = {}
         result: dict[str, dict[str, frozenset[str]]] = {}
         for path in files:
-            stat = _stat(path)
+            stat = self._stat(path)
             entry = stored.get(path)
             if not _names_entry(entry) or stat is None or entry.get("stat") != list(stat):
                 text = self._text(path)
@@ -230,7 +265,7 @@ class ProjectIndex:
 
     def summary(self, path: str) -> Optional[ModuleSummary]:
         path = os.path.abspath(path)
-        stat = _stat(path)
+        stat = self._stat(path)
         if stat is None:
             return None
         known = self._summaries.get(path)
@@ -254,7 +289,7 @@ class ProjectIndex:
         it cannot be found. The module is parsed again, with positions, once per content: only
         modules that a finding names pay for it."""
         path = os.path.abspath(path)
-        stat = _stat(path)
+        stat = self._stat(path)
         known = self._lines.get(path)
         if known is None or known[0] != stat:
             known = self._lines[path] = (stat, _lines_by_order(self._text(path)))
@@ -266,7 +301,7 @@ class ProjectIndex:
         `source` is the file's content and no summary of that content is kept already."""
         path = os.path.abspath(path)
         data = self._text(path)
-        stat = _stat(path)
+        stat = self._stat(path)
         if data is None or stat is None:
             return
         known = self._summaries.get(path)
@@ -290,9 +325,11 @@ class ProjectIndex:
             _store(entry, json.dumps(summary.to_json()), self.cache_folder)
 
     def _text(self, path: str) -> Optional[bytes]:
-        stat = _stat(path)
+        stat = self._stat(path)
         if stat is None:
             return None
+        if path in self._buffers:
+            return self._buffers[path]
         known = self._texts.get(path)
         if known is not None and known[0] == stat:
             return known[1]
@@ -381,6 +418,14 @@ def _read_json(path: str) -> Optional[dict]:
             data = json.load(handle)
         return data if isinstance(data, dict) else None
     except (OSError, ValueError):
+        return None
+
+
+def _file_bytes(path: str) -> Optional[bytes]:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
         return None
 
 

@@ -7,6 +7,9 @@ alone):
 - diagnostics of the unsaved buffer on open, change (debounced) and save, under the configuration
   `check` would use for that path (the nearest pyproject.toml with our table; select, ignore, `# noqa`);
   a notebook's code cells are linted together, as `check` joins them, and each cell gets its own;
+  the other modules of the project are read from their open buffers where the editor has them, so
+  an unsaved change to `config.py` shows in `train.py` (the open files naming `config` are linted
+  again), and closing the buffer brings back the file on disk;
 - code actions: `# noqa: JPLxxx` for the line, the safe rewrite `fix` would write for that finding,
   or a preview of the needs-review rewrite;
 - hover on a flagged line: the rule's page (`.py` files; in notebooks, diagnostics only).
@@ -24,9 +27,11 @@ from urllib.parse import urlparse
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from .. import __version__
+from ..analysis.project_index import shared_index
 from ..diagnostics import Diagnostic
 from ..source.lines import LINE_BREAK
 from .check import check_source
@@ -285,12 +290,48 @@ class PurityServer(LanguageServer):
         self.refresh(uri)
 
     def refresh(self, uri: str) -> None:
-        """Publish now (a save, or the debounce is over): for a notebook, each of its cells."""
+        """Publish now (a save, or the debounce is over): for a notebook, each of its cells. The other
+        open files are published again too: they may import this one, whose buffer they now read."""
         self.cancel_pending(uri)
         if self.workspace.get_notebook_document(notebook_uri=uri) is not None:
             self.publish_notebook(uri)
-        else:
-            self.publish(uri)
+            return
+        self.publish_buffer(uri)
+
+    def publish_buffer(self, uri: str) -> None:
+        """Publish a file's diagnostics, its buffer read by the other modules in place of the file;
+        when that changes what they read, the open files that may import it are published again."""
+        if not lintable(uri):
+            return
+        document = self.document(uri)
+        try:
+            changed = shared_index().use_buffer(document.path, document.source)
+        except OSError as error:
+            self.log(f"jax-purity-lint: cannot read {document.path}: {error}")
+            changed = False
+        self.publish(uri)
+        if changed:
+            self.publish_importers(uri)
+
+    def publish_importers(self, uri: str) -> None:
+        """The other open files naming the module of `uri` (its file's stem, as a word)."""
+        path = to_fs_path(uri)
+        if path is None:
+            return
+        word = re.compile(rf"\b{re.escape(Path(path).stem)}\b")
+        for other, document in list(self.workspace.text_documents.items()):
+            if other != uri and lintable(other) and other not in self.pending and word.search(document.source):
+                self.publish(other)
+
+    def forget(self, uri: str) -> None:
+        """A closed file is read from disk again by the others, and its diagnostics are cleared."""
+        self.cancel_pending(uri)
+        if not lintable(uri):
+            return
+        self.clear([uri])
+        path = to_fs_path(uri)
+        if path is not None and shared_index().drop_buffer(path):
+            self.publish_importers(uri)
 
     def clear(self, uris) -> None:
         for uri in uris:
@@ -310,7 +351,7 @@ def build_server() -> PurityServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: PurityServer, params: types.DidOpenTextDocumentParams) -> None:
-        ls.publish(params.text_document.uri)
+        ls.publish_buffer(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     async def did_change(ls: PurityServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -323,8 +364,7 @@ def build_server() -> PurityServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: PurityServer, params: types.DidCloseTextDocumentParams) -> None:
-        ls.cancel_pending(params.text_document.uri)
-        ls.clear([params.text_document.uri] if lintable(params.text_document.uri) else [])
+        ls.forget(params.text_document.uri)
 
     @server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
     def notebook_did_open(ls: PurityServer, params: types.DidOpenNotebookDocumentParams) -> None:
