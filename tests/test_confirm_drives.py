@@ -191,6 +191,25 @@ def test_tests_that_cannot_be_collected_say_why(tmp_path: Path, monkeypatch) -> 
     )
 
 
+def test_a_warning_at_trace_time_is_confirmed_through_the_tests_that_raise_it(tmp_path: Path, monkeypatch) -> None:
+    """pytest records each test's warnings (they never reach `warnings.showwarning`): the driver
+    compares them per test. Eagerly both tests warn; jitted only the first, which traces `step`."""
+    (tmp_path / "model.py").write_text(
+        "import warnings\n\nimport jax\n\n\n@jax.jit\ndef step(x):\n    warnings.warn('step called')\n    return x * 2.0\n"
+    )
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_model.py").write_text(
+        "from model import step\n\n\ndef test_first():\n    assert float(step(1.0)) == 2.0\n\n\n"
+        "def test_second():\n    assert float(step(3.0)) == 6.0\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    report = confirm_file(tmp_path / "model.py", ConfirmOptions(pytest_args=("tests",), timeout=120))
+    (verdict,) = report.verdicts
+    assert verdict.verdict is Verdict.CONFIRMED, verdict.reason
+    assert verdict.evidence is not None
+    assert "tests/test_model.py::test_second: UserWarning: step called" in verdict.evidence.describe()
+
+
 def processes_running(text: str) -> list[str]:
     """Command lines of live processes that contain `text` (from /proc)."""
     found = []

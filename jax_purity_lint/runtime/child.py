@@ -208,10 +208,11 @@ def _run_user_tests(job: dict, code, recorder: SiteRecorder, outcome: dict, cont
 
     started = time.perf_counter()
     try:
-        outcomes, printed, problem = run_tests(job, code, recorder, context)
+        outcomes, printed, warned, problem = run_tests(job, code, recorder, context)
         outcome["timings"]["tests"] = time.perf_counter() - started
         outcome["result"] = outcomes  # {test: "passed" | "failed" | ...}: plain JSON
         outcome["tests_stdout"] = printed
+        outcome["tests_warnings"] = warned
         if problem is not None:  # pytest's report (on the captured stdout) says why
             report = getattr(sys.stdout, "getvalue", lambda: "")()[-TRACEBACK_CHARS:]
             outcome["failure"] = {"phase": "tests", "kind": "exception", "type": "pytest", "message": problem,
@@ -257,7 +258,7 @@ def run_job(job: dict) -> dict:
     outcome["stdout_truncated"] = stdout.truncated
     outcome["stderr"] = stderr.getvalue()
     outcome["stderr_truncated"] = stderr.truncated
-    outcome["warnings"] = caught_warnings
+    outcome["warnings"] = caught_warnings + outcome.pop("tests_warnings", [])
     outcome["records"] = recorder.export()
     return outcome
 

@@ -4,7 +4,7 @@ The tests run in this interpreter (`pytest.main`, no worker processes), from a c
 folder (what they write stays there), and import the module as they always do; an import hook hands
 them the instrumented source instead of the file's (same path, same line numbers), so every call of a
 diagnosed trace site is recorded, with the test that made it. The run's value is each test's outcome;
-its output, what each test printed.
+its output, what each test printed and the warnings it raised (pytest records them per test).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .import_hook import InstrumentedModuleFinder
 # processes (a worker would import the module without the hook).
 QUIET_OPTIONS = ("-q", "-p", "no:cacheprovider")
 PYTEST_EXIT = {2: "interrupted", 3: "an internal error", 4: "a usage error", 5: "no tests collected"}
+WARNINGS_KEPT = 200
 
 
 class TestTracker:
@@ -33,6 +34,9 @@ class TestTracker:
         self.printed: dict[str, str] = {}  # what each test printed (pytest's capture of it)
         # Why a test file could not be collected ("a missing dependency"): what the user must fix.
         self.collection_errors: list[str] = []
+        # The warnings each test raised, as pytest recorded them: its capture keeps them from
+        # `warnings.showwarning`, so a warning at trace time would otherwise go unseen.
+        self.warned: list[str] = []
 
     def _test_id(self, item) -> str:
         # The test file's path from where pytest runs, so the selection works whatever pytest's root is.
@@ -54,6 +58,11 @@ class TestTracker:
     def pytest_runtest_setup(self, item) -> None:
         self.recorder.current_test = self._test_id(item)
 
+    def pytest_warning_recorded(self, warning_message, when, nodeid, location) -> None:
+        if when == "runtest" and len(self.warned) < WARNINGS_KEPT:
+            test = self.recorder.current_test or nodeid
+            self.warned.append(f"{test}: {warning_message.category.__name__}: {warning_message.message}")
+
     def pytest_runtest_logreport(self, report) -> None:
         test = self.recorder.current_test or report.nodeid
         if report.capstdout:  # each phase's report holds the test's output so far: the last one all of it
@@ -64,9 +73,11 @@ class TestTracker:
             self.outcomes.setdefault(test, "skipped" if report.skipped else f"error in {report.when}")
 
 
-def run_tests(job: dict, code: CodeType, recorder, context) -> tuple[dict[str, str], str, Optional[str]]:
+def run_tests(
+    job: dict, code: CodeType, recorder, context
+) -> tuple[dict[str, str], str, list[str], Optional[str]]:
     """Run pytest on the job's arguments with the instrumented module: (outcome per test, what the
-    tests printed, each under a `--- test id` line, a problem)."""
+    tests printed, each under a `--- test id` line, the warnings they raised, a problem)."""
     import pytest
 
     sys.path.insert(0, os.getcwd())  # as `python -m pytest` does
@@ -82,12 +93,12 @@ def run_tests(job: dict, code: CodeType, recorder, context) -> tuple[dict[str, s
     problem = PYTEST_EXIT.get(int(status))
     printed = "".join(f"--- {test}\n{text}" for test, text in tracker.printed.items())
     if problem is None:
-        return tracker.outcomes, printed, None
+        return tracker.outcomes, printed, tracker.warned, None
     stopped = f"pytest stopped with status {int(status)} ({problem})"
     if tracker.collection_errors:
         more = len(tracker.collection_errors) - 1
         stopped += f": {tracker.collection_errors[0]}" + (f" (and {more} more)" if more else "")
-    return tracker.outcomes, printed, stopped
+    return tracker.outcomes, printed, tracker.warned, stopped
 
 
 def error_line(report_text: str) -> str:
