@@ -230,3 +230,40 @@ def test_a_module_inside_a_package_is_imported_as_part_of_it() -> None:
     assert [v.reason for v in report.verdicts] == [
         "importing the module never calls this trace site, and it defines no scenario() to drive it"
     ] * 3  # imported (as `trainer.preprocess`), not "cannot be imported: attempted relative import"
+
+
+def test_eval_shape_of_abstract_arguments_keeps_working_in_the_eager_run() -> None:
+    """jax-md's `space.periodic` asks `jax.eval_shape(f, ShapedArray(...))` and reads a failure as
+    "unsupported": the eager stand-in must hand abstract arguments of any kind to the real one, or
+    every test using it fails eagerly before reaching a site."""
+    import jax
+    import jax.numpy as jnp
+
+    from jax_purity_lint.runtime.stand_ins import eager_eval_shape
+
+    def double(x):
+        return x * 2
+
+    for abstract in (jax.ShapeDtypeStruct((3,), jnp.float32), jax.core.ShapedArray((3,), jnp.float32)):
+        described = eager_eval_shape(double, abstract)
+        assert (described.shape, described.dtype) == ((3,), jnp.float32)
+    concrete = eager_eval_shape(double, jnp.ones(2, jnp.int32))  # run for real, described after
+    assert (concrete.shape, concrete.dtype) == ((2,), jnp.int32)
+
+
+def test_a_test_failing_before_the_site_is_named_in_the_note(tmp_path: Path, monkeypatch) -> None:
+    """A test that fails eagerly before calling the site leaves it unreached: the diagnosis is
+    skipped, and the note says which test did not pass, so "0 reach" is not read as a fact of the code."""
+    (tmp_path / "app.py").write_text(
+        "import jax\n\nscale = 1.0\n\n\n@jax.jit\ndef apply(x):\n    return x * scale\n\n\n"
+        "def set_scale(value):\n    global scale\n    scale = value\n"
+    )
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_app.py").write_text(
+        "import app\n\n\ndef test_apply():\n    raise RuntimeError('broken set-up')\n    app.apply(1.0)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    report = confirm_file(tmp_path / "app.py", ConfirmOptions(pytest_args=("tests",), timeout=60))
+    (verdict,) = report.verdicts
+    assert verdict.verdict is Verdict.SKIPPED
+    assert any("(1 did not pass: tests/test_app.py::test_apply)" in note for note in report.notes), report.notes

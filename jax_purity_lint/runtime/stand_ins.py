@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..analysis.jax_api import canonical
 
@@ -111,11 +112,19 @@ def python_map(f: Callable, xs: Any, **options: Any) -> Any:
 
 def eager_eval_shape(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     """Run ``fun`` for real and describe what it returned; abstract arguments need the real thing."""
-    abstract = (jax.ShapeDtypeStruct,)
-    if any(isinstance(leaf, abstract) for leaf in jax.tree_util.tree_leaves((args, kwargs))):
+    if any(_is_abstract(leaf) for leaf in jax.tree_util.tree_leaves((args, kwargs))):
         return _REAL["jax.eval_shape"](fun, *args, **kwargs)
     result = fun(*args, **kwargs)
     return jax.tree_util.tree_map(lambda leaf: jax.ShapeDtypeStruct(jnp.shape(leaf), jnp.result_type(leaf)), result)
+
+
+def _is_abstract(leaf: Any) -> bool:
+    """A shape and a dtype with no values: `jax.ShapeDtypeStruct`, `jax.core.ShapedArray` (jax-md's
+    `space.canonicalize_displacement_or_metric` passes these), or any such duck type. Arrays, tracers,
+    numpy values and Python numbers have values."""
+    if isinstance(leaf, (jax.Array, np.ndarray, np.generic, int, float, complex, bool)):
+        return False
+    return hasattr(leaf, "shape") and hasattr(leaf, "dtype")
 
 
 def _keywords_of(transform_expression: Any) -> dict:
