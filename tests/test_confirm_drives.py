@@ -170,19 +170,26 @@ def test_a_hostile_test_suite_gets_a_verdict_with_its_reason_and_leaves_nothing_
     assert not processes_running("time.sleep(600)")  # the sleeper a test left was killed with the run
 
 
-def test_tests_that_cannot_be_collected_say_why(tmp_path: Path, monkeypatch) -> None:
-    """A test file importing a package that is not installed stops pytest before any test: the
-    verdict's reason names the import that failed, which is what the user has to fix."""
+def confirm_global_scale_app(tmp_path: Path, monkeypatch, test_source: str):
+    """`confirm app.py --pytest tests` from `tmp_path`, where app.py jits a read of a global that
+    `set_scale` rebinds (a JPL100) and tests/test_app.py is `test_source`."""
     (tmp_path / "app.py").write_text(
         "import jax\n\nscale = 1.0\n\n\n@jax.jit\ndef apply(x):\n    return x * scale\n\n\n"
         "def set_scale(value):\n    global scale\n    scale = value\n"
     )
     (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / "test_app.py").write_text(
-        "import not_installed_anywhere\nimport app\n\n\ndef test_apply():\n    assert app.apply(1.0) == 1.0\n"
-    )
+    (tmp_path / "tests" / "test_app.py").write_text(test_source)
     monkeypatch.chdir(tmp_path)
-    report = confirm_file(tmp_path / "app.py", ConfirmOptions(pytest_args=("tests",), timeout=60))
+    return confirm_file(tmp_path / "app.py", ConfirmOptions(pytest_args=("tests",), timeout=60))
+
+
+def test_tests_that_cannot_be_collected_say_why(tmp_path: Path, monkeypatch) -> None:
+    """A test file importing a package that is not installed stops pytest before any test: the
+    verdict's reason names the import that failed, which is what the user has to fix."""
+    report = confirm_global_scale_app(
+        tmp_path, monkeypatch,
+        "import not_installed_anywhere\nimport app\n\n\ndef test_apply():\n    assert app.apply(1.0) == 1.0\n",
+    )
     (verdict,) = report.verdicts
     assert verdict.verdict is Verdict.INCONCLUSIVE
     assert verdict.reason == (
@@ -254,16 +261,10 @@ def test_eval_shape_of_abstract_arguments_keeps_working_in_the_eager_run() -> No
 def test_a_test_failing_before_the_site_is_named_in_the_note(tmp_path: Path, monkeypatch) -> None:
     """A test that fails eagerly before calling the site leaves it unreached: the diagnosis is
     skipped, and the note says which test did not pass, so "0 reach" is not read as a fact of the code."""
-    (tmp_path / "app.py").write_text(
-        "import jax\n\nscale = 1.0\n\n\n@jax.jit\ndef apply(x):\n    return x * scale\n\n\n"
-        "def set_scale(value):\n    global scale\n    scale = value\n"
+    report = confirm_global_scale_app(
+        tmp_path, monkeypatch,
+        "import app\n\n\ndef test_apply():\n    raise RuntimeError('broken set-up')\n    app.apply(1.0)\n",
     )
-    (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / "test_app.py").write_text(
-        "import app\n\n\ndef test_apply():\n    raise RuntimeError('broken set-up')\n    app.apply(1.0)\n"
-    )
-    monkeypatch.chdir(tmp_path)
-    report = confirm_file(tmp_path / "app.py", ConfirmOptions(pytest_args=("tests",), timeout=60))
     (verdict,) = report.verdicts
     assert verdict.verdict is Verdict.SKIPPED
     assert any("(1 did not pass: tests/test_app.py::test_apply)" in note for note in report.notes), report.notes
