@@ -94,15 +94,16 @@ class ProjectIndex:
         self.generation = 0  # counts the times the tree was looked at afresh (linking.Linker's memos follow it)
         self._looked_at = time.monotonic()
         # An editor's unsaved buffers (the language server's open documents), read in place of the
-        # files: another module's summary follows what is typed, not what was last saved.
-        self._buffers: dict[str, bytes] = {}
+        # files: another module's summary follows what is typed, not what was last saved. Each with
+        # the stand-in for its stat, which changes with its content.
+        self._buffers: dict[str, tuple[bytes, Stat]] = {}
 
     def use_buffer(self, path: str, text: str) -> bool:
         """Read `text` for the file at `path` until `drop_buffer(path)`; True when other modules now
         read something new (the text differs from the buffer before it, or from the file)."""
         path, data = os.path.abspath(path), text.encode("utf-8")
-        before = self._buffers[path] if path in self._buffers else _file_bytes(path)
-        self._buffers[path] = data
+        before = self._buffers[path][0] if path in self._buffers else _file_bytes(path)
+        self._buffers[path] = (data, (-1, int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")))
         if before == data:
             return False
         self._forget_tree()
@@ -112,8 +113,8 @@ class ProjectIndex:
         """The file at `path` is read from disk again (its editor closed it); True when that differs
         from the buffer."""
         path = os.path.abspath(path)
-        data = self._buffers.pop(path, None)
-        if data is None or data == _file_bytes(path):
+        buffer = self._buffers.pop(path, None)
+        if buffer is None or buffer[0] == _file_bytes(path):
             return False
         self._forget_tree()
         return True
@@ -124,10 +125,8 @@ class ProjectIndex:
 
     def _stat(self, path: str) -> Optional[Stat]:
         """The file's (mtime, size), or for a buffer a stand-in that changes with its content."""
-        data = self._buffers.get(path)
-        if data is not None:
-            return (-1, int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big"))
-        return _stat(path)
+        buffer = self._buffers.get(path)
+        return buffer[1] if buffer is not None else _stat(path)
 
     def use_cache_folder(self, folder: Optional[str]) -> None:
         """Where summaries and the names index are kept on disk from now on (None: nowhere)."""
@@ -325,11 +324,11 @@ class ProjectIndex:
             _store(entry, json.dumps(summary.to_json()), self.cache_folder)
 
     def _text(self, path: str) -> Optional[bytes]:
-        stat = self._stat(path)
+        if path in self._buffers:
+            return self._buffers[path][0]
+        stat = _stat(path)
         if stat is None:
             return None
-        if path in self._buffers:
-            return self._buffers[path]
         known = self._texts.get(path)
         if known is not None and known[0] == stat:
             return known[1]

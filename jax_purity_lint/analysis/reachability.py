@@ -197,7 +197,8 @@ class Reachability:
         found = self.resolver.methods(cls, method_name)
         if found is None or found.self_name is None:
             return
-        yield found, f"{root}.{method_name}()", self._argument_mode(scope, context, root), None
+        mode = SelfMode.STATIC if is_static_parameter(scope, context, root) else SelfMode.ARGUMENT
+        yield found, f"{root}.{method_name}()", mode, None
 
     def _annotated_class(self, function: Scope, parameter: str) -> Optional[Scope]:
         annotation = function.param_annotations.get(parameter)
@@ -241,10 +242,6 @@ class Reachability:
             if decorated or name in registered:
                 yield cls
 
-    @staticmethod
-    def _argument_mode(entry: Scope, context: TraceContext, parameter: str) -> SelfMode:
-        return SelfMode.STATIC if is_static_parameter(entry, context, parameter) else SelfMode.ARGUMENT
-
     def _construction_callees(
         self, scope: Scope, root: str, order: int
     ) -> Iterator[tuple[Scope, str, Optional[SelfMode], Optional[str]]]:
@@ -267,17 +264,19 @@ class Reachability:
                 yield found, f"{root}()", SelfMode.GLOBAL, root
 
 
-def call_position(entry: Scope, context: TraceContext, parameter: str) -> int:
-    """The position of `parameter` in a call of the compiled function (-1 when not positional)."""
-    position = entry.params.index(parameter) if parameter in entry.params else -1
-    if position >= 0 and entry.self_name is not None and context.self_mode is SelfMode.FROZEN:
-        position -= 1  # `jax.jit(obj.method)`: the bound `self` takes no position
-    return position
+def call_parameters(entry: Scope, context: TraceContext) -> list[str]:
+    """The parameters of the traced entry that a call of the compiled function fills, in order:
+    `jax.jit(obj.method)` is called without the bound `self`."""
+    if entry.self_name is not None and context.self_mode is SelfMode.FROZEN:
+        return entry.params[1:]
+    return entry.params
 
 
 def is_static_parameter(entry: Scope, context: TraceContext, parameter: str) -> bool:
     """The transformation takes `parameter` of the traced entry as a static argument: the caller's
     object itself reaches the trace, hashed, and a later call with the same object reuses the trace."""
     transform = context.site.transform
-    position = call_position(entry, context, parameter)
-    return parameter in transform.static_argnames or (position >= 0 and position in transform.static_argnums)
+    params = call_parameters(entry, context)
+    return parameter in transform.static_argnames or (
+        parameter in params and params.index(parameter) in transform.static_argnums
+    )

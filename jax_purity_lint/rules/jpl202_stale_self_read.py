@@ -4,9 +4,10 @@ from typing import Iterator
 
 import libcst as cst
 
-from ..analysis.reachability import call_position, is_static_parameter
+from ..analysis.reachability import call_parameters, is_static_parameter
 from ..analysis.scopes import BindingKind, EffectKind, Scope, scope_and_nested
 from ..analysis.sites import SelfMode
+from ..analysis.tree import argument_for
 from .base import (
     GroupBy,
     Finding,
@@ -150,7 +151,7 @@ class StaleSelfRead(Rule):
                 continue
             key = (id(trace.site.node), root)
             if key not in classes_passed:
-                classes_passed[key] = _classes_handed_to(context, trace, call_position(scope, trace, root), root)
+                classes_passed[key] = _classes_handed_to(context, trace, call_parameters(scope, trace), root)
             attribute = effect.path[0]
             changed = [c for cls in classes_passed[key] for c in context.state.changed_attributes(cls).get(attribute, [])]
             if not changed:
@@ -168,7 +169,7 @@ class StaleSelfRead(Rule):
             yield self.finding(effect.node, scope, trace, state, render, variant="static-argument")
 
 
-def _classes_handed_to(context: RuleContext, trace, position: int, parameter: str) -> list[Scope]:
+def _classes_handed_to(context: RuleContext, trace, params: list[str], parameter: str) -> list[Scope]:
     """Classes of the module whose objects are passed as `parameter` to the compiled function: the
     name bound to the site (`fast = jax.jit(...)`) called with `obj` made by `obj = Holder(...)`."""
     resolver = context.resolver
@@ -190,7 +191,7 @@ def _classes_handed_to(context: RuleContext, trace, position: int, parameter: st
             resolved = resolver.resolve(scope, holder)
             if resolved is None or resolved.scope is not trace.site.scope:
                 continue
-            passed = _argument_at(call, position, parameter)
+            passed = argument_for(call, params, parameter)
             if not isinstance(passed, cst.Name):
                 continue
             owner = resolver.resolve(scope, passed.value)
@@ -201,16 +202,6 @@ def _classes_handed_to(context: RuleContext, trace, position: int, parameter: st
             if cls is not None and cls not in classes:
                 classes.append(cls)
     return classes
-
-
-def _argument_at(call: cst.Call, position: int, keyword: str):
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == keyword:
-            return arg.value
-    positional = [a for a in call.args if a.keyword is None and not a.star]
-    if any(a.star for a in call.args) or not 0 <= position < len(positional):
-        return None
-    return positional[position].value
 
 
 def _own_scopes(method) -> set:

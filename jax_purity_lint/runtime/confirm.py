@@ -309,10 +309,11 @@ class _FileConfirmer:
         runs = ModuleRuns(subject.drive, first)
         if not first.ok:
             return subject, runs
-        ran = sorted(first.result or {})
+        outcomes = first.result or {}
+        ran = sorted(outcomes)
         reaching = list(dict.fromkeys(t for key in requests for t in first.records.get(key, {}).get("tests", [])))
         # A test that fails eagerly may stop before the site: say so, or "0 reach" reads as a fact of the code.
-        failed = [t for t in ran if (first.result or {}).get(t) not in ("passed", "skipped")]
+        failed = [t for t in ran if outcomes.get(t) not in ("passed", "skipped")]
         failures = f" ({len(failed)} did not pass: {', '.join(failed[:3])}{', ...' if len(failed) > 3 else ''})" if failed else ""
         self.report.notes.append(
             f"pytest {given}: {len(ran)} test(s) ran eagerly in {first.duration:.1f} s{failures}; "

@@ -290,8 +290,8 @@ class PurityServer(LanguageServer):
         self.refresh(uri)
 
     def refresh(self, uri: str) -> None:
-        """Publish now (a save, or the debounce is over): for a notebook, each of its cells. The other
-        open files are published again too: they may import this one, whose buffer they now read."""
+        """Publish now (a save, or the debounce is over): for a notebook, each of its cells; for a
+        file, also the open files importing it, when its buffer changed what they read."""
         self.cancel_pending(uri)
         if self.workspace.get_notebook_document(notebook_uri=uri) is not None:
             self.publish_notebook(uri)
@@ -304,11 +304,7 @@ class PurityServer(LanguageServer):
         if not lintable(uri):
             return
         document = self.document(uri)
-        try:
-            changed = shared_index().use_buffer(document.path, document.source)
-        except OSError as error:
-            self.log(f"jax-purity-lint: cannot read {document.path}: {error}")
-            changed = False
+        changed = shared_index().use_buffer(document.path, document.source)
         self.publish(uri)
         if changed:
             self.publish_importers(uri)
