@@ -14,7 +14,7 @@ ANALYSIS_FAILURE_CODE = "JPL001"
 # Codes reported only when selected by name (`--select JPL202`, flake8 `--extend-select JPL202`):
 # on real code they were wrong too often to be on by default. Each such rule says OPT_IN = True; a
 # test holds this set to the registry (it lives here so that surfaces need not import the rules).
-OPT_IN_CODES = frozenset({"JPL202", "JPL300"})
+OPT_IN_CODES = frozenset({"JPL104", "JPL202", "JPL300"})
 
 
 # The one naming rule of the registry: the module `rules/jpl100_mutable_global_read.py` holds JPL100.

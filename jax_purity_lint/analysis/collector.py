@@ -159,14 +159,25 @@ class ScopeCollector:
 
     # -- stores -----------------------------------------------------------------------------------
 
-    def _store(self, target: Target, kind: BindingKind, value: Optional[cst.BaseExpression] = None) -> None:
+    def _store(
+        self,
+        target: Target,
+        kind: BindingKind,
+        value: Optional[cst.BaseExpression] = None,
+        unpacked: Optional[tuple[cst.BaseExpression, tuple[int, ...]]] = None,
+    ) -> None:
         """Record what assigning to `target` binds or mutates; its sub-expressions are walked after."""
         if isinstance(target, cst.Name):
             self._not_a_read.add(id(target))
-            self._bind(target.value, kind, target, value=value)
+            self._bind(target.value, kind, target, value=value, unpacked_from=unpacked)
         elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._store(element.value, kind)
+            # `a, b = f()`: each name holds one element of the value, known while no `*rest` shifts them.
+            fixed = not any(isinstance(e, cst.StarredElement) for e in target.elements)
+            if value is not None and fixed:
+                unpacked = (value, ())
+            for index, element in enumerate(target.elements):
+                inner = (unpacked[0], (*unpacked[1], index)) if unpacked is not None and fixed else None
+                self._store(element.value, kind, unpacked=inner)
         elif isinstance(target, cst.StarredElement):
             self._store(target.value, kind)
         elif isinstance(target, (cst.Attribute, cst.Subscript)):

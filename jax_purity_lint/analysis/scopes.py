@@ -46,6 +46,9 @@ class Binding:
     # project are found from this (analysis/linking.py).
     imported: Optional[tuple[int, str, Optional[str]]] = None
     scope: Optional["Scope"] = None  # for FUNCTION/CLASS bindings and lambdas: the scope they open
+    # For a name in a tuple target, `a, (b, c) = value`: the value and where in it the name sits
+    # (c -> (value, (1, 1))); None for a plain target or when a `*rest` shifts the positions.
+    unpacked_from: Optional[tuple[cst.BaseExpression, tuple[int, ...]]] = None
 
     def excludes(self, other: "Binding") -> bool:
         """True when the two bindings sit in different arms of one if/try: only one of them runs."""

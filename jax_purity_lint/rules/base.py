@@ -6,12 +6,13 @@ import importlib
 import re
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Callable, ClassVar, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, ClassVar, Iterator, Optional, TypeVar
 
 import libcst as cst
 
 from ..analysis import jax_api
 from ..analysis.cache_life import CacheLives, Reach
+from ..analysis.equal_values import EqualValues
 from ..analysis.linking import HelperEffect, Linker, RemoteChange
 from ..analysis.summary import import_sources
 from ..analysis.reachability import TraceContext
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # the rewrites import the rules, never the other way round at
 
 # Where a node is, as a message says it: "line 9" in a module, "cell 3, line 2" in a notebook.
 PlaceOf = Callable[[cst.CSTNode], str]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,21 @@ class RuleContext:
     _outside_traces: dict[int, set[tuple[int, int]]] = field(default_factory=dict, repr=False)
     _helper_effects: dict[int, list[HelperEffect]] = field(default_factory=dict, repr=False)
     _imports: Optional[dict] = field(default=None, repr=False)  # summary.import_sources of the module
+    _found_once: dict[str, object] = field(default_factory=dict, repr=False)
+    _equal_values: Optional[EqualValues] = field(default=None, repr=False)
+
+    def once(self, key: str, find: Callable[[], T]) -> T:
+        """What `find` returns, computed once per module for the rules that share it (JPL100 and JPL104)."""
+        if key not in self._found_once:
+            self._found_once[key] = find()
+        return self._found_once[key]  # type: ignore[return-value]
+
+    @property
+    def equal_values(self) -> EqualValues:
+        """Which rebindings re-run the code that made the value (analysis/equal_values.py)."""
+        if self._equal_values is None:
+            self._equal_values = EqualValues(self.resolver, self.state)
+        return self._equal_values
 
     def helper_effects(self, call: cst.Call) -> list[HelperEffect]:
         """What a call of a function imported from another project module does while traced (its

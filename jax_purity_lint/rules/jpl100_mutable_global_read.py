@@ -1,16 +1,20 @@
 from __future__ import annotations
 
 import os
-from typing import Iterator, Optional
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional
 
 import libcst as cst
 
-from ..analysis.scopes import BindingKind, EffectKind, ScopeKind
+from ..analysis.reachability import TraceContext
+from ..analysis.scopes import BindingKind, Effect, EffectKind, Scope, ScopeKind
+from ..analysis.state import Change
 from .base import (
     GroupBy,
     Finding,
     FixAvailability,
     Rule,
+    PlaceOf,
     RuleContext,
     call_with_extra_argument,
     calls_of_helpers_elsewhere,
@@ -47,7 +51,9 @@ class MutableGlobalRead(Rule):
     is not reported. Set-up before anything traces (a module imported first, a setter called before
     the first jitted call, a registry filled while the modules load) is not reported.
 
-    It reports a rebinding to a value equal to the traced one (it cannot know the two are equal).
+    A rebinding that runs again the code that made the value, with the same inputs (a notebook's
+    set-up cell run once more), is left to the opt-in [JPL104](JPL104.md): it almost always gives an
+    equal value. Any other rebinding is reported, to an equal value too (the two cannot be compared).
 
     ## Why is this bad?
     `jax.jit` runs the Python function once, while tracing, and compiles what it saw. The global's
@@ -122,46 +128,16 @@ class MutableGlobalRead(Rule):
     ]
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
-        for scope, trace, effect in traced_effects(context, EffectKind.READ):
-            if effect.root is None or effect.detail == "metadata":
-                continue
-            resolved = context.resolver.resolve(scope, effect.root)
-            if resolved is None or not resolved.is_global:
-                continue
-            if effect.root in scope.global_names and effect.root in scope.bindings:
-                continue  # the function writes it too: reported once, as JPL101
-            attribute = effect.path[0] if effect.path else None
-            # `counter.count()`: the call is followed into the method, which reports what it reads of
-            # the object; here only a new object bound to the name is stale (`OPT = SGD(0.5)`).
-            method_call = attribute is not None and _is_method_of_instance(context, effect.root, attribute)
-            changes = [
-                c
-                for c in context.state.changes_of_global(effect.root, None if method_call else attribute)
-                if (c.rebinds or not method_call)
-                and not c.before_tracing(trace.site.order, context.resolver.module)
-                and context.change_reaches(trace, c, scope)
-            ]
-            if changes and _settled_before_the_site(context, trace, effect.root):
-                continue
-            if not changes:
-                remote = self._changed_in_another_module(context, scope, trace, effect)
+        for read in stale_global_reads(context):
+            if not read.changes:
+                remote = self._changed_in_another_module(context, read.scope, read.trace, read.effect)
                 if remote is not None:
                     yield remote
                 continue
-            if all(c.scope is scope and c.order >= effect.order for c in changes):
-                continue
-            state = effect.root if method_call else dotted(effect.root, effect.path)
-            root = effect.root
-
-            def render(place_of, scope=scope, trace=trace, state=state, changes=changes, root=root) -> str:
-                cure = _pass_it_in(scope, trace, root)
-                return (
-                    f"{where_traced(scope, trace, place_of)} reads global `{state}`, which is "
-                    f"{first_change(changes, place_of)}; its value is frozen when the function is traced, "
-                    f"so later changes are ignored. Make the state explicit and {cure}"
-                )
-
-            yield self.finding(effect.node, scope, trace, state, render)
+            changes = [c for c in read.changes if not read.recomputes(context, c)]
+            if not changes:
+                continue  # only the code that made it runs again: JPL104, when selected
+            yield self.finding(read.effect.node, read.scope, read.trace, read.state, read.render(changes))
         yield from self._reads_in_other_modules(context)
 
     def _reads_in_other_modules(self, context: RuleContext) -> Iterator[Finding]:
@@ -215,6 +191,70 @@ class MutableGlobalRead(Rule):
 
         related = tuple((c.path, c.line, f"`{c.state}` changes here ({c.how})") for c in changes)
         return self.finding(effect.node, scope, trace, state, render, variant="remote", related=related)
+
+
+@dataclass(frozen=True)
+class StaleGlobalRead:
+    """A read, in traced code, of a global of this module that changes after a trace may have seen it."""
+
+    scope: Scope
+    trace: TraceContext
+    effect: Effect
+    # Those a call through a cache traced before them can see; none: it may change in another module.
+    changes: tuple[Change, ...]
+    state: str  # `g`, `cfg.lr`: what the message names
+
+    def recomputes(self, context: RuleContext, change: Change) -> bool:
+        """Is `change` a rebinding by the code that made the value, run again (analysis/equal_values.py)?"""
+        assert self.effect.root is not None
+        return context.equal_values.rebinds_to_equal(context.resolver.module, self.effect.root, change.node)
+
+    def render(self, changes: list[Change]) -> Callable[[PlaceOf], str]:
+        scope, trace, state, root = self.scope, self.trace, self.state, self.effect.root
+
+        def message(place_of: PlaceOf) -> str:
+            cure = _pass_it_in(scope, trace, root)
+            return (
+                f"{where_traced(scope, trace, place_of)} reads global `{state}`, which is "
+                f"{first_change(changes, place_of)}; its value is frozen when the function is traced, "
+                f"so later changes are ignored. Make the state explicit and {cure}"
+            )
+
+        return message
+
+
+def stale_global_reads(context: RuleContext) -> list[StaleGlobalRead]:
+    """Every read of a global of this module by traced code, with the changes that reach a cache traced
+    before them (none when this module does not change it); shared by JPL100 and JPL104, found once."""
+    return context.once("stale-global-reads", lambda: list(_stale_global_reads(context)))
+
+
+def _stale_global_reads(context: RuleContext) -> Iterator[StaleGlobalRead]:
+    for scope, trace, effect in traced_effects(context, EffectKind.READ):
+        if effect.root is None or effect.detail == "metadata":
+            continue
+        resolved = context.resolver.resolve(scope, effect.root)
+        if resolved is None or not resolved.is_global:
+            continue
+        if effect.root in scope.global_names and effect.root in scope.bindings:
+            continue  # the function writes it too: reported once, as JPL101
+        attribute = effect.path[0] if effect.path else None
+        # `counter.count()`: the call is followed into the method, which reports what it reads of
+        # the object; here only a new object bound to the name is stale (`OPT = SGD(0.5)`).
+        method_call = attribute is not None and _is_method_of_instance(context, effect.root, attribute)
+        changes = [
+            c
+            for c in context.state.changes_of_global(effect.root, None if method_call else attribute)
+            if (c.rebinds or not method_call)
+            and not c.before_tracing(trace.site.order, context.resolver.module)
+            and context.change_reaches(trace, c, scope)
+        ]
+        if changes and _settled_before_the_site(context, trace, effect.root):
+            continue
+        if changes and all(c.scope is scope and c.order >= effect.order for c in changes):
+            continue
+        state = effect.root if method_call else dotted(effect.root, effect.path)
+        yield StaleGlobalRead(scope, trace, effect, tuple(changes), state)
 
 
 def _pass_it_in(scope, trace, argument: str) -> str:

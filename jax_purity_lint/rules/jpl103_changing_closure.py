@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
 import libcst as cst
 
 from ..analysis.cache_life import Reach
-from ..analysis.scopes import EffectKind
+from ..analysis.reachability import TraceContext
+from ..analysis.scopes import Effect, EffectKind, Scope
+from ..analysis.state import Change
 from .base import (
     Finding,
     FixAvailability,
@@ -32,7 +35,9 @@ class ChangingClosure(Rule):
     before it: not when the jitted closure is first called after the change, when the change is in the
     other arm of the `if` that makes the closure, or when nothing calls the closure again before the
     enclosing function returns (its cache dies with the frame). A closure that is returned is called
-    later, so a change after one call inside the function is reported.
+    later, so a change after one call inside the function is reported. A rebinding that only runs
+    again the code that made the value, with the same inputs (`n_batches, order = init()` at every
+    epoch), is left to the opt-in [JPL104](JPL104.md).
 
     ## Why is this bad?
     A closure cell is Python state like a global. The traced function sees its value once, at trace
@@ -110,37 +115,21 @@ class ChangingClosure(Rule):
                 for binding in scope.bindings[name]:
                     seen.add(id(binding.node))
                     yield self._finding(binding.node, scope, trace, name, "writes", None)
-        for scope, trace, effect in traced_effects(context, EffectKind.READ, *_WRITES):
-            if effect.root is None or effect.detail == "metadata" or id(effect.node) in seen:
-                continue
-            if effect.kind is not EffectKind.READ and not context.state.is_mutation(scope, effect):
+        for read in stale_closure_reads(context):
+            changes = [c for c in read.changes if not read.recomputes(context, c)]
+            if changes:  # otherwise only the code that made it runs again: JPL104, when selected
+                yield self._finding(read.effect.node, read.scope, read.trace, read.name, "reads", changes)
+        for scope, trace, effect in traced_effects(context, *_WRITES):
+            if effect.root is None or id(effect.node) in seen or not context.state.is_mutation(scope, effect):
                 continue
             resolved = resolver.resolve(scope, effect.root)
             if resolved is None or resolved.is_global or resolved.scope is scope:
                 continue
             if resolver.self_method(scope, effect.root) is not None or owner_is_traced(context, resolved, trace):
                 continue
-            if effect.root in scope.nonlocal_names and effect.kind is EffectKind.READ:
-                continue  # the writes are reported; the read of the same cell adds nothing
-            if effect.kind is EffectKind.READ:
-                made = _outermost_untraced(context, scope, trace)
-                changes = [
-                    c
-                    for c in context.state.changes_of_closure(resolved.scope, effect.root, made)
-                    if context.change_reaches(trace, c, scope)
-                ]
-                looped = context.state.closure_loop_binding(resolved.scope, effect.root)
-                if looped is not None and context.reach(trace, looped, scope) is Reach.SEEN:
-                    changes.append(looped)  # bound by a loop that runs again after a call traced it
-                if not changes or all(_bounded_fill(trace, c.scope, c.branch, effect.root) for c in changes):
-                    continue  # only guarded fills change it: they stop at the same point, as eagerly
-                yield self._finding(effect.node, scope, trace, effect.root, "reads", changes)
-            elif _overwritten_scratch(trace, resolved, effect) or _bounded_fill(
-                trace, scope, effect.branch, effect.root
-            ):
+            if _overwritten_scratch(trace, resolved, effect) or _bounded_fill(trace, scope, effect.branch, effect.root):
                 continue  # in a loop body made per call: the same end state traced or eager
-            else:
-                yield self._finding(effect.node, scope, trace, effect.root, "mutates", None)
+            yield self._finding(effect.node, scope, trace, effect.root, "mutates", None)
 
     def _finding(self, node, scope, trace, name, verb, changes) -> Finding:
         def render(place_of) -> str:
@@ -156,6 +145,54 @@ class ChangingClosure(Rule):
             )
 
         return self.finding(node, scope, trace, name, render, variant=verb)
+
+
+@dataclass(frozen=True)
+class StaleClosureRead:
+    """A read, in traced code, of a variable of an enclosing function that changes after a trace may
+    have seen it."""
+
+    scope: Scope
+    trace: TraceContext
+    effect: Effect
+    name: str
+    owner: Scope  # the function whose variable it is
+    changes: tuple[Change, ...]  # those a call through a cache traced before them can see
+
+    def recomputes(self, context: RuleContext, change: Change) -> bool:
+        """Is `change` a rebinding by the code that made the value, run again (analysis/equal_values.py)?"""
+        return context.equal_values.rebinds_to_equal(self.owner, self.name, change.node)
+
+
+def stale_closure_reads(context: RuleContext) -> list[StaleClosureRead]:
+    """Shared by JPL103 and JPL104, found once per module."""
+    return context.once("stale-closure-reads", lambda: list(_stale_closure_reads(context)))
+
+
+def _stale_closure_reads(context: RuleContext) -> Iterator[StaleClosureRead]:
+    resolver = context.resolver
+    for scope, trace, effect in traced_effects(context, EffectKind.READ):
+        if effect.root is None or effect.detail == "metadata":
+            continue
+        resolved = resolver.resolve(scope, effect.root)
+        if resolved is None or resolved.is_global or resolved.scope is scope:
+            continue
+        if resolver.self_method(scope, effect.root) is not None or owner_is_traced(context, resolved, trace):
+            continue
+        if effect.root in scope.nonlocal_names:
+            continue  # the writes are reported; the read of the same cell adds nothing
+        made = _outermost_untraced(context, scope, trace)
+        changes = [
+            c
+            for c in context.state.changes_of_closure(resolved.scope, effect.root, made)
+            if context.change_reaches(trace, c, scope)
+        ]
+        looped = context.state.closure_loop_binding(resolved.scope, effect.root)
+        if looped is not None and context.reach(trace, looped, scope) is Reach.SEEN:
+            changes.append(looped)  # bound by a loop that runs again after a call traced it
+        if not changes or all(_bounded_fill(trace, c.scope, c.branch, effect.root) for c in changes):
+            continue  # only guarded fills change it: they stop at the same point, as eagerly
+        yield StaleClosureRead(scope, trace, effect, effect.root, resolved.scope, tuple(changes))
 
 
 def _overwritten_scratch(trace, resolved, effect) -> bool:

@@ -69,7 +69,7 @@ class ArgumentMutation(Rule):
     code = "JPL300"
     OPT_IN = True  # 0 true of 16 flags on real code (docs/real-world.md): select JPL300 to turn it on
     name = "argument-mutation"
-    summary = "a jitted function mutates an argument in place; the caller's object is not updated (opt-in)"
+    summary = "a jitted function mutates an argument in place; the caller's object is not updated"
     # What `jax-purity-lint confirm` shows for it, eager against jitted (docs/rules/JPL300.md).
     CONFIRM_EVIDENCE = (
         "The argument in the caller after each call: eagerly `state['count']` goes up at every call, jitted "
