@@ -13,7 +13,7 @@ import libcst as cst
 from .analysis import ModuleAnalysis, analyse_module
 from .analysis.linking import Linker
 from .analysis.project_index import shared_index
-from .analysis.summary import summarise_collected
+from .analysis.summary import ModuleSummary, summarise, summarise_collected
 from .diagnostics import Diagnostic, TraceSite
 from .engine import FileAnalysis, LocatedFinding, PlaceOfLine, analysis_failure, failure_from, first_line, line_place
 from .rules import RULES_BY_CODE, Finding, RuleContext
@@ -37,11 +37,18 @@ _LINKERS: list[Linker] = []
 def _remember_summary(module_path: str, source: str, parsed: ParsedModule, analysis: ModuleAnalysis) -> None:
     """Other modules of the project may ask for this one's summary: made now from its analysis, it
     costs no second parse (analysis/project_index.py)."""
-    shared_index().remember(
-        module_path,
-        source,
-        lambda: summarise_collected(analysis.resolver, analysis.scopes, analysis.loop_ends, analysis.finder.applied_calls),
-    )
+    shared_index().remember(module_path, source, lambda: _summary_of(analysis))
+
+
+def _summary_of(analysis: ModuleAnalysis) -> ModuleSummary:
+    """Without configured jit functions the analysis found the summary's sites already (a summary
+    knows none: it is the same under every configuration), and they are not looked for again."""
+    finder = analysis.finder
+    applied = frozenset(finder.applied_calls)
+    if finder.configured:
+        return summarise_collected(analysis.resolver, analysis.scopes, analysis.loop_ends, applied)
+    sites = [site for site in analysis.sites if not site.fresh_per_call]
+    return summarise(analysis.resolver, analysis.scopes, analysis.loop_ends, sites, applied)
 
 
 def parse_and_diagnose(

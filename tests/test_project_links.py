@@ -245,3 +245,45 @@ def test_a_summary_made_from_a_modules_own_analysis_is_the_one_made_from_its_fil
         assert own == summarise_bytes(path.read_bytes()), path.name
         compared += 1
     assert compared >= 100
+
+
+def test_the_names_index_tells_changes_of_other_modules_from_local_bindings():
+    from jax_purity_lint.analysis.project_index import names_in
+
+    text = (
+        b"import config\nfrom .registry import REGISTRY\nLR = 0.1\ndef f(self):\n    rate = 2\n    self.scale = 3\n"
+        b"    config.LR = rate\n    REGISTRY.append(f)\n    del CACHE['k']\n"
+    )
+    found = names_in(text)
+    assert {"LR", "rate", "scale", "config", "REGISTRY", "CACHE"} <= set(found["changes"])
+    assert {"config", "LR", "REGISTRY", "CACHE"} <= set(found["reaches"])
+    assert not {"rate", "scale", "self"} & set(found["reaches"])  # a local, and an attribute of self
+    assert "*" in names_in(b"setattr(config, name, 1)\n")["reaches"]
+
+
+def test_what_a_module_can_change_of_others_is_read_on_its_python_tree():
+    from jax_purity_lint.analysis.project_index import changed_through_imports
+
+    assert changed_through_imports(b"import config\nconfig.LR = 0.1\n") == {"config", "LR"}
+    assert changed_through_imports(b"from .registry import REGISTRY as R\ndef f():\n    R.append(1)\n") == {"R", "REGISTRY"}
+    assert changed_through_imports(b"from pkg import CFG\nCFG['lr'] = 2\n") == {"CFG"}
+    assert changed_through_imports(b"import pkg.config\npkg.config.LR += 1\n") == {"pkg", "config", "LR"}
+    assert "*" in changed_through_imports(b"import a\nsetattr(a, n, 1)\n")
+    # Its own names, locals and attributes of objects it made: nothing of another module.
+    assert changed_through_imports(b"import a\nLR = 1\ndef f():\n    LR = 2\n    b = a.x\n    b.y = 1\n") == set()
+    assert changed_through_imports(b"def f(:\n") is None  # unknown: the summary decides
+
+
+def test_a_module_that_only_binds_the_same_name_locally_is_not_summarised(tmp_path):
+    """`LR = 3` in a function of another module binds its own local (the text says so), and
+    `trainer.LR = 0.5` changes an object it was given, not a module it imports (its Python tree says
+    so): no summary is built for it, and the reader's finding comes from the module that does change
+    `config.LR`."""
+    other = "def schedule(step):\n    LR = 3 * step\n    return LR\n\n\ndef tune(trainer):\n    trainer.LR = 0.5\n"
+    write(tmp_path, {"pyproject.toml": "", "config.py": "LR = 0.1\n", "reader.py": READER, "main.py": CHANGER, "other.py": other})
+    index = ProjectIndex()
+    changing = index.files_changing(str(tmp_path / "config.py"), "LR")
+    # config.py by any binding of its own (its summary says whether one is late); other.py not at all.
+    assert sorted(Path(p).name for p in changing) == ["config.py", "main.py"]
+    assert index.summaries_built == 0  # the candidates were told apart without a summary
+    assert codes(tmp_path / "reader.py") == [(8, "JPL100")]

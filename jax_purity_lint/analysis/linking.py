@@ -42,8 +42,10 @@ class ModuleIndex(Protocol):
     def summary(self, path: str) -> Optional[ModuleSummary]:
         """None when the file cannot be read or analysed: its facts are unknown."""
 
-    def files_changing(self, importer: str, word: str) -> list[str]:
-        """The project's files whose text may change a name `word` (a superset: checked on the text)."""
+    def files_changing(self, owner: str, word: str) -> list[str]:
+        """The project's files that may change name `word` of the module at `owner` (a superset:
+        `owner` by any binding its text shows, other files through an attribute or in place on
+        something they import, as their text and Python tree show)."""
 
     def files_calling(self, importer: str, word: str) -> list[str]:
         """The project's files whose text may call a function `word` (a superset)."""

@@ -13,6 +13,7 @@ summary: its facts are unknown and it changes nothing the linker can see.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import json
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
 TREE_FRESH_SECONDS = 2.0
 Stat = tuple[int, int]  # (mtime_ns, size)
 # A question asked of the tree: ("module", folder, module name), ("name", path, ""), and the files
-# that may change a name or call it: ("changes", folder, name), ("calls", folder, name).
+# that may change a name of a module or call a name: ("changes", module path, name), ("calls", folder,
+# name).
 Question = tuple[str, str, str]
 
 
@@ -53,32 +55,49 @@ _ASSIGNED = re.compile(rb"^[ \t]*[(\[]?\*?([A-Za-z_][^=\n#]*?)\s*(?:[-+*/%&|^@]|
 _CHAINED = re.compile(rb"=\s*([A-Za-z_][\w.\[\]'\" ]*?)\s*=(?!=)")
 _MUTATOR = re.compile(rb"\.\s*(?:" + b"|".join(m.encode() for m in sorted(MUTATING_METHODS)) + rb")\s*\(")
 _RECEIVER = re.compile(rb"([A-Za-z_][\w.\[\]'\" ]*)$")
-_CHANGED_LISTS = re.compile(rb"\b(?:global|nonlocal|del|for|as)\b([^\n#:=]*)")
+_CHANGED_LISTS = re.compile(rb"\b(global|nonlocal|del|for|as)\b([^\n#:=]*)")
 _CALLED = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
 _DECORATOR = re.compile(rb"@\s*([A-Za-z_][\w.]*)")
 _IDENTIFIER = re.compile(rb"[A-Za-z_]\w*")
-NAMES_FORMAT = 3
+_OWN_OBJECT = (b"self", b"cls")  # `self.config = ...` changes an instance, never another module's name
+NAMES_FORMAT = 4
+_NAME_KINDS = ("changes", "reaches", "calls")
 
 
 def names_in(text: bytes) -> dict[str, list[str]]:
-    """{"changes": names the text may change, "calls": names it may call}; "changes" holds "*" when
-    the text calls `setattr(`, which may change any name."""
+    """{"changes": names the text may change, "reaches": those it may change through an attribute or in
+    place (`config.LR = v`, `REGISTRY.append(f)`, `CFG["k"] = v`: how one module changes another's
+    state), "calls": names it may call}. A plain `name = v` changes only the file's own `name`. Both
+    change lists hold "*" when the text calls `setattr(`, which may change any name."""
     changed: set[bytes] = set()
-    for target in (*_ASSIGNED.findall(text), *_CHAINED.findall(text)):  # `config.LR`: both names count
-        changed.update(_IDENTIFIER.findall(target))
+    reached: set[bytes] = set()
+
+    def target(text: bytes) -> None:
+        for part in text.split(b","):
+            names = _IDENTIFIER.findall(part)
+            changed.update(names)  # `config.LR`: both names count
+            if names and names[0] not in _OWN_OBJECT and (b"." in part or b"[" in part):
+                reached.update(names)
+
+    for assigned in (*_ASSIGNED.findall(text), *_CHAINED.findall(text)):
+        target(assigned)
     for call in _MUTATOR.finditer(text):
         line = text[text.rfind(b"\n", 0, call.start()) + 1 : call.start()]
         receiver = _RECEIVER.search(line)
         if receiver is not None:
-            changed.update(_IDENTIFIER.findall(receiver.group(1)))
-    for tail in _CHANGED_LISTS.findall(text):
-        changed.update(_IDENTIFIER.findall(tail))
+            target(receiver.group(1) + b".")  # the receiver is changed in place
+    for keyword, tail in _CHANGED_LISTS.findall(text):
+        if keyword == b"del":
+            target(tail)
+        else:
+            changed.update(_IDENTIFIER.findall(tail))
     called = set(_CALLED.findall(text))
     for chain in _DECORATOR.findall(text):
         called.update(chain.split(b"."))
     if b"setattr(" in text:
         changed.add(b"*")
-    return {"changes": sorted(n.decode() for n in changed), "calls": sorted(n.decode() for n in called)}
+        reached.add(b"*")
+    return {kind: sorted(n.decode() for n in names) for kind, names in (("changes", changed), ("reaches", reached), ("calls", called))}
 
 
 class ProjectIndex:
@@ -97,6 +116,8 @@ class ProjectIndex:
         # files: another module's summary follows what is typed, not what was last saved. Each with
         # the stand-in for its stat, which changes with its content.
         self._buffers: dict[str, tuple[bytes, Stat]] = {}
+        # What the CPython tree of a file whose summary is not at hand says (see files_changing).
+        self._through_imports: dict[str, tuple[Optional[Stat], Optional[frozenset[str]]]] = {}
 
     def use_buffer(self, path: str, text: str) -> bool:
         """Read `text` for the file at `path` until `drop_buffer(path)`; True when other modules now
@@ -149,8 +170,49 @@ class ProjectIndex:
         self._record(("module", folder, module))
         return project_files.module_file(folder, module)
 
-    def files_changing(self, importer: str, word: str) -> list[str]:
-        return self._asked("changes", importer, word)
+    def files_changing(self, owner: str, word: str) -> list[str]:
+        """The files that may change `word` of the module at `owner`: `owner` itself by any binding,
+        the others only through what they import (`config.LR = v`, `REGISTRY.append(f)` after
+        `from .registry import REGISTRY`): the text's candidates, and of the others only those whose
+        CPython tree changes something imported, so that no summary is built for the rest."""
+        self._refresh()
+        owner = os.path.abspath(owner)
+        self._record(("changes", owner, word))
+        return [
+            path
+            for path in self._files_changing(owner, word)
+            if path == owner or not self._imports_unchanged(path, word)
+        ]
+
+    def _imports_unchanged(self, path: str, word: str) -> bool:
+        """Does the file's CPython tree show it cannot change `word` of another module? Asked only
+        when its summary is not at hand: a summary read from memory or disk answers exactly, and
+        costs less than parsing the text again."""
+        stat = self._stat(path)
+        if self._summary_at_hand(path, stat):
+            return False
+        known = self._through_imports.get(path)
+        if known is None or known[0] != stat:
+            known = self._through_imports[path] = (stat, changed_through_imports(self._text(path)))
+        words = known[1]
+        return words is not None and word not in words
+
+    def _summary_at_hand(self, path: str, stat: Optional[Stat]) -> bool:
+        known = self._summaries.get(path)
+        if known is not None and known[0] == stat:
+            return True
+        text = self._text(path)
+        entry = self._entry_path(text) if text is not None else None
+        return entry is not None and os.path.exists(entry)
+
+    def _files_changing(self, owner: str, word: str) -> list[str]:
+        """The candidates on the text alone (what a cached result's `answers` digests)."""
+        names = self._names(os.path.dirname(owner))
+        return [
+            path
+            for path, found in names.items()
+            if any(w in found["reaches"] or (path == owner and w in found["changes"]) for w in (word, "*"))
+        ]
 
     def files_calling(self, importer: str, word: str) -> list[str]:
         return self._asked("calls", importer, word)
@@ -199,7 +261,7 @@ class ProjectIndex:
             elif kind == "name":
                 answer = project_files.module_name(place) or "-"
             else:
-                files = self._files_naming(place, kind, text)
+                files = self._files_changing(place, text) if kind == "changes" else self._files_naming(place, kind, text)
                 answer = ",".join(f"{path}:{self._digest(path)}" for path in files)
             digest.update(f"{kind}|{place}|{text}|{answer}\n".encode())
         return digest.hexdigest()
@@ -209,13 +271,8 @@ class ProjectIndex:
         return "-" if text is None else hashlib.blake2b(text, digest_size=12).hexdigest()
 
     def _files_naming(self, folder: str, kind: str, word: str) -> list[str]:
-        """The project's files whose text may change (kind "changes") or call ("calls") `word`."""
-        names = self._names(folder)
-        return [
-            path
-            for path, found in names.items()
-            if word in found[kind] or (kind == "changes" and "*" in found[kind])
-        ]
+        """The project's files whose text may call (kind "calls") `word`."""
+        return [path for path, found in self._names(folder).items() if word in found[kind]]
 
     def _names(self, folder: str) -> dict[str, dict[str, frozenset[str]]]:
         """names_in() of every file of the project holding `folder`, kept on disk beside the summaries
@@ -236,9 +293,10 @@ class ProjectIndex:
             entry = stored.get(path)
             if not _names_entry(entry) or stat is None or entry.get("stat") != list(stat):
                 text = self._text(path)
-                entry = {"stat": list(stat) if stat else None, **(names_in(text) if text is not None else {"changes": [], "calls": []})}
+                found = names_in(text) if text is not None else {kind: [] for kind in _NAME_KINDS}
+                entry = {"stat": list(stat) if stat else None, **found}
             fresh[path] = entry
-            result[path] = {"changes": frozenset(entry["changes"]), "calls": frozenset(entry["calls"])}
+            result[path] = {kind: frozenset(entry[kind]) for kind in _NAME_KINDS}
         if index_path is not None and fresh != stored:
             _store(index_path, json.dumps({"key": key, "files": fresh}), self.cache_folder)
         self._name_indexes[files] = result
@@ -341,6 +399,70 @@ class ProjectIndex:
         return data
 
 
+def _python_tree(data: Optional[bytes]) -> Optional[ast.AST]:
+    try:
+        return ast.parse(data if data is not None else b"")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _imports(tree: ast.AST) -> dict[str, str]:
+    """Each name an import binds -> the name it was imported as (`from m import W as A`: A -> W)."""
+    imported: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                bound = alias.asname or alias.name.split(".")[0]
+                imported[bound] = alias.name.rsplit(".", 1)[-1] if isinstance(node, ast.ImportFrom) else bound
+    return imported
+
+
+def changed_through_imports(data: Optional[bytes]) -> Optional[frozenset[str]]:
+    """What a module can change of other modules, read on CPython's tree: for each attribute or item
+    store, `del`, method call, `next()` or `setattr()` on a chain that starts at a name some import
+    binds, that name, the name it was imported as, and every attribute of the chain (`config.LR = v`
+    -> config, LR; `from .registry import REGISTRY as R; R.append(f)` -> R, REGISTRY). A superset of
+    the names of other modules its summary can show changed (linking.Linker._changes_target); None
+    when the text does not parse (the summary decides)."""
+    tree = _python_tree(data)
+    if tree is None:
+        return None
+    imported = _imports(tree)
+    found: set[str] = set()
+
+    def chain(node: ast.AST) -> None:
+        """`node` is changed (stored into, or a method's receiver): its chain, if it starts at an
+        imported name."""
+        names: list[str] = []
+        while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+            if isinstance(node, ast.Attribute):
+                names.append(node.attr)
+            node = node.func if isinstance(node, ast.Call) else node.value
+        if isinstance(node, ast.Name) and node.id in imported:
+            found.update((node.id, imported[node.id], *names))
+
+    for node in ast.walk(tree):
+        targets: list[ast.AST] = []
+        if isinstance(node, (ast.Assign, ast.Delete)):
+            targets = list(node.targets)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor)):
+            targets = [node.target]
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            targets = [node.optional_vars]
+        elif isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute):
+                chain(node.func.value)  # `R.append(f)`, `config.CFG.update(...)`: the receiver
+            elif isinstance(node.func, ast.Name) and node.func.id in ("next", "setattr", "delattr") and node.args:
+                chain(node.args[0])
+                if node.func.id != "next":
+                    found.add("*")  # the attribute's name may be computed
+        for target in targets:
+            for part in ast.walk(target):
+                if isinstance(part, (ast.Attribute, ast.Subscript)) and isinstance(part.ctx, (ast.Store, ast.Del)):
+                    chain(part)
+    return frozenset(found)
+
+
 def _read_summary(entry: str) -> Optional[ModuleSummary]:
     """A kept summary, or None for a missing entry or one of another shape (a miss)."""
     from .summary import ModuleSummary
@@ -407,7 +529,7 @@ def _names_entry(entry: object) -> bool:
     """A well-formed entry of the names index (a hand-edited or truncated index is recomputed)."""
     return (
         isinstance(entry, dict)
-        and all(isinstance(entry.get(kind), list) for kind in ("changes", "calls"))
+        and all(isinstance(entry.get(kind), list) for kind in _NAME_KINDS)
     )
 
 

@@ -83,6 +83,7 @@ class SiteFinder:
         self.applied_calls = applied_calls
         self.caching = jax_api.COMPILE_AND_CACHE | jit_functions
         self.state_aware = jax_api.STATE_AWARE | state_aware
+        self.configured = bool(jit_functions or state_aware)  # sites beyond JAX's own may be found
         self._wrappers: dict[int, Optional[Transform]] = {}  # by id of the wrapper's scope
 
     def _qualify(self, scope: Scope, expr: cst.BaseExpression) -> Optional[str]:
