@@ -84,7 +84,7 @@ class RuleContext:
     _equal_values: Optional[EqualValues] = field(default=None, repr=False)
 
     def once(self, key: str, find: Callable[[], T]) -> T:
-        """What `find` returns, computed once per module for the rules that share it (JPL100 and JPL104)."""
+        """What `find` returns, computed once per module for the rules that share it (JPL104 with JPL100 and JPL103)."""
         if key not in self._found_once:
             self._found_once[key] = find()
         return self._found_once[key]  # type: ignore[return-value]

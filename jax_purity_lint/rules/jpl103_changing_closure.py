@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Optional
 
 import libcst as cst
 
 from ..analysis.cache_life import Reach
 from ..analysis.reachability import TraceContext
+from ..analysis.resolution import Resolved
 from ..analysis.scopes import Effect, EffectKind, Scope
 from ..analysis.state import Change
 from .base import (
@@ -108,7 +109,6 @@ class ChangingClosure(Rule):
         return (cls.code, finding.state, access)
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
-        resolver = context.resolver
         seen: set[int] = set()
         for scope, trace in context.traced.items():
             for name in sorted(scope.nonlocal_names & scope.bindings.keys()):
@@ -122,10 +122,8 @@ class ChangingClosure(Rule):
         for scope, trace, effect in traced_effects(context, *_WRITES):
             if effect.root is None or id(effect.node) in seen or not context.state.is_mutation(scope, effect):
                 continue
-            resolved = resolver.resolve(scope, effect.root)
-            if resolved is None or resolved.is_global or resolved.scope is scope:
-                continue
-            if resolver.self_method(scope, effect.root) is not None or owner_is_traced(context, resolved, trace):
+            resolved = _enclosing_variable(context, scope, trace, effect.root)
+            if resolved is None:
                 continue
             if _overwritten_scratch(trace, resolved, effect) or _bounded_fill(trace, scope, effect.branch, effect.root):
                 continue  # in a loop body made per call: the same end state traced or eager
@@ -170,14 +168,11 @@ def stale_closure_reads(context: RuleContext) -> list[StaleClosureRead]:
 
 
 def _stale_closure_reads(context: RuleContext) -> Iterator[StaleClosureRead]:
-    resolver = context.resolver
     for scope, trace, effect in traced_effects(context, EffectKind.READ):
         if effect.root is None or effect.detail == "metadata":
             continue
-        resolved = resolver.resolve(scope, effect.root)
-        if resolved is None or resolved.is_global or resolved.scope is scope:
-            continue
-        if resolver.self_method(scope, effect.root) is not None or owner_is_traced(context, resolved, trace):
+        resolved = _enclosing_variable(context, scope, trace, effect.root)
+        if resolved is None:
             continue
         if effect.root in scope.nonlocal_names:
             continue  # the writes are reported; the read of the same cell adds nothing
@@ -193,6 +188,18 @@ def _stale_closure_reads(context: RuleContext) -> Iterator[StaleClosureRead]:
         if not changes or all(_bounded_fill(trace, c.scope, c.branch, effect.root) for c in changes):
             continue  # only guarded fills change it: they stop at the same point, as eagerly
         yield StaleClosureRead(scope, trace, effect, effect.root, resolved.scope, tuple(changes))
+
+
+def _enclosing_variable(context: RuleContext, scope: Scope, trace: TraceContext, name: str) -> Optional[Resolved]:
+    """The variable `name` stands for in traced `scope` when it belongs to an enclosing function that
+    is not traced itself (not a global, a local, `self`, or a cell living only inside the trace)."""
+    resolver = context.resolver
+    resolved = resolver.resolve(scope, name)
+    if resolved is None or resolved.is_global or resolved.scope is scope:
+        return None
+    if resolver.self_method(scope, name) is not None or owner_is_traced(context, resolved, trace):
+        return None
+    return resolved
 
 
 def _overwritten_scratch(trace, resolved, effect) -> bool:
