@@ -22,7 +22,9 @@ CASES = {
     # -- the same code with the same inputs: JPL104 -------------------------------------------------
     "a literal bound again": ("v = 2.0\n", "v = 2.0\nf(1.0)\n", "JPL104"),
     "a library call with unchanged inputs": ("n = 3\nv = jnp.ones(n)\n", "v = jnp.ones(n)\nf(1.0)\n", "JPL104"),
-    "an input rebound to the value it had": ("n = 3\nv = jnp.ones(n)\n", "n = 4\nn = 3\nv = jnp.ones(n)\nf(1.0)\n", "JPL104"),
+    "an input rebound to the value it had": (
+        "n = 3\nv = jnp.ones(n)\n", "n = 4\nn = 3\nv = jnp.ones(n)\nf(1.0)\n", "JPL104"
+    ),
     "an element of an unpacked call": ("a, v = divmod(7, 2)\n", "a, v = divmod(7, 2)\nf(1.0)\n", "JPL104"),
     # -- anything else: JPL100 ----------------------------------------------------------------------
     "another literal": ("v = 2.0\n", "v = 3.0\nf(1.0)\n", "JPL100"),

@@ -265,7 +265,8 @@ def test_what_a_module_can_change_of_others_is_read_on_its_python_tree():
     from jax_purity_lint.analysis.project_index import changed_through_imports
 
     assert changed_through_imports(b"import config\nconfig.LR = 0.1\n") == {"config", "LR"}
-    assert changed_through_imports(b"from .registry import REGISTRY as R\ndef f():\n    R.append(1)\n") == {"R", "REGISTRY"}
+    registry = b"from .registry import REGISTRY as R\ndef f():\n    R.append(1)\n"
+    assert changed_through_imports(registry) == {"R", "REGISTRY"}
     assert changed_through_imports(b"from pkg import CFG\nCFG['lr'] = 2\n") == {"CFG"}
     assert changed_through_imports(b"import pkg.config\npkg.config.LR += 1\n") == {"pkg", "config", "LR"}
     assert "*" in changed_through_imports(b"import a\nsetattr(a, n, 1)\n")
@@ -280,7 +281,9 @@ def test_a_module_that_only_binds_the_same_name_locally_is_not_summarised(tmp_pa
     so): no summary is built for it, and the reader's finding comes from the module that does change
     `config.LR`."""
     other = "def schedule(step):\n    LR = 3 * step\n    return LR\n\n\ndef tune(trainer):\n    trainer.LR = 0.5\n"
-    write(tmp_path, {"pyproject.toml": "", "config.py": "LR = 0.1\n", "reader.py": READER, "main.py": CHANGER, "other.py": other})
+    files = {"pyproject.toml": "", "config.py": "LR = 0.1\n", "reader.py": READER, "main.py": CHANGER}
+    files["other.py"] = other
+    write(tmp_path, files)
     index = ProjectIndex()
     changing = index.files_changing(str(tmp_path / "config.py"), "LR")
     # config.py by any binding of its own (its summary says whether one is late); other.py not at all.

@@ -35,7 +35,10 @@ _HOST_BUILTINS = frozenset(
     {"next", "iter", "input", "open", "id", "hash", "globals", "locals", "vars", "object", "exec", "eval"}
 )
 _CODE = cst.Module(body=[])
-_OPAQUE = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)
+_OPAQUE = (
+    ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.NamedExpr, ast.Await, ast.Yield,
+    ast.YieldFrom,
+)
 
 
 class EqualValues:

@@ -97,7 +97,8 @@ def names_in(text: bytes) -> dict[str, list[str]]:
     if b"setattr(" in text:
         changed.add(b"*")
         reached.add(b"*")
-    return {kind: sorted(n.decode() for n in names) for kind, names in (("changes", changed), ("reaches", reached), ("calls", called))}
+    kinds = (("changes", changed), ("reaches", reached), ("calls", called))
+    return {kind: sorted(n.decode() for n in names) for kind, names in kinds}
 
 
 class ProjectIndex:
@@ -261,7 +262,8 @@ class ProjectIndex:
             elif kind == "name":
                 answer = project_files.module_name(place) or "-"
             else:
-                files = self._files_changing(place, text) if kind == "changes" else self._files_naming(place, kind, text)
+                changing = kind == "changes"
+                files = self._files_changing(place, text) if changing else self._files_naming(place, kind, text)
                 answer = ",".join(f"{path}:{self._digest(path)}" for path in files)
             digest.update(f"{kind}|{place}|{text}|{answer}\n".encode())
         return digest.hexdigest()

@@ -88,7 +88,8 @@ class RecomputedStateRead(Rule):
     def check(self, context: RuleContext) -> Iterator[Finding]:
         for read in stale_global_reads(context):
             if read.changes and all(read.recomputes(context, c) for c in read.changes):
-                yield self._finding(read.effect.node, read.scope, read.trace, f"global `{read.state}`", read.state, read.changes)
+                what = f"global `{read.state}`"
+                yield self._finding(read.effect.node, read.scope, read.trace, what, read.state, read.changes)
         for closure in stale_closure_reads(context):
             if all(closure.recomputes(context, c) for c in closure.changes):
                 yield self._finding(
@@ -99,9 +100,10 @@ class RecomputedStateRead(Rule):
     def _finding(self, node, scope, trace, what: str, state: str, changes) -> Finding:
         def render(place_of) -> str:
             return (
-                f"{where_traced(scope, trace, place_of)} reads {what}, which is {first_change(list(changes), place_of)} "
-                f"by the code that made it, run again with the same inputs; if that code can return another "
-                f"value (a loader, an iterator's `__next__`), later calls keep the one seen while tracing. "
+                f"{where_traced(scope, trace, place_of)} reads {what}, which is "
+                f"{first_change(list(changes), place_of)} by the code that made it, run again with the same "
+                f"inputs; if that code can return another value (a loader, an iterator's `__next__`), later "
+                f"calls keep the one seen while tracing. "
                 f"Pass `{state}` in as an argument where it does"
             )
 
