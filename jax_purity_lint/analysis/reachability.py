@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from collections import deque
 from dataclasses import dataclass
 from typing import Iterator, Optional
@@ -92,6 +94,8 @@ class Reachability:
                 qualified = self.resolver.qualify(scope, effect.call.func)
                 if qualified in jax_api.HOST_CALLBACKS:
                     nodes.update(id(arg.value) for arg in effect.call.args)
+                elif qualified is not None and not qualified.startswith("jax."):
+                    nodes.update(_library_callbacks(effect.call))
                 else:
                     nodes.update(self._handed_to_a_host_callback(scope, effect.call))
         return nodes
@@ -280,3 +284,17 @@ def is_static_parameter(entry: Scope, context: TraceContext, parameter: str) -> 
     return parameter in transform.static_argnames or (
         parameter in params and params.index(parameter) in transform.static_argnums
     )
+
+
+# `Solver(..., callback=report)`: a library given a callback decides when it runs, and under jit that
+# is through a host callback (or outside the trace), so the function is not taken as run by the trace.
+_CALLBACK_KEYWORD = re.compile(r"(^|_)callbacks?$")
+
+
+def _library_callbacks(call: cst.Call) -> Iterator[int]:
+    """The values of a call's callback keywords (`callback=`, `step_callback=`, `callbacks=[...]`)."""
+    for arg in call.args:
+        if arg.keyword is not None and _CALLBACK_KEYWORD.search(arg.keyword.value):
+            yield id(arg.value)
+            if isinstance(arg.value, (cst.List, cst.Tuple)):
+                yield from (id(element.value) for element in arg.value.elements)

@@ -33,6 +33,11 @@ class TraceTimePrint(Rule):
     of the project that prints (itself or through the functions it calls, outside any `if`) is
     reported at the call, with the place of the print ([more](../projects.md)).
 
+    A function handed to a library through a callback keyword (`Solver(callback=report)`,
+    `step_callback=`, `callbacks=[...]`) is not taken as run by the trace: libraries run such
+    callbacks through `jax.debug.callback` or outside the trace. Not caught: a library that calls one
+    directly while tracing.
+
     ## Why is this bad?
     They run while the function is traced, once, and print
     tracers such as `JitTracer(~float32[])` instead of values; later calls print nothing at all.
