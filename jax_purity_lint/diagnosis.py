@@ -37,10 +37,10 @@ _LINKERS: list[Linker] = []
 def _remember_summary(module_path: str, source: str, parsed: ParsedModule, analysis: ModuleAnalysis) -> None:
     """Other modules of the project may ask for this one's summary: made now from its analysis, it
     costs no second parse (analysis/project_index.py)."""
-    shared_index().remember(module_path, source, lambda: _summary_of(analysis))
+    shared_index().remember(module_path, source, lambda: summary_of_analysis(analysis))
 
 
-def _summary_of(analysis: ModuleAnalysis) -> ModuleSummary:
+def summary_of_analysis(analysis: ModuleAnalysis) -> ModuleSummary:
     """Without configured jit functions the analysis found the summary's sites already (a summary
     knows none: it is the same under every configuration), and they are not looked for again."""
     finder = analysis.finder

@@ -227,8 +227,9 @@ def test_a_module_rebinding_its_own_global_while_it_is_imported_is_set_up(tmp_pa
 
 
 def test_a_summary_made_from_a_modules_own_analysis_is_the_one_made_from_its_file():
-    # The engine keeps the summary of each module it analyses; it must not depend on which way it was made.
-    from jax_purity_lint.analysis.summary import summarise_collected
+    # The engine keeps the summary of each module it analyses (from the analysis's own sites when no
+    # jit function is configured); it must not depend on which way it was made.
+    from jax_purity_lint.diagnosis import summary_of_analysis
     from jax_purity_lint.engine import analyse_file
 
     fixtures = Path(__file__).parent / "fixtures"
@@ -239,10 +240,7 @@ def test_a_summary_made_from_a_modules_own_analysis_is_the_one_made_from_its_fil
         if analysis.module_analysis is None:
             continue
         made = analysis.module_analysis
-        own = summarise_collected(
-            made.resolver, made.scopes, made.loop_ends, made.finder.applied_calls
-        )
-        assert own == summarise_bytes(path.read_bytes()), path.name
+        assert summary_of_analysis(made) == summarise_bytes(path.read_bytes()), path.name
         compared += 1
     assert compared >= 100
 
@@ -290,3 +288,18 @@ def test_a_module_that_only_binds_the_same_name_locally_is_not_summarised(tmp_pa
     assert sorted(Path(p).name for p in changing) == ["config.py", "main.py"]
     assert index.summaries_built == 0  # the candidates were told apart without a summary
     assert codes(tmp_path / "reader.py") == [(8, "JPL100")]
+
+
+def test_a_summary_does_not_take_sites_from_a_configured_jit_function():
+    """Under `jit-functions = ["mylib.compile"]` the analysis finds a site the summary must not have
+    (a summary is the same under every configuration): it is made without the analysis's sites."""
+    from jax_purity_lint.diagnosis import summary_of_analysis
+    from jax_purity_lint.engine import analyse_file
+    from jax_purity_lint.settings import Settings
+
+    source = b"import jax\nimport mylib\n\n\n@mylib.compile\ndef f(x):\n    return x\n\n\n@jax.jit\ndef g(x):\n    return x\n"
+    settings = Settings(jit_functions=frozenset({"mylib.compile"}))
+    configured = analyse_file(source, "module.py", settings, project=False).module_analysis
+    assert configured is not None and len(configured.sites) == 2
+    summary = summary_of_analysis(configured)
+    assert summary == summarise_bytes(source) and summary.tracing == {"g"}
