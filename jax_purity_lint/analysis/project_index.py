@@ -403,24 +403,6 @@ class ProjectIndex:
         return data
 
 
-def _python_tree(data: Optional[bytes]) -> Optional[ast.AST]:
-    try:
-        return ast.parse(data if data is not None else b"")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-
-
-def _imports(tree: ast.AST) -> dict[str, str]:
-    """Each name an import binds -> the name it was imported as (`from m import W as A`: A -> W)."""
-    imported: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                bound = alias.asname or alias.name.split(".")[0]
-                imported[bound] = alias.name.rsplit(".", 1)[-1] if isinstance(node, ast.ImportFrom) else bound
-    return imported
-
-
 def changed_through_imports(data: Optional[bytes]) -> Optional[frozenset[str]]:
     """What a module can change of other modules, read on CPython's tree: for each attribute or item
     store, `del`, method call, `next()` or `setattr()` on a chain that starts at a name some import
@@ -428,10 +410,18 @@ def changed_through_imports(data: Optional[bytes]) -> Optional[frozenset[str]]:
     -> config, LR; `from .registry import REGISTRY as R; R.append(f)` -> R, REGISTRY). A superset of
     the names of other modules its summary can show changed (linking.Linker._changes_target); None
     when the text does not parse (the summary decides)."""
-    tree = _python_tree(data)
-    if tree is None:
+    if data is None:
+        return frozenset()
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    imported = _imports(tree)
+    imported: dict[str, str] = {}  # each name an import binds -> the name imported (`import W as A`: A -> W)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                bound = alias.asname or alias.name.split(".")[0]
+                imported[bound] = alias.name.rsplit(".", 1)[-1] if isinstance(node, ast.ImportFrom) else bound
     found: set[str] = set()
 
     def chain(node: ast.AST) -> None:

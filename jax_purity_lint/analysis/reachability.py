@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from collections import deque
 from dataclasses import dataclass
 from typing import Iterator, Optional

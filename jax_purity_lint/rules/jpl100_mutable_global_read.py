@@ -134,10 +134,9 @@ class MutableGlobalRead(Rule):
                 if remote is not None:
                     yield remote
                 continue
-            changes = [c for c in read.changes if not read.recomputes(context, c)]
-            if not changes:
+            if not read.late:
                 continue  # only the code that made it runs again: JPL104, when selected
-            yield self.finding(read.effect.node, read.scope, read.trace, read.state, read.render(changes))
+            yield self.finding(read.effect.node, read.scope, read.trace, read.state, read.render(list(read.late)))
         yield from self._reads_in_other_modules(context)
 
     def _reads_in_other_modules(self, context: RuleContext) -> Iterator[Finding]:
@@ -203,11 +202,9 @@ class StaleGlobalRead:
     # Those a call through a cache traced before them can see; none: it may change in another module.
     changes: tuple[Change, ...]
     state: str  # `g`, `cfg.lr`: what the message names
-
-    def recomputes(self, context: RuleContext, change: Change) -> bool:
-        """Is `change` a rebinding by the code that made the value, run again (analysis/equal_values.py)?"""
-        assert self.effect.root is not None
-        return context.equal_values.rebinds_to_equal(context.resolver.module, self.effect.root, change.node)
+    # Those of `changes` that are not the code that made the value run again (analysis/equal_values.py):
+    # JPL100's; when there are none, the read is JPL104's.
+    late: tuple[Change, ...] = ()
 
     def render(self, changes: list[Change]) -> Callable[[PlaceOf], str]:
         scope, trace, state, root = self.scope, self.trace, self.state, self.effect.root
@@ -254,7 +251,9 @@ def _stale_global_reads(context: RuleContext) -> Iterator[StaleGlobalRead]:
         if changes and all(c.scope is scope and c.order >= effect.order for c in changes):
             continue
         state = effect.root if method_call else dotted(effect.root, effect.path)
-        yield StaleGlobalRead(scope, trace, effect, tuple(changes), state)
+        module = context.resolver.module
+        late = tuple(c for c in changes if not context.equal_values.rebinds_to_equal(module, effect.root, c.node))
+        yield StaleGlobalRead(scope, trace, effect, tuple(changes), state, late)
 
 
 def _pass_it_in(scope, trace, argument: str) -> str:

@@ -116,9 +116,8 @@ class ChangingClosure(Rule):
                     seen.add(id(binding.node))
                     yield self._finding(binding.node, scope, trace, name, "writes", None)
         for read in stale_closure_reads(context):
-            changes = [c for c in read.changes if not read.recomputes(context, c)]
-            if changes:  # otherwise only the code that made it runs again: JPL104, when selected
-                yield self._finding(read.effect.node, read.scope, read.trace, read.name, "reads", changes)
+            if read.late:  # otherwise only the code that made it runs again: JPL104, when selected
+                yield self._finding(read.effect.node, read.scope, read.trace, read.name, "reads", list(read.late))
         for scope, trace, effect in traced_effects(context, *_WRITES):
             if effect.root is None or id(effect.node) in seen or not context.state.is_mutation(scope, effect):
                 continue
@@ -156,10 +155,9 @@ class StaleClosureRead:
     name: str
     owner: Scope  # the function whose variable it is
     changes: tuple[Change, ...]  # those a call through a cache traced before them can see
-
-    def recomputes(self, context: RuleContext, change: Change) -> bool:
-        """Is `change` a rebinding by the code that made the value, run again (analysis/equal_values.py)?"""
-        return context.equal_values.rebinds_to_equal(self.owner, self.name, change.node)
+    # Those of `changes` that are not the code that made the value run again (analysis/equal_values.py):
+    # JPL103's; when there are none, the read is JPL104's.
+    late: tuple[Change, ...] = ()
 
 
 def stale_closure_reads(context: RuleContext) -> list[StaleClosureRead]:
@@ -187,7 +185,9 @@ def _stale_closure_reads(context: RuleContext) -> Iterator[StaleClosureRead]:
             changes.append(looped)  # bound by a loop that runs again after a call traced it
         if not changes or all(_bounded_fill(trace, c.scope, c.branch, effect.root) for c in changes):
             continue  # only guarded fills change it: they stop at the same point, as eagerly
-        yield StaleClosureRead(scope, trace, effect, effect.root, resolved.scope, tuple(changes))
+        equal = context.equal_values
+        late = tuple(c for c in changes if not equal.rebinds_to_equal(resolved.scope, effect.root, c.node))
+        yield StaleClosureRead(scope, trace, effect, effect.root, resolved.scope, tuple(changes), late)
 
 
 def _enclosing_variable(context: RuleContext, scope: Scope, trace: TraceContext, name: str) -> Optional[Resolved]:

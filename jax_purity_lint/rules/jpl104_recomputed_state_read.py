@@ -87,11 +87,11 @@ class RecomputedStateRead(Rule):
 
     def check(self, context: RuleContext) -> Iterator[Finding]:
         for read in stale_global_reads(context):
-            if read.changes and all(read.recomputes(context, c) for c in read.changes):
+            if read.changes and not read.late:
                 what = f"global `{read.state}`"
                 yield self._finding(read.effect.node, read.scope, read.trace, what, read.state, read.changes)
         for closure in stale_closure_reads(context):
-            if all(closure.recomputes(context, c) for c in closure.changes):
+            if not closure.late:
                 yield self._finding(
                     closure.effect.node, closure.scope, closure.trace, f"closure variable `{closure.name}`",
                     closure.name, closure.changes,
