@@ -824,6 +824,10 @@ class CacheLives:
             calls = self._classmethod_calls(change.scope, maker)
             if calls:
                 return _combined(timeline.sees(function, c.order, c.loop, c.branch, helper) for c in calls)
+        if _encloses(change.scope, function.parent) and self.lives_within_one_run(function):
+            # Each object lives during one run of its maker, and the code enclosing the maker waits
+            # for that run to end: a change it makes meets the next run's new object, traced afresh.
+            return Reach.NOT_SEEN
         return Reach.UNKNOWN
 
     def _classmethod_calls(self, method: Scope, maker: Scope) -> Optional[list]:
@@ -847,6 +851,16 @@ class CacheLives:
                     return None
                 calls.append(effect)
         return calls
+
+
+def _encloses(outer: Scope, inner: Optional[Scope]) -> bool:
+    """Is `outer` a scope around `inner` (not `inner` itself)?"""
+    scope = inner.parent if inner is not None else None
+    while scope is not None:
+        if scope is outer:
+            return True
+        scope = scope.parent
+    return False
 
 
 def _combined(reaches: Iterator["Reach"]) -> "Reach":

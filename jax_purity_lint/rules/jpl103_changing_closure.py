@@ -34,9 +34,11 @@ class ChangingClosure(Rule):
     enclosing function (a loop that binds it again counts), or changed in place. A rebinding is
     reported only if the enclosing function's order of execution lets a call go through a cache traced
     before it: not when the jitted closure is first called after the change, when the change is in the
-    other arm of the `if` that makes the closure, or when nothing calls the closure again before the
-    enclosing function returns (its cache dies with the frame). A closure that is returned is called
-    later, so a change after one call inside the function is reported. A rebinding that only runs
+    other arm of the `if` that makes the closure, when nothing calls the closure again before the
+    enclosing function returns (its cache dies with the frame), or when the closure is made by an
+    inner function that drops it when it returns and the change is made by the code around that
+    function, after it ran (the next run makes a new closure, traced afresh). A closure that is
+    returned is called later, so a change after one call inside the function is reported. A rebinding that only runs
     again the code that made the value, with the same inputs (`n_batches, order = init()` at every
     epoch), is left to the opt-in [JPL104](JPL104.md).
 
