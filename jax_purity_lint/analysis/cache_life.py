@@ -77,6 +77,7 @@ class Value:
     targets: tuple[str, ...] = ()  # the names a DERIVE binds
     # For a call of it: the names its result is bound to; None when the result goes anywhere else.
     result: Optional[tuple[str, ...]] = ()
+    result_unpacked: bool = False  # `a, b = f()`: the result's elements bound one by one, in order
 
 
 @dataclass(eq=False)
@@ -118,6 +119,7 @@ class ScopeTimeline:
         self._copy_of_loop: dict[Optional[int], list[int]] = {}
         self._inner_reads: dict[int, list[str]] = {}
         self._held_at_end: set[int] = set()
+        self._factories: dict[int, "ScopeTimeline"] = {}  # the timelines of the factories called here
         self._replay()
 
     # -- queries ------------------------------------------------------------------------------------
@@ -336,10 +338,20 @@ class ScopeTimeline:
             for generation in generations:
                 for product in _products(generation.scope):
                     made = self._new_generation(product, position, generation.branch, generation.copy)
+                    if self._used_by_its_factory(generation.scope, product):
+                        made.uses.append(position)  # traced by the call that makes it, before it returns
                     if value.result is None:
                         self._untrack(made, holders)
-                    for target in value.result or ():
+                    for target in _holding_product(value, generation.scope, product):
                         pending.setdefault(target, set()).add(made)
+
+    def _used_by_its_factory(self, factory: Scope, product: Scope) -> bool:
+        """Does the factory's own code call the function it returns, or hand it to a call (`out =
+        lax.scan(body, ...); return out, body`)? Then each object is used once before it is returned."""
+        timeline = self._factories.get(id(factory))
+        if timeline is None:
+            timeline = self._factories[id(factory)] = ScopeTimeline(factory, self.facts)
+        return any(g.uses for g in timeline.generations.get(id(product), ()))
 
     def _use(self, generations: set[Generation], holders, position: int, seen: set[int]) -> None:
         """A call of these function objects: each is used now, and so is what its body reads."""
@@ -401,6 +413,34 @@ def _live_at(held, name: str, event: "_Event", copy: int) -> set[Generation]:
     return {g for g in held if g.made_at >= latest}
 
 
+def _holding_product(value: Value, factory: Scope, product: Scope) -> tuple[str, ...]:
+    """The names a factory call's result binds that hold `product`: with `out, body = make(x)` and
+    `return out, body`, only `body` (every name, when the positions are not known)."""
+    names = value.result or ()
+    positions = _returned_positions(factory, product.name)
+    if not value.result_unpacked or positions is None or any(p >= len(names) for p in positions):
+        return names
+    return tuple(names[p] for p in sorted(positions))
+
+
+def _returned_positions(factory: Scope, name: str) -> Optional[set[int]]:
+    """Where `name` stands in the tuples `factory` returns; None if it is ever returned otherwise
+    (whole, or in a tuple with a starred element) or a tuple's length differs between returns."""
+    positions: set[int] = set()
+    lengths: set[int] = set()
+    for value in factory.returned_values:
+        if isinstance(value, cst.Name) and value.value == name:
+            return None
+        if not isinstance(value, (cst.Tuple, cst.List)):
+            continue
+        elements = value.elements
+        if any(isinstance(e, cst.StarredElement) for e in elements):
+            return None
+        lengths.add(len(elements))
+        positions.update(i for i, e in enumerate(elements) if isinstance(e.value, cst.Name) and e.value.value == name)
+    return positions if positions and len(lengths) == 1 else None
+
+
 def _products(function: Scope) -> list[Scope]:
     """The functions a factory makes and returns: `def make(): @jax.jit def step...; return step`."""
     if function.kind is not ScopeKind.FUNCTION or not function.returned_names:
@@ -439,6 +479,7 @@ class _Sink:
     kind: str  # "called", "now", "wrapped", "assign", "escape", "drop"
     parent: Optional["_Sink"] = None
     targets: tuple[str, ...] = ()
+    unpacked: bool = False  # one target, a flat tuple of names: `targets` are its elements in order
 
 
 _DROP = _Sink("drop")
@@ -473,6 +514,11 @@ def _roles(sink: _Sink) -> tuple[frozenset[Role], tuple[str, ...]]:
             break
         current = current.parent
     return frozenset(roles or {Role.NONE}), targets
+
+
+def _result_unpacked(sink: _Sink) -> bool:
+    after = sink.parent if sink.kind == "called" else None
+    return after is not None and after.kind == "assign" and after.unpacked
 
 
 def _result_targets(sink: _Sink) -> Optional[tuple[str, ...]]:
@@ -611,7 +657,7 @@ class _ValueRoles:
 
     def _record(self, node: cst.CSTNode, sink: _Sink) -> None:
         roles, targets = _roles(sink)
-        self.values[id(node)] = Value(node, roles, targets, _result_targets(sink))
+        self.values[id(node)] = Value(node, roles, targets, _result_targets(sink), _result_unpacked(sink))
 
     def _expr(self, node: Optional[cst.CSTNode], sink: _Sink) -> None:
         if node is None:
@@ -746,7 +792,10 @@ def _assignment_sink(targets: list) -> _Sink:
             names.append(root.value)
         else:
             names.extend(_bound_names(target))
-    return _Sink("assign", targets=tuple(names))
+    only = targets[0] if len(targets) == 1 else None
+    unpacked = isinstance(only, (cst.Tuple, cst.List)) and all(isinstance(e.value, cst.Name) for e in only.elements)
+    return _Sink("assign", targets=tuple(names), unpacked=unpacked and not any(
+        isinstance(e, cst.StarredElement) for e in only.elements))
 
 
 def _bound_names(target: cst.CSTNode) -> tuple[str, ...]:
