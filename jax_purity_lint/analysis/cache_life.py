@@ -107,9 +107,12 @@ class _Event:
 class ScopeTimeline:
     """The replayed execution of one scope's own statements."""
 
-    def __init__(self, scope: Scope, facts: ModuleFacts) -> None:
+    def __init__(
+        self, scope: Scope, facts: ModuleFacts, timeline_of: Callable[[Scope], Optional["ScopeTimeline"]]
+    ) -> None:
         self.scope = scope
         self.facts = facts
+        self._timeline_of = timeline_of  # the module's timelines (CacheLives), shared by every scope
         self.resolver = facts.resolver
         self.is_module = scope.kind is ScopeKind.MODULE
         self.values = _ValueRoles(scope, facts.resolver).collect()
@@ -119,7 +122,6 @@ class ScopeTimeline:
         self._copy_of_loop: dict[Optional[int], list[int]] = {}
         self._inner_reads: dict[int, list[str]] = {}
         self._held_at_end: set[int] = set()
-        self._factories: dict[int, "ScopeTimeline"] = {}  # the timelines of the factories called here
         self._replay()
 
     # -- queries ------------------------------------------------------------------------------------
@@ -348,10 +350,8 @@ class ScopeTimeline:
     def _used_by_its_factory(self, factory: Scope, product: Scope) -> bool:
         """Does the factory's own code call the function it returns, or hand it to a call (`out =
         lax.scan(body, ...); return out, body`)? Then each object is used once before it is returned."""
-        timeline = self._factories.get(id(factory))
-        if timeline is None:
-            timeline = self._factories[id(factory)] = ScopeTimeline(factory, self.facts)
-        return any(g.uses for g in timeline.generations.get(id(product), ()))
+        timeline = self._timeline_of(factory)
+        return timeline is not None and any(g.uses for g in timeline.generations.get(id(product), ()))
 
     def _use(self, generations: set[Generation], holders, position: int, seen: set[int]) -> None:
         """A call of these function objects: each is used now, and so is what its body reads."""
@@ -793,9 +793,10 @@ def _assignment_sink(targets: list) -> _Sink:
         else:
             names.extend(_bound_names(target))
     only = targets[0] if len(targets) == 1 else None
-    unpacked = isinstance(only, (cst.Tuple, cst.List)) and all(isinstance(e.value, cst.Name) for e in only.elements)
-    return _Sink("assign", targets=tuple(names), unpacked=unpacked and not any(
-        isinstance(e, cst.StarredElement) for e in only.elements))
+    unpacked = isinstance(only, (cst.Tuple, cst.List)) and all(
+        isinstance(e, cst.Element) and isinstance(e.value, cst.Name) for e in only.elements  # no `*rest`
+    )
+    return _Sink("assign", targets=tuple(names), unpacked=unpacked)
 
 
 def _bound_names(target: cst.CSTNode) -> tuple[str, ...]:
@@ -822,7 +823,7 @@ class CacheLives:
             return None
         timeline = self._timelines.get(id(scope))
         if timeline is None:
-            timeline = self._timelines[id(scope)] = ScopeTimeline(scope, self.facts)
+            timeline = self._timelines[id(scope)] = ScopeTimeline(scope, self.facts, self.timeline)
         return timeline
 
     def reused(self, function: Scope) -> bool:

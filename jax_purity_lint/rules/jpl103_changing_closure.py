@@ -38,9 +38,9 @@ class ChangingClosure(Rule):
     enclosing function returns (its cache dies with the frame), or when the closure is made by an
     inner function that drops it when it returns and the change is made by the code around that
     function, after it ran (the next run makes a new closure, traced afresh). A closure that is
-    returned is called later, so a change after one call inside the function is reported. A rebinding that only runs
-    again the code that made the value, with the same inputs (`n_batches, order = init()` at every
-    epoch), is left to the opt-in [JPL104](JPL104.md).
+    returned is called later, so a change after one call inside the function is reported. A
+    rebinding that only runs again the code that made the value, with the same inputs
+    (`n_batches, order = init()` at every epoch), is left to the opt-in [JPL104](JPL104.md).
 
     ## Why is this bad?
     A closure cell is Python state like a global. The traced function sees its value once, at trace
