@@ -93,7 +93,10 @@ class FileAnalysis:
         return [located.diagnostic for located in self.findings]
 
     def without_tree(self) -> "FileAnalysis":
-        """The same diagnostics, holding no libcst node: the tree can be freed at once."""
+        """The same diagnostics, holding no libcst node. This result's analysis is released
+        (ModuleAnalysis.release), so that the tree is freed at once: only the copy is read after."""
+        if self.module_analysis is not None:
+            self.module_analysis.release()
         return FileAnalysis(
             self.source,
             failure=self.failure,
@@ -131,7 +134,10 @@ def analyse_file(
     `filename` is a Python file on disk."""
     module_path = _module_path(filename) if project is not False else None
     try:
-        return _analyze(source, settings or DEFAULT_SETTINGS, python_tree, place, keep_tree, module_path)
+        # Paused from the start: CPython's tree of a large file, alive while the prefilter reads it,
+        # would otherwise set off collections that traverse it (source/gc_pause.py).
+        with collector_paused():
+            return _analyze(source, settings or DEFAULT_SETTINGS, python_tree, place, keep_tree, module_path)
     except Exception as error:  # the last line of defence: a bug of ours must not take flake8 down
         text = source if isinstance(source, str) else ""
         try:
@@ -178,12 +184,11 @@ def _analyze(
         return FileAnalysis(source, failure=analysis_failure(python.too_deep.reason, python.too_deep.line))
     from .diagnosis import parse_and_diagnose  # here, not above: importing libcst costs 0.2 s
 
-    with collector_paused():  # see gc_pause.py: collections would traverse the whole libcst tree
-        analysis = parse_and_diagnose(source, settings, python, place, module_path)
-        if not keep_tree:
-            # A tree still alive when the collector resumes is traversed by it, generation after
-            # generation: let it go here, while the collector is paused, unless the caller reads it.
-            analysis = analysis.without_tree()
+    analysis = parse_and_diagnose(source, settings, python, place, module_path)
+    if not keep_tree:
+        # A tree still alive when the collector resumes is traversed by it, generation after
+        # generation: let it go here, while the collector is paused, unless the caller reads it.
+        analysis = analysis.without_tree()
     return analysis
 
 

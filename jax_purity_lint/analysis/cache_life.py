@@ -818,6 +818,11 @@ class CacheLives:
         self.facts = facts
         self._timelines: dict[int, ScopeTimeline] = {}
 
+    def release(self) -> None:
+        """Drop the timelines: each holds this object's `timeline` (a cycle), and through it libcst
+        nodes that would otherwise wait for the cyclic collector (scopes.release_scopes)."""
+        self._timelines.clear()
+
     def timeline(self, scope: Scope) -> Optional[ScopeTimeline]:
         if scope.kind not in (ScopeKind.MODULE, ScopeKind.FUNCTION):
             return None

@@ -14,7 +14,7 @@ from .cache_life import CacheLives, ModuleFacts
 from .collector import collect
 from .reachability import Reachability, TraceContext
 from .resolution import Resolver
-from .scopes import EffectKind, Scope
+from .scopes import EffectKind, Scope, release_scopes
 from .sites import SiteFinder, TraceSite, Transform
 from .state import StateModel
 
@@ -31,6 +31,13 @@ class ModuleAnalysis:
     finder: SiteFinder  # how sites were recognised, with the settings' jit functions
     scopes: list[Scope] = field(default_factory=list)  # every scope, in the order they were collected
     loop_ends: dict[int, int] = field(default_factory=dict)
+
+    def release(self) -> None:
+        """Let go of the links that make reference cycles (scope parents and children, the cache-life
+        timelines), once nothing reads this analysis again: its tree is then freed at once, by
+        reference counting, while the collector is paused (scopes.release_scopes)."""
+        release_scopes(self.scopes)
+        self.lives.release()
 
     def transformation_of(self, node: Union[cst.Call, cst.Decorator]) -> Optional[Transform]:
         """The transformation a call or a function's decorator applies to a function, recognised as

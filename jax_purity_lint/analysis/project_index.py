@@ -507,18 +507,21 @@ def _parsed(data: Optional[bytes]) -> Optional[ParsedModule]:
 def _lines_by_order(data: Optional[bytes]) -> dict[int, int]:
     """Line of each binding and effect of the module, by its order (as the collector numbers them)."""
     from .collector import collect
+    from .scopes import release_scopes
 
     parsed = _parsed(data)
     if parsed is None:
         return {}
     try:
         nodes: dict[int, object] = {}
-        for scope in collect(parsed.module).all_scopes:
+        scopes = collect(parsed.module).all_scopes
+        for scope in scopes:
             for bindings in scope.bindings.values():
                 for binding in bindings:
                     nodes.setdefault(binding.order, binding.node)
             for effect in scope.effects:
                 nodes.setdefault(effect.order, effect.node)
+        release_scopes(scopes)
         positions = parsed.positions()
         return {order: positions[node].start.line for order, node in nodes.items() if node in positions}
     except Exception:

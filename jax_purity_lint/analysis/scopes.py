@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, Optional
 
 import libcst as cst
 
@@ -156,3 +156,14 @@ def scope_and_nested(scope: Scope) -> Iterator[Scope]:
         inner = stack.pop()
         stack.extend(inner.children)
         yield inner
+
+
+def release_scopes(scopes: Iterable[Scope]) -> None:
+    """Cut each scope's links to its parent and children, for scopes nothing reads again. A scope tree
+    is a web of reference cycles (parent <-> children), so it, and every libcst node its bindings and
+    effects point at, would wait for the cyclic collector, which the analysis pauses
+    (source/gc_pause.py): when the collector resumes, it traverses all of that before freeing it. Cut,
+    the tree is freed by reference counting, at once."""
+    for scope in scopes:
+        scope.parent = None
+        scope.children = []

@@ -20,7 +20,7 @@ import libcst as cst
 from . import jax_api
 from .collector import attribute_chain, collect
 from .resolution import Resolver
-from .scopes import BindingKind, EffectKind, Scope, ScopeKind
+from .scopes import BindingKind, EffectKind, Scope, ScopeKind, release_scopes
 from .sites import SiteFinder, TraceSite
 from .state import Change, StateModel
 
@@ -110,7 +110,9 @@ class ModuleSummary:
 def summarise_module(module: cst.Module) -> ModuleSummary:
     """The summary of a parsed module."""
     collected = collect(module)
-    return summarise_collected(Resolver(collected), collected.all_scopes, collected.loop_ends, frozenset(collected.applied_calls))
+    summary = summarise_collected(Resolver(collected), collected.all_scopes, collected.loop_ends, frozenset(collected.applied_calls))
+    release_scopes(collected.all_scopes)  # the summary holds no scope: its tree can go at once
+    return summary
 
 
 def summarise_collected(

@@ -3,8 +3,9 @@
 A libcst tree of a large file is millions of container objects, and every full collection traverses
 all of them: on a 60,000-line file the collector ran 18 full passes, a fifth of the analysis, which
 bent the time per line upwards with the file's size. The tree holds no reference cycles of its own
-and is freed by reference counting; the few cycles the analysis makes (scopes and their parents) are
-collected once the collector runs again.
+and is freed by reference counting. The analysis's own cycles (scopes and their parents) would keep
+it alive for the collector to traverse when it resumes, so they are cut once the result lets the
+tree go (ModuleAnalysis.release).
 
 The collector is process-wide: with several threads analysing at once it resumes only when the last
 of them is done, and only if it was running before the first began.
