@@ -199,3 +199,18 @@ def test_cells_that_ipython_runs_are_analysed(project):
     write_notebook(project / "nb.ipynb", cells)
     result = run_cli("check", "nb.ipynb", cwd=project)
     assert findings(result.stdout) == [(3, 5, "JPL100")]
+
+
+def test_a_line_starting_with_percent_inside_brackets_is_python(project):
+    """IPython reads `%` and `!` as escapes only where a logical line starts: in the middle of an open
+    bracket, a triple-quoted string or after a backslash, `% (a, b)` is Python's own operator (a real
+    notebook's `print('%d' \\n % (epoch,))` was JPL001 before)."""
+    cells = [
+        "%matplotlib inline\nimport jax\n",
+        "g = 0.0\n\n@jax.jit\ndef f(x):\n    return x + g\n\nprint('%d calls'\n      % (1,))\nnote = '''\n%not a magic\n'''\n"
+        "total = 7 \\\n    % 2\nf(1.0)\n%time f(1.0)\n",
+        "g = 1.0\n",
+    ]
+    write_notebook(project / "nb.ipynb", cells)
+    result = run_cli("check", "nb.ipynb", cwd=project)
+    assert findings(result.stdout) == [(2, 5, "JPL100")]

@@ -62,14 +62,76 @@ def cell_lines(cell: dict[str, Any]) -> list[CellLine]:
         return [CellLine("", line, ipython=True) for line in lines]  # a cell magic (%%bash, %%timeit): not plain Python
     converted: list[CellLine] = []
     continuing = False  # inside `!git clone ... \\` continued on the next lines
+    python = _OpenStatement()
     for line in lines:
-        ipython_only = continuing or _is_ipython_only(line)
+        # IPython reads escapes only where a logical line starts: `% (a, b)` inside brackets is Python.
+        ipython_only = continuing or (python.closed and _is_ipython_only(line))
         if ipython_only:
             converted.append(CellLine("" if continuing else _as_python(line), line, ipython=True))
         else:
             converted.append(CellLine(line, line))
+            python.read(line)
         continuing = ipython_only and line.rstrip("\r\n").endswith("\\")
     return converted
+
+
+class _OpenStatement:
+    """Whether the Python lines read so far leave a statement open (an unclosed bracket or triple-quoted
+    string, a trailing backslash), so that the next line continues it."""
+
+    def __init__(self) -> None:
+        self._brackets = 0
+        self._string: Optional[str] = None  # the closing quotes of a triple-quoted string still open
+        self._backslash = False
+
+    @property
+    def closed(self) -> bool:
+        return self._brackets == 0 and self._string is None and not self._backslash
+
+    def read(self, line: str) -> None:
+        text = line.rstrip("\r\n")
+        self._backslash = False
+        position = 0
+        while position < len(text):
+            if self._string is not None:
+                end = _string_end(text, position, self._string)
+                if end is None:
+                    return  # the string goes on in the next line
+                self._string, position = None, end
+                continue
+            character = text[position]
+            if character == "#":
+                return
+            if character in "\"'":
+                quotes = text[position:position + 3] if text.startswith(character * 3, position) else character
+                end = _string_end(text, position + len(quotes), quotes)
+                if end is None:
+                    if len(quotes) == 3:
+                        self._string = quotes
+                    return  # an unclosed one-line string is a syntax error: nothing more to learn here
+                position = end
+                continue
+            if character in "([{":
+                self._brackets += 1
+            elif character in ")]}":
+                self._brackets = max(0, self._brackets - 1)
+            elif character == "\\" and position == len(text) - 1:
+                self._backslash = True
+            position += 1
+
+
+def _string_end(text: str, start: int, quotes: str) -> Optional[int]:
+    """The position after `quotes` closing a string whose text starts at `start`, or None if this line
+    does not close it (a backslash escapes the character after it, in raw strings too)."""
+    position = start
+    while position < len(text):
+        if text[position] == "\\":
+            position += 2
+        elif text.startswith(quotes, position):
+            return position + len(quotes)
+        else:
+            position += 1
+    return None
 
 
 def leading_indentation(cell: dict[str, Any]) -> str:
