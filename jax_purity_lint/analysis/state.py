@@ -84,6 +84,7 @@ class StateModel:
         self.closure_changes: dict[tuple[int, str], list[Change]] = {}
         self.closure_loop_bindings: dict[tuple[int, str], Change] = {}  # a first binding inside a loop
         self.attribute_changes: dict[int, dict[str, list[Change]]] = {}  # class scope id -> attr -> changes
+        self._restored = _restored_pushes(resolver, scopes)
         self._sweep(scopes)
 
     # -- the sweep --------------------------------------------------------------------------------
@@ -132,7 +133,10 @@ class StateModel:
                     self._record_mutation(scope, effect)
 
     def is_mutation(self, scope: Scope, effect: Effect) -> bool:
-        """False for `x.update(...)`/`x.add(...)` unless `x` is a dict/set (or an attribute of `self`)."""
+        """False for `x.update(...)`/`x.add(...)` unless `x` is a dict/set (or an attribute of `self`),
+        and for a push that the same scope undoes (_restored_pushes)."""
+        if id(effect) in self._restored:
+            return False
         if effect.kind is EffectKind.NEXT and not self.resolver.is_builtin(scope, "next"):
             return False  # the module's own `next(...)`, not the builtin that advances an iterator
         if effect.detail == "ref":
@@ -326,3 +330,72 @@ def _decorates(binding: Binding, earlier: list[Binding]) -> bool:
     if not isinstance(value, cst.Call):
         return False
     return any(isinstance(arg.value, cst.Name) and arg.value.value == binding.name for arg in value.args)
+
+
+def _restored_pushes(resolver: Resolver, scopes: list[Scope]) -> set[int]:
+    """The `append`s and `pop`s of a module-level list that leave it as it was: a function (a
+    `@contextmanager` generator, or push, work, pop in `finally`) that pops the list after each push, in
+    the same arm, or a class whose `__enter__` pushes and `__exit__` pops. Such a stack of scopes
+    (summary-name prefixes, haiku-style frames) holds between two calls what it held before: a trace
+    reading it sees what a later call outside the scopes sees. A compiled function called inside a
+    scope other than its trace's is not told apart (see tests/fixtures/ok_context_stack_restored.py)."""
+    restored: set[int] = set()
+    exits: dict[tuple[int, str], list[Effect]] = {}  # (class, list) -> the pops of its `__exit__`
+    enters: dict[tuple[int, str], list[Effect]] = {}
+    for scope in scopes:
+        if scope.kind is not ScopeKind.FUNCTION:
+            continue
+        for name, effects in _stack_effects(resolver, scope).items():
+            if _well_nested(effects):
+                restored.update(id(effect) for effect in effects)
+            cls = scope.enclosing_class
+            if cls is not None and scope.name in ("__enter__", "__exit__"):
+                (enters if scope.name == "__enter__" else exits)[(id(cls), name)] = effects
+    for key, pushes in enters.items():
+        pops = exits.get(key, [])
+        if pushes and all(e.detail == "append" for e in pushes) and len(pops) == len(pushes) \
+                and all(e.detail == "pop" for e in pops):
+            restored.update(id(effect) for effect in (*pushes, *pops))
+    return restored
+
+
+def _stack_effects(resolver: Resolver, scope: Scope) -> dict[str, list[Effect]]:
+    """`STACK.append(v)` and `STACK.pop()` / `STACK.pop(-1)` on module-level names, in source order."""
+    found: dict[str, list[Effect]] = {}
+    for effect in scope.effects:
+        if effect.kind is not EffectKind.MUTATOR_CALL or effect.path or effect.root is None:
+            continue
+        if effect.detail not in ("append", "pop") or effect.call is None:
+            continue
+        if effect.detail == "pop" and not _pops_the_last(effect.call):
+            continue
+        resolved = resolver.resolve(scope, effect.root)
+        if resolved is not None and resolved.is_global:
+            found.setdefault(effect.root, []).append(effect)
+    return found
+
+
+def _pops_the_last(call: cst.Call) -> bool:
+    if not call.args:
+        return True
+    if len(call.args) != 1:
+        return False
+    value = call.args[0].value
+    return (
+        isinstance(value, cst.UnaryOperation)
+        and isinstance(value.operator, cst.Minus)
+        and isinstance(value.expression, cst.Integer)
+        and value.expression.value == "1"
+    )
+
+
+def _well_nested(effects: list[Effect]) -> bool:
+    """Pushes and pops in one arm, not in a loop, each pop after a push and none left over."""
+    if len({effect.branch for effect in effects}) != 1 or any(effect.in_loop for effect in effects):
+        return False
+    depth = 0
+    for effect in sorted(effects, key=lambda e: e.order):
+        depth += 1 if effect.detail == "append" else -1
+        if depth < 0:
+            return False
+    return depth == 0

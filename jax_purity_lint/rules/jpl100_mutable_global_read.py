@@ -49,7 +49,11 @@ class MutableGlobalRead(Rule):
     an object imported by name (`from .state import CFG`) when any module changes it in place. A
     name imported with `from config import LR` is a copy: rebinding `config.LR` never reaches it, and
     is not reported. Set-up before anything traces (a module imported first, a setter called before
-    the first jitted call, a registry filled while the modules load) is not reported.
+    the first jitted call, a registry filled while the modules load) is not reported. Neither is a
+    stack of scopes that the code pushing it pops again (a `@contextmanager` that appends a name and
+    pops it in `finally`, a class whose `__enter__` appends and `__exit__` pops): between two calls it
+    holds what it held before. (A compiled function called inside a scope other than the one it was
+    traced in replays the old stack: that case is not told apart.)
 
     A rebinding that runs again the code that made the value, with the same inputs (a notebook's
     set-up cell run once more), is left to the opt-in [JPL104](JPL104.md): it almost always gives an

@@ -30,7 +30,8 @@ class GlobalMutation(Rule):
     The same holds for state that outlives calls without being a global: a class-level container
     changed through `cls` in a classmethod (`cls.history.append(x)`), and a mutable default argument
     (`def lookup(x, cache={})`: one dict, made when the `def` ran, shared by every call that does
-    not pass `cache`).
+    not pass `cache`). A push that the same scope pops again (a context manager's stack of scopes,
+    entered inside the traced function) leaves the list as it was, and is not reported.
 
     ## Why is this bad?
     The mutation happens once, while tracing, with tracers instead of values; later calls of the
