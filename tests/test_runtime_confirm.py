@@ -156,3 +156,32 @@ def test_progress_bar_only_on_a_terminal():
 
 def test_verdict_names_are_the_issue_s():
     assert [v.value for v in Verdict] == ["confirmed", "not reproduced", "inconclusive", "skipped"]
+
+
+def test_files_confirmed_in_parallel_are_analysed_one_at_a_time(tmp_path):
+    # The analysis shares one project index per process: two threads in it at once once failed a file
+    # with an internal error (JPL001), seen as "the diagnosis names no trace site".
+    import threading
+    import time
+
+    from jax_purity_lint.engine import analyse_file
+
+    inside, most = [0], [0]
+    lock = threading.Lock()
+
+    def analyser(source, filename, settings, **options):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.05)  # long enough for another thread to come in, were it let in
+        try:
+            return analyse_file(source, filename, settings, **options)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    for number in range(6):
+        (tmp_path / f"clean_{number}.py").write_text("x = 1\n")
+    report = confirm_paths([str(tmp_path)], ConfirmOptions(jobs=4), analyzer=analyser)
+    assert len(report.files) == 6 and all(f.error is None for f in report.files)
+    assert most[0] == 1

@@ -1,8 +1,9 @@
 """The sandbox against hostile modules: every one becomes a verdict with its reason, the checker
 survives, and nothing is left running or touched outside the run's own directory.
 
-The hostile modules are confirmed together, once (two at a time), with hand-built diagnostics so
-this does not depend on the static analysis."""
+The hostile modules are confirmed together (two at a time), with hand-built diagnostics so this does
+not depend on the static analysis: once with each run forked from the warm interpreter, once with
+each started cold."""
 
 import os
 import sys
@@ -73,6 +74,19 @@ HOSTILE = {
         def scenario():
             return float(step(1.0))
         """,
+    "forks_a_daemon": """
+        import os, time
+        if os.fork() == 0:  # not exec'd: only its environment block says whose it is
+            os.setsid()
+            if os.fork() == 0:
+                with open(DAEMONS, "a") as pids:
+                    pids.write(f"{os.getpid()}\\n")
+                time.sleep(300)
+            os._exit(0)
+        time.sleep(0.5)
+        def scenario():
+            return float(step(1.0))
+        """,
     "exhausts_memory": """
         def scenario():
             step(1.0)
@@ -106,23 +120,25 @@ def _pid_alive(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie is dead, only not yet reaped by its new parent
 
 
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("hostile")
-    pids = folder.parent / "pids.txt"
+@pytest.fixture(scope="module", params=["warm", "cold"])
+def hostile(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp(f"hostile-{request.param}")
+    pids = folder.parent / f"pids-{request.param}.txt"
+    daemons = folder.parent / f"daemons-{request.param}.txt"
     (folder / "precious.txt").write_text("do not delete")
     diagnostics = {}
     for name, body in HOSTILE.items():
-        code = HEADER + textwrap.dedent(body).replace("PIDS", repr(str(pids)))
+        code = HEADER + textwrap.dedent(body).replace("PIDS", repr(str(pids))).replace("DAEMONS", repr(str(daemons)))
         path = folder / f"{name}.py"
         path.write_text(code)
         diagnostics[str(path)] = [DIAGNOSIS]
-    options = ConfirmOptions(jobs=2, timeout=20, memory_mb=2500)
+    options = ConfirmOptions(jobs=2, timeout=20, memory_mb=2500, warm_start=request.param == "warm")
     started = time.monotonic()
     report = confirm_paths([str(folder)], options, diagnostics_by_file=diagnostics)
     return {
         "folder": folder,
         "pids": pids,
+        "daemons": daemons,
         "seconds": time.monotonic() - started,
         "files": {Path(f.path).stem: f for f in report.files},
     }
@@ -176,6 +192,14 @@ def test_processes_left_running_are_killed(hostile):
     assert len(pids) == 4  # eager and jitted runs, one kept and one escaped process each
     assert not [pid for pid in pids if _pid_alive(pid)]
     assert any("killed" in note for note in hostile["files"]["leaves_processes"].notes)
+
+
+def test_a_daemon_forked_without_exec_is_killed(hostile):
+    assert verdict_of(hostile, "forks_a_daemon").verdict is Verdict.NOT_REPRODUCED
+    pids = [int(pid) for pid in hostile["daemons"].read_text().split()]
+    assert len(pids) == 2  # eager and jitted runs
+    assert not [pid for pid in pids if _pid_alive(pid)]
+    assert any("killed 1 process" in note for note in hostile["files"]["forks_a_daemon"].notes)
 
 
 def test_memory_exhaustion(hostile):

@@ -45,6 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     confirm.add_argument("--include-clean", action="store_true", help="also run modules without diagnoses and say whether they agree")
     confirm.add_argument("--always-rerun-eager", action="store_true", help="always run eager twice to check determinism")
     confirm.add_argument(
+        "--cold-start",
+        action="store_true",
+        help="start every run in a new interpreter (slower: by default each run is forked from one that has imported JAX)",
+    )
+    confirm.add_argument(
         "--args", default="", metavar="ARGS",
         help='the command-line arguments a script (a module with `if __name__ == "__main__":`) is run with, as one string',
     )
@@ -84,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         memory_mb=args.memory_limit or None,
         include_clean=args.include_clean,
         always_rerun_eager=args.always_rerun_eager,
+        warm_start=not args.cold_start,
         script_args=tuple(shlex.split(args.args)),
         pytest_args=None if args.pytest is None else tuple(shlex.split(args.pytest)),
         on_run_started=progress.run_started,

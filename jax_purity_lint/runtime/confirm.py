@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -73,6 +74,7 @@ class ConfirmOptions:
     on_run_finished: Optional[Callable[[str, str], None]] = None
     rtol: float = RTOL
     atol: float = ATOL
+    warm_start: bool = True  # fork each run from a warm interpreter that has imported JAX (warm_start.py)
 
     def limits(self) -> SandboxLimits:
         memory = None if not self.memory_mb else self.memory_mb << 20
@@ -171,6 +173,11 @@ class Diagnoses:
         return cell_place(line, self.cells)
 
 
+# The analysis shares one project index per process and is not made for threads (`check -j` runs
+# processes); it holds the GIL throughout, so the files' threads lose nothing by taking turns.
+_one_analysis_at_a_time = threading.Lock()
+
+
 def diagnoses_to_confirm(
     source: str, path: Path, config: Optional["Config"], analyzer: Analyzer, cells: Optional["JoinedNotebook"] = None
 ) -> Diagnoses:
@@ -179,12 +186,13 @@ def diagnoses_to_confirm(
     analysis makes, opt-in codes included (the fixture sweep confirms them all). `cells`: the
     notebook `source` joins (its messages name cells, as `check` says them)."""
     settings = None if config is None else config.settings
-    if cells is None:
-        file = analyzer(source, str(path), settings)
-    else:
-        from ..surfaces.notebooks import cell_place
+    with _one_analysis_at_a_time:
+        if cells is None:
+            file = analyzer(source, str(path), settings)
+        else:
+            from ..surfaces.notebooks import cell_place
 
-        file = analyzer(source, str(path), settings, place=lambda line: cell_place(line, cells))
+            file = analyzer(source, str(path), settings, place=lambda line: cell_place(line, cells))
     diagnostics = file.diagnostics
     if config is not None:
         from ..surfaces.check import filter_diagnostics
@@ -224,7 +232,7 @@ class _FileConfirmer:
         if self.options.on_run_started is not None:
             self.options.on_run_started(str(self.path), label)
         try:
-            run = run_experiment(subject, source, mode, label, self.limits, watches=self.watches)
+            run = run_experiment(subject, source, mode, label, self.limits, watches=self.watches, warm=self.options.warm_start)
         finally:
             if self.options.on_run_finished is not None:
                 self.options.on_run_finished(str(self.path), label)

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .sandbox import SandboxLimits, SandboxOutcome, run_sandboxed
+from .sandbox import SandboxLimits, SandboxOutcome, run_sandboxed, start_process
+from .warm_start import warm_launch
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding jax_purity_lint/
 # -s: no user site; -P: the script's folder is not put on sys.path; -B: no .pyc written next to
@@ -29,6 +30,8 @@ _BOOTSTRAP = (
     "import sys; root = sys.argv.pop(); sys.path.insert(0, root); "
     "from jax_purity_lint.runtime.child import main; main(sys.argv)"
 )
+# What every run imports before the user's code: a warm interpreter has them imported already.
+_WARM_MODULES = ("jax_purity_lint.runtime.child", "jax")
 _RESERVED_MODULE_NAMES = {"jax", "jaxlib", "numpy", "flax", "equinox", "optax", "jax_purity_lint", "scenario"}
 STDERR_TAIL_CHARS = 2000
 
@@ -166,17 +169,17 @@ def package_of(path: Path) -> Optional[tuple[Path, str]]:
     return (folder, ".".join(parts)) if parts and all(p.isidentifier() for p in parts) else None
 
 
-def _child_environment(run_dir: Path) -> dict[str, str]:
+def _shared_environment() -> dict[str, str]:
+    """The environment of every run, but for the folders of its own (HOME and TMPDIR)."""
     # PYTHONSTARTUP, PYTHONINSPECT and friends change how the interpreter behaves: dropped.
     # PYTHONPATH is how some projects make their own packages importable: kept.
     env = {name: value for name, value in os.environ.items() if not name.startswith("PYTHON") or name == "PYTHONPATH"}
-    env.update(
-        PYTHONHASHSEED="0",
-        JAX_PLATFORMS=os.environ.get("JPL_CONFIRM_JAX_PLATFORMS", "cpu"),
-        HOME=str(run_dir / "home"),
-        TMPDIR=str(run_dir / "tmp"),
-    )
+    env.update(PYTHONHASHSEED="0", JAX_PLATFORMS=os.environ.get("JPL_CONFIRM_JAX_PLATFORMS", "cpu"))
     return env
+
+
+def _child_environment(run_dir: Path, shared: dict[str, str]) -> dict[str, str]:
+    return {**shared, "HOME": str(run_dir / "home"), "TMPDIR": str(run_dir / "tmp")}
 
 
 def _failure_without_result(outcome: SandboxOutcome, limits: SandboxLimits) -> RunFailure:
@@ -200,10 +203,11 @@ def _failure_without_result(outcome: SandboxOutcome, limits: SandboxLimits) -> R
 
 def run_experiment(
     subject: Subject, source: str, mode: str, label: str, limits: SandboxLimits, record_limit: int = 200,
-    watches: Optional[dict[str, list[dict]]] = None,
+    watches: Optional[dict[str, list[dict]]] = None, warm: bool = True,
 ) -> RunResult:
     """Run ``source`` (the module's text, possibly rewritten) as ``subject`` in ``mode``. ``watches``:
-    per site key, the state to read around each call (state_watch.watches_for)."""
+    per site key, the state to read around each call (state_watch.watches_for). ``warm``: the run is
+    forked from a warm interpreter that has imported JAX (warm_start.py) rather than started cold."""
     run_dir = Path(tempfile.mkdtemp(prefix="jpl-confirm-"))
     try:
         work = run_dir / "work"
@@ -235,7 +239,9 @@ def run_experiment(
         if subject.drive == "pytest":  # the tests run in a copy of the user's folder: their files stay as they are
             cwd, job["module_path"] = _copy_of_project(subject, run_dir / "project")
             job_path.write_text(json.dumps(job), encoding="utf-8")
-        outcome = run_sandboxed(argv, cwd=cwd, env=_child_environment(run_dir), limits=limits)
+        shared = _shared_environment()
+        launch = warm_launch(sys.executable, _INTERPRETER_FLAGS, shared, PACKAGE_ROOT, _WARM_MODULES) if warm else start_process
+        outcome = run_sandboxed(argv, cwd=cwd, env=_child_environment(run_dir, shared), limits=limits, launch=launch)
         return _read_result(result_path, outcome, limits, label, mode, subject.drive)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -3,6 +3,8 @@ core-dump and file-size limits set in the child before exec, stdin closed, stdou
 to a cap (the pipes keep being drained past it, so the child never blocks on a full pipe), and on
 the way out every process it started is killed -- its process group, and any descendant that left the
 group, found by a per-run token in its environment. Nothing here raises for anything the child does.
+The process is started cold (start_process) or forked from a warm interpreter (warm_start.py): both
+give it the same session, limits, stdio and environment.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 TOKEN_VARIABLE = "JPL_SANDBOX_TOKEN"
 DEFAULT_OUTPUT_CAP = 1 << 20
@@ -165,12 +167,34 @@ def kill_all_running() -> None:
             pass
 
 
+def start_process(argv: Sequence[str], cwd: str, env: Mapping[str, str], limits: SandboxLimits) -> subprocess.Popen:
+    """The cold start: a new process running `argv`."""
+    return subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # own session and process group: killable as a whole, no tty
+        preexec_fn=_limit_setter(limits),
+        close_fds=True,
+    )
+
+
+# How a run's process is started: given its argv, folder, environment (its token included) and limits,
+# a process leading its own session, with stdin closed and `.stdout`/`.stderr` pipes, that answers
+# `.pid`, `.poll()`, `.wait(timeout)` and `.returncode` as subprocess.Popen does (warm_start.py forks one).
+Launch = Callable[[Sequence[str], str, Mapping[str, str], SandboxLimits], "subprocess.Popen"]
+
+
 def run_sandboxed(
     argv: Sequence[str],
     *,
     cwd: str,
     env: Mapping[str, str],
     limits: SandboxLimits,
+    launch: Launch = start_process,
 ) -> SandboxOutcome:
     token = uuid.uuid4().hex
     child_env = {**env, TOKEN_VARIABLE: token}
@@ -178,17 +202,7 @@ def run_sandboxed(
     if _stopping.is_set():
         return SandboxOutcome(None, False, b"", b"", False, False, 0.0, 0, start_error="the checker was interrupted")
     try:
-        process = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=child_env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # own session and process group: killable as a whole, no tty
-            preexec_fn=_limit_setter(limits),
-            close_fds=True,
-        )
+        process = launch(argv, cwd, child_env, limits)
     except (OSError, subprocess.SubprocessError) as error:
         return SandboxOutcome(None, False, b"", b"", False, False, 0.0, 0, start_error=repr(error))
 
@@ -241,7 +255,7 @@ def _read_available(fd: int, buffer: _CappedBuffer) -> bool:
     return True
 
 
-def _pump(process: subprocess.Popen, buffers: dict[int, _CappedBuffer], deadline: float) -> bool:
+def _pump(process, buffers: dict[int, _CappedBuffer], deadline: float) -> bool:
     """Drain both pipes until the child exits or the deadline passes; True if it timed out."""
     selector = selectors.DefaultSelector()
     for fd in buffers:
