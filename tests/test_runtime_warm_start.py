@@ -215,3 +215,8 @@ def _alive(pid: int) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def test_other_systems_than_linux_start_cold(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert warm_start.warm_launch(sys.executable, FLAGS, dict(os.environ), PACKAGE_ROOT, ()) is start_process

@@ -22,6 +22,7 @@ import selectors
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -218,7 +219,10 @@ _interpreters_lock = threading.Lock()
 
 def warm_launch(executable: str, flags: Sequence[str], env: Mapping[str, str], package_root: str, preload: Sequence[str]) -> Launch:
     """The launch for runs of `executable FLAGS -c ...` in `env` (the runs' environment but for their own
-    HOME and TMPDIR): one warm interpreter per such combination, per process, started on first use."""
+    HOME and TMPDIR): one warm interpreter per such combination, per process, started on first use;
+    cold starts on other systems than Linux."""
+    if not sys.platform.startswith("linux"):
+        return start_process  # forking after JAX's import is what is tested, on Linux only
     key = (executable, tuple(flags), tuple(sorted(env.items())), package_root, tuple(preload))
     with _interpreters_lock:
         if key not in _interpreters:
