@@ -220,3 +220,25 @@ def _alive(pid: int) -> bool:
 def test_other_systems_than_linux_start_cold(monkeypatch):
     monkeypatch.setattr(sys, "platform", "darwin")
     assert warm_start.warm_launch(sys.executable, FLAGS, dict(os.environ), PACKAGE_ROOT, ()) is start_process
+
+
+def test_a_run_whose_requester_is_gone_before_its_pid_is_killed(warm, tmp_path):
+    import json
+    import socket
+    import uuid
+
+    token = uuid.uuid4().hex
+    ours, theirs = socket.socketpair()
+    stdio = [os.open(os.devnull, os.O_RDONLY), os.open(os.devnull, os.O_WRONLY), os.open(os.devnull, os.O_WRONLY)]
+    request = {
+        "argv": ["import time; time.sleep(300)"], "cwd": str(tmp_path), "env": {**_environment(tmp_path), sandbox.TOKEN_VARIABLE: token},
+        "memory_bytes": None, "file_size_bytes": LIMITS.file_size_bytes,
+    }
+    socket.send_fds(warm._control, [warm_start.REQUEST], [theirs.fileno(), *stdio])
+    for fd in [theirs.fileno(), *stdio]:
+        os.close(fd)
+    theirs.detach()
+    ours.sendall(json.dumps(request).encode() + b"\n")
+    ours.close()  # gone before the pid comes back: nothing would ever time the run out
+    time.sleep(2)  # time for the run to be forked, and for its waiter to find the requester gone
+    assert not [pid for pid in sandbox._processes_with_token(token) if _alive(pid)]

@@ -90,7 +90,10 @@ def _wait_on_one_run(answer_fd: int, stdio: list[int], base_path: list[str]) -> 
         _close_all(stdio)
         os.read(session_made, 1)  # its own session first: killing its group then reaches it
         os.close(session_made)
-        answer.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        try:
+            answer.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        except OSError:  # the requester is gone: nobody would time the run out or kill it
+            os.killpg(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
         answer.sendall(json.dumps({"status": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
     except BaseException:
