@@ -326,3 +326,30 @@ def test_a_summary_does_not_take_sites_from_a_configured_jit_function():
     assert configured is not None and len(configured.sites) == 2
     summary = summary_of_analysis(configured)
     assert summary == summarise_bytes(source) and summary.tracing == {"g"}
+
+
+def test_the_files_calling_a_name_are_those_whose_text_calls_it(tmp_path, monkeypatch):
+    """Callers are looked for only when a question asks (not kept in the names index): a call, a
+    decorator naming it, not a text that only mentions the name; a caller added later is seen, and
+    changes the digest a cached result is checked against."""
+    from jax_purity_lint.analysis import project_index
+
+    files = {
+        "pyproject.toml": "",
+        "settings.py": "def set_lr(value):\n    global LR\n    LR = value\n",
+        "calls.py": "import settings\n\nsettings.set_lr (0.1)\n",
+        "decorates.py": "import settings\n\n@settings.set_lr\ndef f():\n    pass\n",
+        "mentions.py": "# set_lr is not called here\nset_lr_name = 'set_lr'\n",
+        "other.py": "x = 1\n",
+    }
+    write(tmp_path, files)
+    index = ProjectIndex()
+    settings = str(tmp_path / "settings.py")
+    question = ("calls", str(tmp_path), "set_lr")
+    # On the text alone `def set_lr(` reads as a call too: a superset, which the summaries then refine.
+    assert sorted(Path(p).name for p in index.files_calling(settings, "set_lr")) == ["calls.py", "decorates.py", "settings.py"]
+    before = index.answers([question])
+    monkeypatch.setattr(project_index, "TREE_FRESH_SECONDS", -1.0)  # the next question looks afresh
+    write(tmp_path, {"late.py": "from settings import set_lr\nset_lr(2)\n"})
+    assert sorted(Path(p).name for p in index.files_calling(settings, "set_lr")) == ["calls.py", "decorates.py", "late.py", "settings.py"]
+    assert index.answers([question]) != before

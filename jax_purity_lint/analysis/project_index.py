@@ -62,15 +62,15 @@ _CALLED = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
 _DECORATOR = re.compile(rb"@\s*([A-Za-z_][\w.]*)")
 _IDENTIFIER = re.compile(rb"[A-Za-z_]\w*")
 _OWN_OBJECT = (b"self", b"cls")  # `self.config = ...` changes an instance, never another module's name
-NAMES_FORMAT = 4
-_NAME_KINDS = ("changes", "reaches", "calls")
+NAMES_FORMAT = 5
+_NAME_KINDS = ("changes", "reaches")
 
 
 def names_in(text: bytes) -> dict[str, list[str]]:
     """{"changes": names the text may change, "reaches": those it may change through an attribute or in
     place (`config.LR = v`, `REGISTRY.append(f)`, `CFG["k"] = v`: how one module changes another's
-    state), "calls": names it may call}. A plain `name = v` changes only the file's own `name`. Both
-    change lists hold "*" when the text calls `setattr(`, which may change any name."""
+    state)}. A plain `name = v` changes only the file's own `name`. Both lists hold "*" when the text
+    calls `setattr(`, which may change any name."""
     changed: set[bytes] = set()
     reached: set[bytes] = set()
 
@@ -93,14 +93,19 @@ def names_in(text: bytes) -> dict[str, list[str]]:
             target(tail)
         else:
             changed.update(_IDENTIFIER.findall(tail))
-    called = set(_CALLED.findall(text))
-    for chain in _DECORATOR.findall(text):
-        called.update(chain.split(b"."))
     if b"setattr(" in text:
         changed.add(b"*")
         reached.add(b"*")
-    kinds = (("changes", changed), ("reaches", reached), ("calls", called))
+    kinds = (("changes", changed), ("reaches", reached))
     return {kind: sorted(n.decode() for n in names) for kind, names in kinds}
+
+
+def calls_in(text: bytes) -> frozenset[str]:
+    """The names the text may call: `name(`, and each part of a decorator's `@a.name`."""
+    called = set(_CALLED.findall(text))
+    for chain in _DECORATOR.findall(text):
+        called.update(chain.split(b"."))
+    return frozenset(n.decode() for n in called)
 
 
 class ProjectIndex:
@@ -126,6 +131,8 @@ class ProjectIndex:
         # files a scan takes 14 s, and a long run refreshes every few seconds).
         self._file_names: dict[str, tuple[Optional[Stat], dict, dict[str, frozenset[str]]]] = {}
         self.names_scanned = 0  # texts scanned by names_in (for tests)
+        # Each file's calls_in() by its stat, for the files a `files_calling` question read.
+        self._file_calls: dict[str, tuple[Optional[Stat], frozenset[str]]] = {}
 
     def use_buffer(self, path: str, text: str) -> bool:
         """Read `text` for the file at `path` until `drop_buffer(path)`; True when other modules now
@@ -223,13 +230,28 @@ class ProjectIndex:
         ]
 
     def files_calling(self, importer: str, word: str) -> list[str]:
-        return self._asked("calls", importer, word)
-
-    def _asked(self, kind: str, importer: str, word: str) -> list[str]:
         self._refresh()
         folder = os.path.dirname(os.path.abspath(importer))
-        self._record((kind, folder, word))
-        return self._files_naming(folder, kind, word)
+        self._record(("calls", folder, word))
+        return self._files_calling(folder, word)
+
+    def _files_calling(self, folder: str, word: str) -> list[str]:
+        """The project's files whose text may call `word`. Asked of a few words in a run (the callers of
+        a function that changes state), so not kept in the names index: only the texts holding the
+        word are scanned."""
+        spelled = word.encode()
+        found = []
+        for path in project_files.project_files(folder):
+            stat = self._stat(path)
+            known = self._file_calls.get(path)
+            if known is None or known[0] != stat or stat is None:
+                text = self._text(path, keep=False)
+                if text is None or spelled not in text:
+                    continue  # cheaper to look again than to keep every text's calls
+                known = self._file_calls[path] = (stat, calls_in(text))
+            if word in known[1]:
+                found.append(path)
+        return found
 
     def _refresh(self) -> None:
         """What was learnt of the tree (its files, the names index) holds for a few seconds: a run
@@ -269,8 +291,7 @@ class ProjectIndex:
             elif kind == "name":
                 answer = project_files.module_name(place) or "-"
             else:
-                changing = kind == "changes"
-                files = self._files_changing(place, text) if changing else self._files_naming(place, kind, text)
+                files = self._files_changing(place, text) if kind == "changes" else self._files_calling(place, text)
                 answer = ",".join(f"{path}:{self._digest(path)}" for path in files)
             digest.update(f"{kind}|{place}|{text}|{answer}\n".encode())
         return digest.hexdigest()
@@ -278,10 +299,6 @@ class ProjectIndex:
     def _digest(self, path: str) -> str:
         text = self._text(path)
         return "-" if text is None else hashlib.blake2b(text, digest_size=12).hexdigest()
-
-    def _files_naming(self, folder: str, kind: str, word: str) -> list[str]:
-        """The project's files whose text may call (kind "calls") `word`."""
-        return [path for path, found in self._names(folder).items() if word in found[kind]]
 
     def _names(self, folder: str) -> dict[str, dict[str, frozenset[str]]]:
         """names_in() of every file of the project holding `folder`, kept on disk beside the summaries
