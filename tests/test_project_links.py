@@ -350,6 +350,8 @@ def test_the_files_calling_a_name_are_those_whose_text_calls_it(tmp_path, monkey
     assert sorted(Path(p).name for p in index.files_calling(settings, "set_lr")) == ["calls.py", "decorates.py", "settings.py"]
     before = index.answers([question])
     monkeypatch.setattr(project_index, "TREE_FRESH_SECONDS", -1.0)  # the next question looks afresh
-    write(tmp_path, {"late.py": "from settings import set_lr\nset_lr(2)\n"})
-    assert sorted(Path(p).name for p in index.files_calling(settings, "set_lr")) == ["calls.py", "decorates.py", "late.py", "settings.py"]
+    write(tmp_path, {"late.py": "from settings import set_lr\nset_lr(2)\n", "other.py": "import settings\nsettings.set_lr(3)\n"})
+    os.utime(tmp_path / "other.py", ns=(1, 1))  # a new stat even where the clock is coarse
+    expected = ["calls.py", "decorates.py", "late.py", "other.py", "settings.py"]
+    assert sorted(Path(p).name for p in index.files_calling(settings, "set_lr")) == expected
     assert index.answers([question]) != before

@@ -131,8 +131,11 @@ class ProjectIndex:
         # files a scan takes 14 s, and a long run refreshes every few seconds).
         self._file_names: dict[str, tuple[Optional[Stat], dict, dict[str, frozenset[str]]]] = {}
         self.names_scanned = 0  # texts scanned by names_in (for tests)
-        # Each file's calls_in() by its stat, for the files a `files_calling` question read.
+        # Each file's calls_in() by its stat, for the files a `files_calling` question read, and the
+        # stat of each file whose text did not hold the word asked (path, word): a long-lived process
+        # asked again reads only the files that changed.
         self._file_calls: dict[str, tuple[Optional[Stat], frozenset[str]]] = {}
+        self._word_absent: dict[tuple[str, str], Stat] = {}
 
     def use_buffer(self, path: str, text: str) -> bool:
         """Read `text` for the file at `path` until `drop_buffer(path)`; True when other modules now
@@ -243,11 +246,15 @@ class ProjectIndex:
         found = []
         for path in project_files.project_files(folder):
             stat = self._stat(path)
+            if stat is not None and self._word_absent.get((path, word)) == stat:
+                continue
             known = self._file_calls.get(path)
             if known is None or known[0] != stat or stat is None:
                 text = self._text(path, keep=False)
                 if text is None or spelled not in text:
-                    continue  # cheaper to look again than to keep every text's calls
+                    if stat is not None:
+                        self._word_absent[(path, word)] = stat
+                    continue
                 known = self._file_calls[path] = (stat, calls_in(text))
             if word in known[1]:
                 found.append(path)
