@@ -206,12 +206,7 @@ def test_the_warm_interpreter_leaves_when_its_owner_closes_it():
 def _alive(pid: int) -> bool:
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline:  # a process just killed may take a moment to go
-        try:
-            with open(f"/proc/{pid}/stat") as handle:
-                state = handle.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return False
-        if state in ("Z", "X"):
+        if not sandbox._running(pid):
             return False
         time.sleep(0.05)
     return True

@@ -19,7 +19,6 @@ import ctypes
 import importlib
 import json
 import os
-import resource
 import signal
 import socket
 import sys
@@ -27,7 +26,7 @@ import traceback
 import types
 import warnings
 
-from .sandbox import TOKEN_VARIABLE
+from .sandbox import TOKEN_VARIABLE, SandboxLimits, _limit_setter
 
 READY = b"R"
 REQUEST = b"r"
@@ -118,7 +117,8 @@ def _become_the_run(request: dict, stdio: list[int], session_made: int, base_pat
         os.setsid()
         os.close(session_made)
         _mark_environment_block(request["env"].get(TOKEN_VARIABLE, ""))
-        _apply_limits(request["memory_bytes"], request["file_size_bytes"])
+        # The limits a cold start sets before exec, set here before anything of the job runs.
+        _limit_setter(SandboxLimits(memory_bytes=request["memory_bytes"], file_size_bytes=request["file_size_bytes"]))()
         for target, fd in enumerate(stdio):
             os.dup2(fd, target)
         _close_all(stdio)
@@ -140,13 +140,6 @@ def _mark_environment_block(token: str) -> None:
     address = libc.getenv(TOKEN_VARIABLE.encode())  # still the block the interpreter started with
     if address:
         ctypes.memmove(address, token.encode(), len(token))
-
-
-def _apply_limits(memory_bytes, file_size_bytes: int) -> None:
-    if memory_bytes is not None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_bytes, file_size_bytes))
 
 
 def _make_fresh(env: dict, base_path: list[str]) -> None:

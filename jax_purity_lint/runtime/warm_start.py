@@ -7,8 +7,8 @@ child's own modules) and then only forks. A run forked from it is what sandbox.p
 start: its own session and process group, its limits, stdin closed, stdout and stderr on the
 sandbox's pipes, its environment (its token in the environment block, so that whatever it forks
 carries it), its working folder; and it is made fresh where a fork would share state with the warm
-interpreter: `sys.path` and `__main__` as a new interpreter has them, `random` and NumPy's global
-generator seeded anew, the temporary folder found again. A command the warm interpreter cannot run
+interpreter: `sys.path` and `__main__` as a new interpreter has them, NumPy's global generator
+seeded anew (`random` reseeds itself in a fork), the temporary folder found again. A command the warm interpreter cannot run
 (another executable or other flags than it was started with, or not `-c CODE`), or a warm interpreter
 that is gone, starts cold.
 """
@@ -41,16 +41,41 @@ _BOOTSTRAP = (
 )
 
 
+class _Answers:
+    """The waiter's answers about one run, a JSON object per line: its pid, then its exit status (both
+    may come in one read, when the run ends at once)."""
+
+    def __init__(self, answer: socket.socket) -> None:
+        self.socket = answer
+        self._unread = b""
+
+    def next(self, timeout: Optional[float]) -> Optional[dict]:
+        """The next answer; None if none came within `timeout`. Raises EOFError once the waiter is gone."""
+        while b"\n" not in self._unread:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self.socket, selectors.EVENT_READ)
+                if not selector.select(timeout):
+                    return None
+            chunk = self.socket.recv(1 << 12)
+            if not chunk:
+                raise EOFError("the waiter is gone")
+            self._unread += chunk
+        line, self._unread = self._unread.split(b"\n", 1)
+        answer = json.loads(line)
+        if not isinstance(answer, dict):
+            raise ValueError(f"not an answer: {line!r}")
+        return answer
+
+
 class WarmProcess:
     """A run forked by the warm interpreter, with what sandbox.py uses of a subprocess.Popen."""
 
-    def __init__(self, pid: int, answer: socket.socket, unread: bytes, stdout_fd: int, stderr_fd: int) -> None:
+    def __init__(self, pid: int, answers: _Answers, stdout_fd: int, stderr_fd: int) -> None:
         self.pid = pid
         self.returncode: Optional[int] = None
         self.stdout = os.fdopen(stdout_fd, "rb", buffering=0)
         self.stderr = os.fdopen(stderr_fd, "rb", buffering=0)
-        self._answer = answer
-        self._unread = unread  # a run that ended at once: its status came with its pid
+        self._answers = answers
 
     def poll(self) -> Optional[int]:
         self._read_status(0.0)
@@ -68,20 +93,13 @@ class WarmProcess:
     def _read_status(self, timeout: Optional[float]) -> None:
         if self.returncode is not None:
             return
-        if b"\n" not in self._unread:
-            with selectors.DefaultSelector() as selector:
-                selector.register(self._answer, selectors.EVENT_READ)
-                if not selector.select(timeout):
-                    return
-            chunk = self._answer.recv(1 << 12)
-            if not chunk:  # its waiter was killed: the status is lost, the run is not waited for again
-                self.returncode = -9
-                self._answer.close()
-                return
-            self._unread += chunk
-        if b"\n" in self._unread:
-            self.returncode = int(json.loads(self._unread.split(b"\n", 1)[0])["status"])
-            self._answer.close()
+        try:
+            answer = self._answers.next(timeout)
+        except EOFError:  # its waiter was killed: the status is lost, the run is not waited for again
+            answer = {"status": -9}
+        if answer is not None:
+            self.returncode = int(answer["status"])
+            self._answers.socket.close()
 
 
 class WarmInterpreter:
@@ -154,7 +172,8 @@ class WarmInterpreter:
                 "file_size_bytes": limits.file_size_bytes,
             }
             ours.sendall(json.dumps(request).encode() + b"\n")
-            pid, unread = _read_pid(ours)
+            answers = _Answers(ours)
+            pid = _read_pid(answers)
         except OSError:
             self.alive = False
             ours.close()
@@ -165,7 +184,7 @@ class WarmInterpreter:
             theirs.close()
             for fd in (stdin_fd, stdout_write, stderr_write):
                 os.close(fd)
-        return WarmProcess(pid, ours, unread, stdout_read, stderr_read)
+        return WarmProcess(pid, answers, stdout_read, stderr_read)
 
     def close(self) -> None:
         self.alive = False
@@ -178,23 +197,15 @@ class WarmInterpreter:
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
-def _read_pid(answer: socket.socket) -> tuple[int, bytes]:
-    """The run's pid, and what came after it."""
-    answer.settimeout(ANSWER_SECONDS)
-    unread = b""
+def _read_pid(answers: _Answers) -> int:
+    """Raises OSError when the warm interpreter did not start the run."""
     try:
-        while b"\n" not in unread:
-            chunk = answer.recv(1 << 12)
-            if not chunk:
-                raise OSError("the warm interpreter did not start the run")
-            unread += chunk
-    finally:
-        answer.settimeout(None)
-    line, rest = unread.split(b"\n", 1)
-    try:
-        return int(json.loads(line)["pid"]), rest
-    except (ValueError, KeyError, TypeError) as error:
-        raise OSError(f"the warm interpreter answered {unread!r}") from error
+        answer = answers.next(ANSWER_SECONDS)
+        if answer is None:
+            raise OSError(f"the warm interpreter did not answer within {ANSWER_SECONDS:g} s")
+        return int(answer["pid"])
+    except (EOFError, ValueError, KeyError, TypeError) as error:
+        raise OSError(f"the warm interpreter did not start the run: {error!r}") from error
 
 
 class _WarmLaunch:
